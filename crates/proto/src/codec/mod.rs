@@ -1,0 +1,264 @@
+//! Pixel codecs for RECT payloads. Each codec turns the `w*h` RGB565 pixels of a rectangle, taken
+//! row-major as one flat sequence, into bytes; each has an encoder that writes into a bounded buffer
+//! (so the server can fill a packet exactly) and an incremental decoder that accepts its input split
+//! at any byte and emits [`PixelRun`]s without buffering the payload.
+//!
+//! | id   | codec         | payload                                                    |
+//! |------|---------------|------------------------------------------------------------|
+//! | 0x00 | RAW           | `w*h` pixels, 2 bytes each, in the device's pixel order    |
+//! | 0x01 | RLE           | run / literal tokens over pixels (see [`rle`])             |
+//! | 0x02 | PALETTE_RLE   | ≤ 16-colour palette + one-byte (run, index) tokens (see [`palette`]) |
+//!
+//! Why these three: see `BENCHMARKS.md` ("rect codecs"), which measured them beside LZ4 on the
+//! built-in screens and on a 160 MHz RV32IMC instruction budget.
+
+pub mod palette;
+pub mod raw;
+pub mod rle;
+
+use crate::ProtoError;
+use crate::pixel::PixelOrder;
+
+/// A codec id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Codec {
+    /// Uncompressed pixels.
+    Raw = 0x00,
+    /// Run-length tokens over pixels.
+    Rle = 0x01,
+    /// Palette of up to 16 colours with (run, index) byte tokens.
+    PaletteRle = 0x02,
+}
+
+impl Codec {
+    /// Every codec, cheapest to decode first.
+    pub const ALL: [Codec; 3] = [Codec::Raw, Codec::Rle, Codec::PaletteRle];
+
+    /// Parses a wire codec id.
+    pub fn from_wire(v: u8) -> Result<Self, ProtoError> {
+        match v {
+            0x00 => Ok(Self::Raw),
+            0x01 => Ok(Self::Rle),
+            0x02 => Ok(Self::PaletteRle),
+            other => Err(ProtoError::UnknownCodec(other)),
+        }
+    }
+
+    /// Short lowercase name, for logs, metrics labels and the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Rle => "rle",
+            Self::PaletteRle => "palette_rle",
+        }
+    }
+
+    /// Parses [`Codec::name`].
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+
+    /// Encodes `px` into `out`; see [`EncodeFail`] for when it cannot.
+    pub fn encode(
+        self,
+        px: Pixels<'_>,
+        order: PixelOrder,
+        out: &mut [u8],
+    ) -> Result<usize, EncodeFail> {
+        match self {
+            Self::Raw => raw::encode(px, order, out),
+            Self::Rle => rle::encode(px, order, out),
+            Self::PaletteRle => palette::encode(px, order, out),
+        }
+    }
+}
+
+/// A set of codecs, as the bitmask carried by HELLO and WELCOME (bit *n* = codec id *n*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CodecSet(u16);
+
+impl CodecSet {
+    /// The empty set.
+    pub const EMPTY: Self = Self(0);
+
+    /// From the wire bitmask. Unknown bits are kept (a newer peer may know more codecs) but never
+    /// chosen.
+    pub const fn from_bits(bits: u16) -> Self {
+        Self(bits)
+    }
+
+    /// The wire bitmask.
+    pub const fn bits(self) -> u16 {
+        self.0
+    }
+
+    /// Every codec this crate implements.
+    pub const fn all() -> Self {
+        Self(0b111)
+    }
+
+    /// This set with `c` added.
+    #[must_use]
+    pub const fn with(self, c: Codec) -> Self {
+        Self(self.0 | (1 << c as u16))
+    }
+
+    /// Whether `c` is in the set.
+    pub const fn contains(self, c: Codec) -> bool {
+        self.0 & (1 << c as u16) != 0
+    }
+
+    /// Codecs in both sets.
+    #[must_use]
+    pub const fn intersect(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// The known codecs in the set.
+    pub fn iter(self) -> impl Iterator<Item = Codec> {
+        Codec::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+}
+
+/// A rectangle of RGB565 pixel values in memory, `height` rows of `width` pixels, `stride` pixels
+/// apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Pixels<'a> {
+    /// Backing storage; row `r` starts at `r * stride`.
+    pub data: &'a [u16],
+    /// Pixels between row starts.
+    pub stride: usize,
+    /// Pixels per row.
+    pub width: usize,
+    /// Rows.
+    pub height: usize,
+}
+
+impl<'a> Pixels<'a> {
+    /// A tightly packed `width × height` block.
+    pub fn packed(data: &'a [u16], width: usize, height: usize) -> Self {
+        Self {
+            data,
+            stride: width,
+            width,
+            height,
+        }
+    }
+
+    /// Row `r`, or an empty slice if the backing storage is short (never panics).
+    #[inline]
+    pub fn row(&self, r: usize) -> &'a [u16] {
+        let start = r * self.stride;
+        self.data.get(start..start + self.width).unwrap_or(&[])
+    }
+
+    /// Number of pixels.
+    pub fn len(&self) -> usize {
+        self.width * self.height
+    }
+
+    /// True when there are no pixels.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every pixel, row-major.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + 'a {
+        let p = *self;
+        (0..p.height).flat_map(move |r| p.row(r).iter().copied())
+    }
+}
+
+/// Why an encoder produced nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncodeFail {
+    /// The output buffer is too small for this rectangle in this codec.
+    DoesNotFit,
+    /// This codec cannot represent these pixels (PALETTE_RLE with more than 16 colours).
+    NotApplicable,
+}
+
+/// A piece of a rectangle's pixels, as produced by the decoders: either bytes to copy in the
+/// device's pixel order, or one pixel repeated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelRun<'a> {
+    /// Pixel bytes in the device's order. May split a pixel: pieces follow the input's splits.
+    Bytes(&'a [u8]),
+    /// `count` copies of `pixel` (two bytes in the device's order).
+    Fill {
+        /// The pixel.
+        pixel: [u8; 2],
+        /// How many times.
+        count: u32,
+    },
+}
+
+/// Incremental decoder for one rectangle's codec payload.
+#[derive(Debug, Clone)]
+pub(crate) enum CodecDecoder {
+    Raw(raw::Decoder),
+    Rle(rle::Decoder),
+    Palette(palette::Decoder),
+}
+
+impl CodecDecoder {
+    pub(crate) fn new(codec: Codec, pixels: u32) -> Self {
+        match codec {
+            Codec::Raw => Self::Raw(raw::Decoder::new(pixels)),
+            Codec::Rle => Self::Rle(rle::Decoder::new(pixels)),
+            Codec::PaletteRle => Self::Palette(palette::Decoder::new(pixels)),
+        }
+    }
+
+    /// Consumes a prefix of `input` (never more than it), maybe producing a run.
+    pub(crate) fn step<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<PixelRun<'a>>), ProtoError> {
+        match self {
+            Self::Raw(d) => Ok(d.step(input)),
+            Self::Rle(d) => d.step(input),
+            Self::Palette(d) => d.step(input),
+        }
+    }
+
+    /// True when all pixels were produced and no token is half-read.
+    pub(crate) fn is_done(&self) -> bool {
+        match self {
+            Self::Raw(d) => d.is_done(),
+            Self::Rle(d) => d.is_done(),
+            Self::Palette(d) => d.is_done(),
+        }
+    }
+}
+
+/// Collects a decoder's whole output for `pixels` pixels from a complete payload (tests, tools).
+#[cfg(any(test, feature = "alloc"))]
+pub fn decode_to_vec(
+    codec: Codec,
+    pixels: u32,
+    payload: &[u8],
+) -> Result<alloc::vec::Vec<u8>, ProtoError> {
+    let mut d = CodecDecoder::new(codec, pixels);
+    let mut out = alloc::vec::Vec::with_capacity(pixels as usize * 2);
+    let mut rest = payload;
+    loop {
+        let (used, run) = d.step(rest)?;
+        rest = &rest[used..];
+        match run {
+            Some(PixelRun::Bytes(b)) => out.extend_from_slice(b),
+            Some(PixelRun::Fill { pixel, count }) => {
+                for _ in 0..count {
+                    out.extend_from_slice(&pixel);
+                }
+            }
+            None if used == 0 => break,
+            None => {}
+        }
+    }
+    if !rest.is_empty() || !d.is_done() {
+        return Err(ProtoError::PixelCountMismatch);
+    }
+    Ok(out)
+}

@@ -1,0 +1,265 @@
+//! PALETTE_RLE (0x02): for rectangles of at most 16 distinct colours (text, UI, graphs), one byte
+//! per run of up to 15 pixels.
+//!
+//! ```text
+//! n        u8, number of palette entries, 1..=16
+//! palette  n pixels, 2 bytes each in the device's pixel order
+//! tokens   byte t: index = t & 0x0F (must be < n), r = t >> 4
+//!            r in 0..=14: a run of r + 1 pixels
+//!            r == 15:     a run of 16 + e pixels (16..=271), e = the next byte
+//! ```
+//! The tokens must produce exactly `w*h` pixels (rows are one sequence).
+
+use super::{EncodeFail, PixelRun, Pixels};
+use crate::ProtoError;
+use crate::pixel::PixelOrder;
+
+/// Most palette entries.
+pub const MAX_COLORS: usize = 16;
+const MAX_RUN: usize = 16 + 255;
+
+/// Finds the palette of `px`, or `None` if it has more than 16 colours.
+fn palette_of(px: &Pixels<'_>) -> Option<([u16; MAX_COLORS], usize)> {
+    let mut pal = [0u16; MAX_COLORS];
+    let mut n = 0usize;
+    let mut last = None;
+    for r in 0..px.height {
+        for &p in px.row(r) {
+            if last == Some(p) {
+                continue;
+            }
+            last = Some(p);
+            if !pal[..n].contains(&p) {
+                if n == MAX_COLORS {
+                    return None;
+                }
+                pal[n] = p;
+                n += 1;
+            }
+        }
+    }
+    Some((pal, n))
+}
+
+/// Encodes `px` as PALETTE_RLE into `out`; `NotApplicable` if it has more than 16 colours.
+pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize, EncodeFail> {
+    let (pal, n) = palette_of(&px).ok_or(EncodeFail::NotApplicable)?;
+    if n == 0 {
+        return Err(EncodeFail::NotApplicable);
+    }
+    let head = 1 + 2 * n;
+    let dst = out.get_mut(..head).ok_or(EncodeFail::DoesNotFit)?;
+    dst[0] = n as u8;
+    for (p, d) in pal[..n].iter().zip(dst[1..].chunks_exact_mut(2)) {
+        d.copy_from_slice(&order.to_bytes(*p));
+    }
+    let mut pos = head;
+    let mut emit = |idx: usize, mut count: usize, pos: &mut usize| -> Result<(), EncodeFail> {
+        while count > 0 {
+            let k = count.min(MAX_RUN);
+            if k <= 15 {
+                *out.get_mut(*pos).ok_or(EncodeFail::DoesNotFit)? =
+                    ((k as u8 - 1) << 4) | idx as u8;
+                *pos += 1;
+            } else {
+                let d = out.get_mut(*pos..*pos + 2).ok_or(EncodeFail::DoesNotFit)?;
+                d[0] = 0xF0 | idx as u8;
+                d[1] = (k - 16) as u8;
+                *pos += 2;
+            }
+            count -= k;
+        }
+        Ok(())
+    };
+    let mut cur: Option<(u16, usize)> = None;
+    let mut cur_idx = 0usize;
+    for r in 0..px.height {
+        for &p in px.row(r) {
+            match cur {
+                Some((c, ref mut len)) if c == p => *len += 1,
+                _ => {
+                    if let Some((_, len)) = cur {
+                        emit(cur_idx, len, &mut pos)?;
+                    }
+                    // present by construction of `pal`
+                    cur_idx = pal[..n].iter().position(|&c| c == p).unwrap_or(0);
+                    cur = Some((p, 1));
+                }
+            }
+        }
+    }
+    if let Some((_, len)) = cur {
+        emit(cur_idx, len, &mut pos)?;
+    }
+    Ok(pos)
+}
+
+#[derive(Debug, Clone, Copy)]
+enum State {
+    Count,
+    Palette { have: u8 },
+    Token,
+    LongRun { idx: u8 },
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Decoder {
+    pixels_left: u32,
+    n: u8,
+    palette: [[u8; 2]; MAX_COLORS],
+    state: State,
+}
+
+impl Decoder {
+    pub(crate) fn new(pixels: u32) -> Self {
+        Self {
+            pixels_left: pixels,
+            n: 0,
+            palette: [[0; 2]; MAX_COLORS],
+            state: State::Count,
+        }
+    }
+
+    fn fill(&mut self, idx: u8, count: u32) -> Result<PixelRun<'static>, ProtoError> {
+        if count > self.pixels_left {
+            return Err(ProtoError::PixelCountMismatch);
+        }
+        self.pixels_left -= count;
+        Ok(PixelRun::Fill {
+            pixel: self.palette[idx as usize],
+            count,
+        })
+    }
+
+    pub(crate) fn step<'a>(
+        &mut self,
+        input: &'a [u8],
+    ) -> Result<(usize, Option<PixelRun<'a>>), ProtoError> {
+        let Some(&b) = input.first() else {
+            return Ok((0, None));
+        };
+        match self.state {
+            State::Count => {
+                if b == 0 || b as usize > MAX_COLORS {
+                    return Err(ProtoError::BadField("palette size"));
+                }
+                self.n = b;
+                self.state = State::Palette { have: 0 };
+                Ok((1, None))
+            }
+            State::Palette { have } => {
+                self.palette[(have / 2) as usize][(have % 2) as usize] = b;
+                let have = have + 1;
+                self.state = if have == self.n * 2 {
+                    State::Token
+                } else {
+                    State::Palette { have }
+                };
+                Ok((1, None))
+            }
+            State::Token => {
+                let idx = b & 0x0F;
+                if idx >= self.n {
+                    return Err(ProtoError::BadPaletteIndex(idx));
+                }
+                let r = b >> 4;
+                if r == 15 {
+                    self.state = State::LongRun { idx };
+                    Ok((1, None))
+                } else {
+                    Ok((1, Some(self.fill(idx, u32::from(r) + 1)?)))
+                }
+            }
+            State::LongRun { idx } => {
+                self.state = State::Token;
+                Ok((1, Some(self.fill(idx, 16 + u32::from(b))?)))
+            }
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.pixels_left == 0 && matches!(self.state, State::Token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Codec, decode_to_vec, raw};
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    fn enc(data: &[u16], w: usize) -> Result<Vec<u8>, EncodeFail> {
+        let mut out = vec![0u8; data.len() * 2 + 64];
+        let n = encode(
+            Pixels::packed(data, w, data.len() / w),
+            PixelOrder::BigEndian,
+            &mut out,
+        )?;
+        out.truncate(n);
+        Ok(out)
+    }
+
+    #[test]
+    fn token_bytes() {
+        // 3 black then 20 white: palette [0000, FFFF]; tokens 0x20 (run 3, idx 0), 0xF1 0x04 (run 20, idx 1)
+        let mut data = vec![0u16; 3];
+        data.extend([0xFFFF; 20]);
+        assert_eq!(
+            enc(&data, 23).unwrap(),
+            [0x02, 0x00, 0x00, 0xFF, 0xFF, 0x20, 0xF1, 0x04]
+        );
+    }
+
+    #[test]
+    fn round_trip_text_like() {
+        let data: Vec<u16> = (0..320 * 16)
+            .map(|i| {
+                if (i * 7 / 3) % 5 == 0 {
+                    0xFFFF
+                } else {
+                    0x0010 + (i % 3) as u16
+                }
+            })
+            .collect();
+        let bytes = enc(&data, 320).unwrap();
+        let mut raw_out = vec![0u8; data.len() * 2];
+        raw::encode(
+            Pixels::packed(&data, 320, 16),
+            PixelOrder::BigEndian,
+            &mut raw_out,
+        )
+        .unwrap();
+        assert_eq!(
+            decode_to_vec(Codec::PaletteRle, data.len() as u32, &bytes).unwrap(),
+            raw_out
+        );
+        assert!(bytes.len() < raw_out.len());
+    }
+
+    #[test]
+    fn too_many_colours() {
+        let data: Vec<u16> = (0..17).collect();
+        assert_eq!(enc(&data, 17), Err(EncodeFail::NotApplicable));
+    }
+
+    #[test]
+    fn bad_index_and_size_are_errors() {
+        assert_eq!(
+            decode_to_vec(Codec::PaletteRle, 1, &[1, 0, 0, 0x01]),
+            Err(ProtoError::BadPaletteIndex(1))
+        );
+        assert_eq!(
+            decode_to_vec(Codec::PaletteRle, 1, &[0]),
+            Err(ProtoError::BadField("palette size"))
+        );
+        assert_eq!(
+            decode_to_vec(Codec::PaletteRle, 1, &[17]),
+            Err(ProtoError::BadField("palette size"))
+        );
+        assert_eq!(
+            decode_to_vec(Codec::PaletteRle, 2, &[1, 0, 0, 0x20]),
+            Err(ProtoError::PixelCountMismatch)
+        );
+    }
+}
