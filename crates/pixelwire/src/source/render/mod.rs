@@ -1,0 +1,1 @@
+//! Built-in screen renderers (work in progress by the render helper).
