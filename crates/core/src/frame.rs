@@ -23,7 +23,13 @@ impl Frame {
         for px in rgba.chunks_exact_mut(4) {
             px[3] = 0xFF;
         }
-        Self { width, height, rgba, seq: 0, capture_time_us: 0 }
+        Self {
+            width,
+            height,
+            rgba,
+            seq: 0,
+            capture_time_us: 0,
+        }
     }
 
     /// The RGB of pixel (x, y), or `None` outside the frame.
@@ -74,7 +80,12 @@ impl Rect {
     pub fn union(&self, o: &Rect) -> Rect {
         let x = self.x.min(o.x);
         let y = self.y.min(o.y);
-        Rect::new(x, y, self.right().max(o.right()) - x, self.bottom().max(o.bottom()) - y)
+        Rect::new(
+            x,
+            y,
+            self.right().max(o.right()) - x,
+            self.bottom().max(o.bottom()) - y,
+        )
     }
 
     /// The overlap, if any.

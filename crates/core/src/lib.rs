@@ -7,3 +7,20 @@
 pub mod frame;
 
 pub use frame::{Frame, Rect};
+pub mod color;
+pub mod image565;
+pub mod resize;
+
+pub use color::{ColorCorrection, Dither, Rgb565Converter};
+pub use image565::Rgb565Image;
+pub use resize::{Filter, Fit, FrameResizer};
+pub mod damage;
+pub mod quality;
+
+pub use damage::{DamageTracker, DirtyTile};
+pub use quality::QualityLevel;
+pub mod encode;
+pub mod merge;
+
+pub use encode::{EncodeStats, RectOutcome, UpdateBytes, UpdateEncoder, WireFormat};
+pub use merge::{UpdateRect, merge_tiles};

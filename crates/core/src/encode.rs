@@ -1,0 +1,400 @@
+//! Encodes the rectangles of an update into wire messages for one device, under a byte budget.
+//!
+//! Two wire formats:
+//! * pixelwire: each rectangle is cut into bands (and, for panels wider than a packet, columns) whose
+//!   RECT message fits the device's `max_packet_bytes`; each band uses the smallest of the codecs the
+//!   device decodes (RAW is always possible, so a band always fits).
+//! * legacy (seed 000): 12-byte big-endian header + RGB565 big-endian, bands of at most
+//!   `max_payload` bytes with the same x and w (`seed-protocols.md` §A.2, §A.5 step 3).
+//!
+//! The budget is checked before each message: once the next message would exceed it, the rest of
+//! the update is left for the next frame (at least one message is always written, so an update
+//! always makes progress).
+
+use crate::frame::Rect;
+use crate::image565::Rgb565Image;
+use crate::quality::QualityLevel;
+use pixelwire_proto::message::RECT_FIELDS_LEN;
+use pixelwire_proto::{Codec, CodecSet, EncodeFail, PixelOrder, Pixels, RectHeader, legacy};
+
+/// How updates are framed for a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireFormat {
+    /// The pixelwire display protocol.
+    Pixelwire {
+        /// The device's pixel byte order.
+        order: PixelOrder,
+        /// Codecs the device decodes.
+        codecs: CodecSet,
+        /// The device's largest RECT payload (fields + codec payload), bytes.
+        max_packet_bytes: u16,
+    },
+    /// The seed-000 sketch protocol.
+    Legacy {
+        /// Largest pixel payload per packet (8192 by default, never above 10240).
+        max_payload: u32,
+    },
+}
+
+impl WireFormat {
+    /// Largest pixel payload of one message.
+    fn payload_cap(&self) -> usize {
+        match *self {
+            Self::Pixelwire {
+                max_packet_bytes, ..
+            } => usize::from(max_packet_bytes).saturating_sub(RECT_FIELDS_LEN),
+            Self::Legacy { max_payload } => max_payload.min(legacy::SKETCH_BUFFER_BYTES) as usize,
+        }
+    }
+}
+
+/// Counters of one encoded update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EncodeStats {
+    /// Messages (RECT or legacy packets) written.
+    pub messages: u32,
+    /// Pixels sent.
+    pub pixels: u64,
+    /// Bytes written, headers included.
+    pub bytes: u64,
+    /// Payload bytes per codec (indexed by codec id).
+    pub codec_bytes: [u64; 3],
+    /// Messages per codec.
+    pub codec_messages: [u32; 3],
+}
+
+/// The bytes of one update being built, its byte budget and its counters.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateBytes {
+    /// Messages written so far.
+    pub bytes: Vec<u8>,
+    /// No message is started that would take `bytes` past this, unless `bytes` is empty.
+    pub budget: usize,
+    /// Counters.
+    pub stats: EncodeStats,
+}
+
+impl UpdateBytes {
+    /// An empty update with a budget.
+    pub fn with_budget(budget: usize) -> Self {
+        Self {
+            bytes: Vec::new(),
+            budget,
+            stats: EncodeStats::default(),
+        }
+    }
+}
+
+/// What happened to one rectangle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RectOutcome {
+    /// The parts that were sent (bands top to bottom, maybe a column split).
+    pub sent: Vec<Rect>,
+    /// True if all of it was sent.
+    pub complete: bool,
+}
+
+/// Reusable encoder state (scratch buffers) for one device.
+#[derive(Debug, Default)]
+pub struct UpdateEncoder {
+    quantised: Vec<u16>,
+    scratch: Vec<u8>,
+    best: Vec<u8>,
+}
+
+impl UpdateEncoder {
+    /// A new encoder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends the messages for `rect` of `target` at `level` to `update`, stopping before it would
+    /// exceed its budget (unless it holds nothing yet).
+    pub fn encode_rect(
+        &mut self,
+        format: &WireFormat,
+        target: &Rgb565Image,
+        rect: Rect,
+        level: QualityLevel,
+        update: &mut UpdateBytes,
+    ) -> RectOutcome {
+        let mut outcome = RectOutcome {
+            sent: Vec::new(),
+            complete: true,
+        };
+        let Some(rect) = rect.intersect(&target.bounds()) else {
+            return outcome;
+        };
+        // Pixels at the wanted level, packed.
+        self.quantised.clear();
+        for y in rect.y..rect.bottom() {
+            let row = &target.row(y)[rect.x as usize..rect.right() as usize];
+            self.quantised.extend(row.iter().map(|&p| level.apply(p)));
+        }
+        let quantised = std::mem::take(&mut self.quantised);
+        self.encode_quantised(format, &quantised, rect, update, &mut outcome);
+        self.quantised = quantised;
+        outcome
+    }
+
+    fn encode_quantised(
+        &mut self,
+        format: &WireFormat,
+        quantised: &[u16],
+        rect: Rect,
+        update: &mut UpdateBytes,
+        outcome: &mut RectOutcome,
+    ) {
+        let cap = format.payload_cap().max(2);
+        let col_w = (cap / 2).max(1) as u32;
+        let mut x = 0;
+        while x < rect.w {
+            let pw = col_w.min(rect.w - x);
+            let mut y = 0;
+            while y < rect.h {
+                let px = Pixels {
+                    data: &quantised[(y * rect.w + x) as usize..],
+                    stride: rect.w as usize,
+                    width: pw as usize,
+                    height: (rect.h - y) as usize,
+                };
+                let (rows, msg_len) = self.encode_band(format, px, cap, rect.x + x, rect.y + y);
+                if update.bytes.len() + msg_len > update.budget && !update.bytes.is_empty() {
+                    outcome.complete = false;
+                    return;
+                }
+                update.bytes.extend_from_slice(&self.best[..msg_len]);
+                let part = Rect::new(rect.x + x, rect.y + y, pw, rows);
+                let stats = &mut update.stats;
+                stats.messages += 1;
+                stats.pixels += part.area();
+                stats.bytes += msg_len as u64;
+                self.note_codec(format, msg_len, stats);
+                outcome.sent.push(part);
+                y += rows;
+            }
+            x += pw;
+        }
+    }
+
+    fn note_codec(&self, format: &WireFormat, msg_len: usize, stats: &mut EncodeStats) {
+        let codec = match format {
+            WireFormat::Pixelwire { .. } => self.best.get(12).copied().unwrap_or(0),
+            WireFormat::Legacy { .. } => 0,
+        };
+        let i = usize::from(codec.min(2));
+        stats.codec_bytes[i] += msg_len as u64;
+        stats.codec_messages[i] += 1;
+    }
+
+    /// Encodes as many leading rows of `px` (placed at panel position `x`, `y`) as fit one message
+    /// into `self.best`; returns (rows, message length).
+    fn encode_band(
+        &mut self,
+        format: &WireFormat,
+        px: Pixels<'_>,
+        cap: usize,
+        x: u32,
+        y: u32,
+    ) -> (u32, usize) {
+        let raw_rows = (cap / (px.width * 2)).max(1).min(px.height);
+        match *format {
+            WireFormat::Legacy { .. } => {
+                let n = px.width * raw_rows * 2;
+                self.best.clear();
+                self.best.resize(legacy::HEADER_LEN + n, 0);
+                let band = Pixels {
+                    height: raw_rows,
+                    ..px
+                };
+                // `best` was sized for exactly this band, so RAW cannot fail.
+                let _ = Codec::Raw.encode(
+                    band,
+                    PixelOrder::BigEndian,
+                    &mut self.best[legacy::HEADER_LEN..],
+                );
+                let h =
+                    legacy::Header::for_rect(x as u16, y as u16, px.width as u16, raw_rows as u16);
+                self.best[..legacy::HEADER_LEN].copy_from_slice(&h.encode());
+                (raw_rows as u32, legacy::HEADER_LEN + n)
+            }
+            WireFormat::Pixelwire { order, codecs, .. } => {
+                let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
+                self.scratch.resize(cap, 0);
+                // Try compressing codecs on as many rows as possible, halving on overflow; never
+                // fewer rows than RAW fits.
+                let mut rows = px.height.min(raw_rows.saturating_mul(32));
+                let mut chosen: Option<(Codec, usize, usize)> = None;
+                loop {
+                    let band = Pixels { height: rows, ..px };
+                    for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
+                        match codec.encode(band, order, &mut self.scratch) {
+                            Ok(n) if chosen.is_none_or(|(_, r, best)| rows > r || n < best) => {
+                                chosen = Some((codec, rows, n));
+                                self.best.clear();
+                                self.best.resize(head, 0);
+                                self.best.extend_from_slice(&self.scratch[..n]);
+                            }
+                            Ok(_)
+                            | Err(EncodeFail::DoesNotFit)
+                            | Err(EncodeFail::NotApplicable) => {}
+                        }
+                    }
+                    if chosen.is_some() || rows <= raw_rows {
+                        break;
+                    }
+                    rows = (rows / 2).max(raw_rows);
+                }
+                let raw_len = px.width * raw_rows * 2;
+                let (codec, rows, n) = match chosen {
+                    // A compressed band covering at least RAW's rows wins unless RAW is smaller.
+                    Some((c, r, n)) if r > raw_rows || n < raw_len => (c, r, n),
+                    _ => {
+                        self.best.clear();
+                        self.best.resize(head + raw_len, 0);
+                        let band = Pixels {
+                            height: raw_rows,
+                            ..px
+                        };
+                        // sized for exactly this band
+                        let _ = Codec::Raw.encode(band, order, &mut self.best[head..]);
+                        (Codec::Raw, raw_rows, raw_len)
+                    }
+                };
+                let hdr = RectHeader {
+                    x: x as u16,
+                    y: y as u16,
+                    w: px.width as u16,
+                    h: rows as u16,
+                    codec,
+                };
+                // `best` holds `head` bytes for the header.
+                let _ = hdr.encode(&mut self.best[..head], n);
+                (rows as u32, head + n)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pixelwire_proto::{Decoder, Event, FramebufferWriter};
+
+    fn pw(max: u16) -> WireFormat {
+        WireFormat::Pixelwire {
+            order: PixelOrder::BigEndian,
+            codecs: CodecSet::all(),
+            max_packet_bytes: max,
+        }
+    }
+
+    fn apply(bytes: &[u8], w: u32, h: u32) -> Vec<u8> {
+        let mut d = Decoder::default();
+        let mut fbw = FramebufferWriter::new(w as u16, h as u16);
+        let mut fb = vec![0u8; (w * h * 2) as usize];
+        for ev in d.feed(bytes) {
+            let ev = ev.unwrap();
+            if let Event::RectBegin(r) = ev {
+                assert!(usize::from(r.w) * usize::from(r.h) > 0);
+            }
+            fbw.apply(&mut fb, &ev);
+        }
+        assert!(d.is_idle());
+        fb
+    }
+
+    fn gradient(w: u32, h: u32) -> Rgb565Image {
+        let mut img = Rgb565Image::filled(w, h, 0);
+        for y in 0..h {
+            for x in 0..w {
+                img.px[(y * w + x) as usize] = if x < w / 2 {
+                    0x001F
+                } else {
+                    ((x * 7 + y * 13) % 4096) as u16
+                };
+            }
+        }
+        img
+    }
+
+    #[test]
+    fn pixelwire_messages_fit_the_packet_and_reproduce_pixels() {
+        let img = gradient(320, 240);
+        let mut enc = UpdateEncoder::new();
+        let mut u = UpdateBytes::with_budget(usize::MAX);
+        let r = enc.encode_rect(&pw(1024), &img, img.bounds(), QualityLevel::EXACT, &mut u);
+        assert!(r.complete);
+        let fb = apply(&u.bytes, 320, 240);
+        let want: Vec<u8> = img.px.iter().flat_map(|p| p.to_be_bytes()).collect();
+        assert_eq!(fb, want);
+        // every message within 1024 bytes of payload
+        let mut pos = 0;
+        while pos < u.bytes.len() {
+            let len = u16::from_le_bytes([u.bytes[pos + 2], u.bytes[pos + 3]]) as usize;
+            assert!(len <= 1024);
+            pos += 4 + len;
+        }
+        let s = u.stats;
+        assert!(
+            s.codec_messages[1] + s.codec_messages[2] > 0,
+            "compression used: {s:?}"
+        );
+    }
+
+    #[test]
+    fn legacy_packets_are_seed_bands() {
+        let img = gradient(320, 240);
+        let mut enc = UpdateEncoder::new();
+        let mut u = UpdateBytes::with_budget(usize::MAX);
+        let fmt = WireFormat::Legacy { max_payload: 8192 };
+        enc.encode_rect(&fmt, &img, img.bounds(), QualityLevel::EXACT, &mut u);
+        // 320 wide: 12 rows per packet (7680 bytes), 20 packets
+        assert_eq!(u.stats.messages, 20);
+        assert_eq!(u.bytes.len(), 20 * (12 + 7680));
+        assert_eq!(
+            &u.bytes[..12],
+            [0, 0, 0, 0, 0x01, 0x40, 0, 0x0c, 0, 0, 0x1e, 0]
+        );
+        let second = &u.bytes[12 + 7680..12 + 7680 + 12];
+        assert_eq!(second, [0, 0, 0, 0x0c, 0x01, 0x40, 0, 0x0c, 0, 0, 0x1e, 0]);
+    }
+
+    #[test]
+    fn budget_stops_between_messages_but_always_progresses() {
+        let img = gradient(320, 240);
+        let mut enc = UpdateEncoder::new();
+        let fmt = WireFormat::Legacy { max_payload: 8192 };
+        let mut u = UpdateBytes::with_budget(100);
+        let r = enc.encode_rect(&fmt, &img, img.bounds(), QualityLevel::EXACT, &mut u);
+        assert!(!r.complete);
+        assert_eq!(r.sent, vec![Rect::new(0, 0, 320, 12)]);
+        u.budget = 3 * 7692;
+        let r = enc.encode_rect(
+            &fmt,
+            &img,
+            Rect::new(0, 12, 320, 228),
+            QualityLevel::EXACT,
+            &mut u,
+        );
+        assert_eq!(r.sent.len(), 2);
+    }
+
+    #[test]
+    fn wide_rects_split_into_columns() {
+        let img = gradient(1000, 4);
+        let mut enc = UpdateEncoder::new();
+        let fmt = WireFormat::Pixelwire {
+            order: PixelOrder::LittleEndian,
+            codecs: CodecSet::EMPTY.with(Codec::Raw),
+            max_packet_bytes: 512,
+        };
+        let mut u = UpdateBytes::with_budget(usize::MAX);
+        let r = enc.encode_rect(&fmt, &img, img.bounds(), QualityLevel::EXACT, &mut u);
+        assert!(r.complete);
+        assert!(r.sent.iter().all(|p| p.w * 2 <= 512 - 9));
+        let fb = apply(&u.bytes, 1000, 4);
+        let want: Vec<u8> = img.px.iter().flat_map(|p| p.to_le_bytes()).collect();
+        assert_eq!(fb, want);
+    }
+}
