@@ -48,8 +48,9 @@ pub struct DamageTracker {
     tiles_x: u32,
     tiles_y: u32,
     shadow: Rgb565Image,
-    /// False until the shadow reflects the panel (a new connection shows unknown content).
-    shadow_valid: bool,
+    /// Per tile: false until the shadow reflects the panel there (a new connection shows unknown
+    /// content, so every tile is resent whole once).
+    known: Vec<bool>,
     band_hash: Vec<Option<u64>>,
     tile_hash: Vec<u64>,
     shadow_tile: Vec<Option<ShadowTile>>,
@@ -70,7 +71,7 @@ impl DamageTracker {
             tiles_x,
             tiles_y,
             shadow: Rgb565Image::filled(width, height, 0),
-            shadow_valid: false,
+            known: vec![false; n],
             band_hash: vec![None; tiles_y as usize],
             tile_hash: vec![0; n],
             shadow_tile: vec![None; n],
@@ -85,6 +86,11 @@ impl DamageTracker {
         self.tile
     }
 
+    /// Number of tile columns.
+    pub fn tiles_x(&self) -> u32 {
+        self.tiles_x
+    }
+
     /// What the device shows, as far as the server knows (after everything committed).
     pub fn shadow(&self) -> &Rgb565Image {
         &self.shadow
@@ -93,7 +99,7 @@ impl DamageTracker {
     /// Forgets what the device shows: the next update covers the whole panel. Called on every new
     /// connection, since a (re)connected panel shows something else (a boot screen, a stale image).
     pub fn invalidate(&mut self) {
-        self.shadow_valid = false;
+        self.known.iter_mut().for_each(|k| *k = false);
         self.shadow_tile.iter_mut().for_each(|t| *t = None);
     }
 
@@ -178,7 +184,7 @@ impl DamageTracker {
                     continue;
                 }
                 let r = self.tile_rect(tx, ty);
-                let tight = if self.shadow_valid {
+                let tight = if self.known[i] {
                     diff_box(target, &self.shadow, r, want)
                 } else {
                     Some(r)
@@ -244,20 +250,12 @@ impl DamageTracker {
                     level,
                 });
                 if complete {
+                    // A complete tile's damage was its whole area when unknown, so it is known now.
                     self.dirty_since[i as usize] = None;
+                    self.known[i as usize] = true;
                 }
             }
         }
-    }
-
-    /// Marks the shadow as reflecting the panel once a whole-panel update has been committed.
-    pub fn mark_valid(&mut self) {
-        self.shadow_valid = true;
-    }
-
-    /// True once the shadow reflects the panel.
-    pub fn is_valid(&self) -> bool {
-        self.shadow_valid
     }
 }
 
@@ -315,7 +313,6 @@ mod tests {
         for d in dirty {
             t.commit(target, d.rect, d.level, &[d.index]);
         }
-        t.mark_valid();
     }
 
     #[test]

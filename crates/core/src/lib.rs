@@ -24,3 +24,16 @@ pub mod merge;
 
 pub use encode::{EncodeStats, RectOutcome, UpdateBytes, UpdateEncoder, WireFormat};
 pub use merge::{UpdateRect, merge_tiles};
+pub mod rate;
+pub mod time;
+
+pub use rate::{Budgets, LinkEstimator, RateConfig, RateController};
+pub use time::{NoClock, Stopwatch, Timestamp};
+pub mod sink;
+
+pub use sink::{DisplaySink, SinkConfig, StageTimes, Update};
+pub mod session;
+
+pub use session::{
+    CloseReason, DisplaySession, FrameReport, FrameSent, SessionConfig, SessionEvent,
+};

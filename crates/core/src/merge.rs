@@ -43,14 +43,27 @@ impl UpdateRect {
     }
 }
 
-fn worth_merging(a: &Rect, b: &Rect, bpp: f32) -> bool {
-    UpdateRect::cost(&a.union(b), bpp) <= UpdateRect::cost(a, bpp) + UpdateRect::cost(b, bpp)
+/// Merging pays if the union costs no more than the parts, and the union touches no tile outside
+/// the two parts (otherwise it would overwrite a neighbour that may hold finer pixels, which then
+/// needs repainting: a loop).
+fn worth_merging(a: &UpdateRect, b: &UpdateRect, tile: u32, bpp: f32) -> bool {
+    let u = a.rect.union(&b.rect);
+    let tiles_touched =
+        ((u.right() - 1) / tile - u.x / tile + 1) * ((u.bottom() - 1) / tile - u.y / tile + 1);
+    tiles_touched as usize == a.tiles.len() + b.tiles.len()
+        && UpdateRect::cost(&u, bpp)
+            <= UpdateRect::cost(&a.rect, bpp) + UpdateRect::cost(&b.rect, bpp)
 }
 
 /// Merges dirty tiles into rectangles, ordered by priority: fresh damage before paint-over, older
-/// before newer, then top to bottom, left to right. `tiles_x` is the number of tile columns;
-/// `bytes_per_pixel` the recent encoded size (clamped to 0.01..=2).
-pub fn merge_tiles(dirty: &[DirtyTile], tiles_x: u32, bytes_per_pixel: f32) -> Vec<UpdateRect> {
+/// before newer, then top to bottom, left to right. `tile` is the tile side, `tiles_x` the number
+/// of tile columns, `bytes_per_pixel` the recent encoded size (clamped to 0.01..=2).
+pub fn merge_tiles(
+    dirty: &[DirtyTile],
+    tile: u32,
+    tiles_x: u32,
+    bytes_per_pixel: f32,
+) -> Vec<UpdateRect> {
     let bpp = bytes_per_pixel.clamp(0.01, 2.0);
     let mut out = Vec::new();
     let mut levels: Vec<QualityLevel> = dirty.iter().map(|d| d.level).collect();
@@ -69,7 +82,7 @@ pub fn merge_tiles(dirty: &[DirtyTile], tiles_x: u32, bytes_per_pixel: f32) -> V
                 paint_over: d.paint_over,
             };
             match spans.last_mut() {
-                Some((r, span)) if *r == row && worth_merging(&span.rect, &part.rect, bpp) => {
+                Some((r, span)) if *r == row && worth_merging(span, &part, tile, bpp) => {
                     span.absorb(part)
                 }
                 _ => spans.push((row, part)),
@@ -80,8 +93,8 @@ pub fn merge_tiles(dirty: &[DirtyTile], tiles_x: u32, bytes_per_pixel: f32) -> V
         for (_, span) in spans {
             let target = merged.iter_mut().rev().take(64).find(|m| {
                 let overlap_x = m.rect.x < span.rect.right() && span.rect.x < m.rect.right();
-                let adjacent_y = span.rect.y <= m.rect.bottom() + 16;
-                overlap_x && adjacent_y && worth_merging(&m.rect, &span.rect, bpp)
+                let adjacent_y = span.rect.y <= m.rect.bottom() + tile;
+                overlap_x && adjacent_y && worth_merging(m, &span, tile, bpp)
             });
             match target {
                 Some(m) => m.absorb(span),
@@ -115,7 +128,7 @@ mod tests {
             tile(0, Rect::new(2, 2, 4, 4)),
             tile(299, Rect::new(310, 230, 5, 5)),
         ];
-        let r = merge_tiles(&d, 20, 1.0);
+        let r = merge_tiles(&d, 16, 20, 1.0);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].rect, Rect::new(2, 2, 4, 4));
     }
@@ -125,7 +138,7 @@ mod tests {
         let d: Vec<_> = (0..20)
             .map(|i| tile(20 * 5 + i, Rect::new(i * 16, 85, 16, 1)))
             .collect();
-        let r = merge_tiles(&d, 20, 2.0);
+        let r = merge_tiles(&d, 16, 20, 2.0);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].rect, Rect::new(0, 85, 320, 1));
         assert_eq!(r[0].tiles.len(), 20);
@@ -137,9 +150,20 @@ mod tests {
         let d: Vec<_> = (0..3)
             .map(|row| tile(row * 20 + 4, Rect::new(64, row * 16, 16, 16)))
             .collect();
-        let r = merge_tiles(&d, 20, 2.0);
+        let r = merge_tiles(&d, 16, 20, 2.0);
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].rect, Rect::new(64, 0, 16, 48));
+    }
+
+    #[test]
+    fn no_merge_across_a_clean_tile() {
+        // changes in tiles 0 and 2 of a row; tile 1 is clean and must not be overwritten
+        let d = [
+            tile(0, Rect::new(10, 0, 6, 4)),
+            tile(2, Rect::new(32, 0, 4, 4)),
+        ];
+        let r = merge_tiles(&d, 16, 20, 2.0);
+        assert_eq!(r.len(), 2);
     }
 
     #[test]
@@ -148,7 +172,7 @@ mod tests {
         a.level = QualityLevel::new(2);
         let mut b = tile(1, Rect::new(16, 0, 16, 16));
         b.age = 5;
-        let r = merge_tiles(&[a, b], 20, 2.0);
+        let r = merge_tiles(&[a, b], 16, 20, 2.0);
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].age, 5);
     }

@@ -18,6 +18,7 @@ extern crate alloc;
 
 pub mod codec;
 mod decoder;
+pub mod device;
 mod error;
 mod framebuffer;
 pub mod legacy;
@@ -28,6 +29,7 @@ mod wire;
 
 pub use codec::{Codec, CodecSet, EncodeFail, PixelRun, Pixels};
 pub use decoder::{Decoder, Event, Events};
+pub use device::{DeviceError, DeviceSession, DoubleBuffer, PixelSink};
 pub use error::ProtoError;
 pub use framebuffer::FramebufferWriter;
 pub use message::{

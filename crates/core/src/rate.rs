@@ -1,0 +1,335 @@
+//! Rate control: how many bytes each frame may carry and at which quality level, from the measured
+//! throughput of the link *and* the device (acknowledgements arrive after the device presented).
+//! `docs/design/rate-control.md` explains the design and why it settles.
+//!
+//! * Capacity: each acknowledged frame gives its delivery time, `ack − max(sent + min_rtt,
+//!   previous ack)` (time the frame occupied the link and device, without idle gaps or the fixed
+//!   round trip). Capacity is Σ bytes / Σ delivery time over the last two seconds, trusted once that
+//!   window holds at least 20 ms of delivery.
+//! * Budgets: `soft = capacity × utilisation / target_fps` is what a frame may carry to keep the
+//!   target rate; `hard = capacity × utilisation / min_fps` caps any single frame (damage beyond it
+//!   is deferred, oldest first).
+//! * Level: the finest quality level whose predicted size (damaged pixels × that level's bytes per
+//!   pixel) fits the soft budget. Coarser steps happen at once; finer steps need the finer level to
+//!   be predicted within `headroom × soft` for `hold_frames` consecutive frames. The dead band
+//!   between `headroom × soft` and `soft` is what makes the level settle instead of oscillating.
+
+use crate::quality::QualityLevel;
+use crate::time::Timestamp;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Controller settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateConfig {
+    /// Frames per second the controller aims for.
+    pub target_fps: f32,
+    /// No frame may take longer than `1 / min_fps` of link time.
+    pub min_fps: f32,
+    /// Fraction of the measured capacity the budgets may use.
+    pub utilisation: f32,
+    /// Coarsest level the controller may choose.
+    pub max_level: QualityLevel,
+    /// Frames a finer level must look affordable before it is taken.
+    pub hold_frames: u32,
+    /// A finer level is affordable when predicted within this fraction of the soft budget.
+    pub headroom: f32,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        Self {
+            target_fps: 30.0,
+            min_fps: 10.0,
+            utilisation: 0.85,
+            max_level: QualityLevel::MAX,
+            hold_frames: 3,
+            headroom: 0.7,
+        }
+    }
+}
+
+/// Byte limits for the next frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Budgets {
+    /// What a frame may carry to keep the target rate (level choice aims at it).
+    pub soft_bytes: usize,
+    /// What a frame may carry at most (the encoder stops there).
+    pub hard_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Delivery {
+    at: Timestamp,
+    bytes: u64,
+    busy: Duration,
+}
+
+/// Estimates link + device capacity and round-trip time from acknowledgements.
+///
+/// Round trips come only from PING/PONG (a frame's ack time includes its transmission), and the
+/// minimum is kept for the whole session: an RTT estimate that is too small only makes the
+/// capacity estimate conservative, while one inflated by queueing would overestimate it.
+#[derive(Debug, Clone, Default)]
+pub struct LinkEstimator {
+    deliveries: VecDeque<Delivery>,
+    min_rtt: Option<Duration>,
+    last_ack: Option<Timestamp>,
+}
+
+const CAPACITY_WINDOW: Duration = Duration::from_secs(2);
+const MIN_TRUSTED_BUSY: Duration = Duration::from_millis(20);
+
+impl LinkEstimator {
+    /// A round-trip sample from PING/PONG.
+    pub fn on_rtt(&mut self, _now: Timestamp, rtt: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+    }
+
+    /// Smallest round trip seen.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
+    }
+
+    /// A frame of `bytes` sent at `sent` was acknowledged at `now`.
+    pub fn on_ack(&mut self, now: Timestamp, sent: Timestamp, bytes: u64) {
+        let rtt = self.min_rtt.unwrap_or_default();
+        let start = (sent + rtt).max(self.last_ack.unwrap_or(sent));
+        let busy = now.since(start);
+        self.last_ack = Some(now);
+        self.deliveries.push_back(Delivery {
+            at: now,
+            bytes,
+            busy,
+        });
+        while self
+            .deliveries
+            .front()
+            .is_some_and(|d| now.since(d.at) > CAPACITY_WINDOW)
+        {
+            self.deliveries.pop_front();
+        }
+    }
+
+    /// Forgets the previous ack time (the link was idle, so the next frame starts fresh).
+    pub fn on_idle(&mut self) {
+        self.last_ack = None;
+    }
+
+    /// Measured bytes per second, once enough delivery time has been seen.
+    pub fn capacity(&self) -> Option<f64> {
+        let busy: Duration = self.deliveries.iter().map(|d| d.busy).sum();
+        let bytes: u64 = self.deliveries.iter().map(|d| d.bytes).sum();
+        (busy >= MIN_TRUSTED_BUSY).then(|| bytes as f64 / busy.as_secs_f64())
+    }
+
+    /// Bytes that may be in flight before another frame would only queue behind them: two
+    /// bandwidth-delay products, at least 8 KiB; unlimited while the capacity is unknown.
+    pub fn inflight_limit(&self) -> u64 {
+        match self.capacity() {
+            None => u64::MAX,
+            Some(c) => {
+                ((c * self.min_rtt.unwrap_or_default().as_secs_f64() * 2.0) as u64).max(8192)
+            }
+        }
+    }
+}
+
+/// Prior bytes per pixel of each level relative to level 0 (updated by measurement).
+const LEVEL_RATIO: [f32; 4] = [1.0, 0.8, 0.6, 0.45];
+
+/// The controller; see the module docs.
+#[derive(Debug, Clone)]
+pub struct RateController {
+    cfg: RateConfig,
+    /// Link and device estimates.
+    pub link: LinkEstimator,
+    level: QualityLevel,
+    streak: u32,
+    bpp: [f32; 4],
+}
+
+impl RateController {
+    /// A controller starting at exact quality.
+    pub fn new(cfg: RateConfig) -> Self {
+        Self {
+            cfg,
+            link: LinkEstimator::default(),
+            level: QualityLevel::EXACT,
+            streak: 0,
+            bpp: [0.5, 0.4, 0.3, 0.22],
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &RateConfig {
+        &self.cfg
+    }
+
+    /// The level for the next frame.
+    pub fn level(&self) -> QualityLevel {
+        self.level
+    }
+
+    /// Bytes per pixel recently observed at the current level (for rectangle merging).
+    pub fn bytes_per_pixel(&self) -> f32 {
+        self.bpp[self.level.get() as usize]
+    }
+
+    /// Budgets for the next frame; unlimited until the capacity is known.
+    pub fn budgets(&self) -> Budgets {
+        match self.link.capacity() {
+            None => Budgets {
+                soft_bytes: usize::MAX,
+                hard_bytes: usize::MAX,
+            },
+            Some(c) => {
+                let usable = c * f64::from(self.cfg.utilisation);
+                Budgets {
+                    soft_bytes: (usable / f64::from(self.cfg.target_fps.max(0.1))) as usize,
+                    hard_bytes: (usable / f64::from(self.cfg.min_fps.max(0.1))) as usize,
+                }
+            }
+        }
+    }
+
+    fn predict(&self, level: QualityLevel, pixels: u64) -> f64 {
+        pixels as f64 * f64::from(self.bpp[level.get() as usize])
+    }
+
+    /// Learns from the frame just built and picks the level for the next one. `damaged` is the
+    /// number of pixels that changed in content (paint-over excluded); `sent_pixels`/`sent_bytes`
+    /// what was encoded at `level`.
+    pub fn after_frame(
+        &mut self,
+        level: QualityLevel,
+        damaged: u64,
+        sent_pixels: u64,
+        sent_bytes: u64,
+    ) {
+        if sent_pixels >= 256 {
+            let l = level.get() as usize;
+            let observed = sent_bytes as f32 / sent_pixels as f32;
+            self.bpp[l] = 0.7 * self.bpp[l] + 0.3 * observed;
+            // Keep the other levels' estimates in proportion to the one just measured.
+            let measured = self.bpp[l];
+            for (i, b) in self.bpp.iter_mut().enumerate() {
+                if i != l {
+                    *b = 0.9 * *b + 0.1 * (measured * LEVEL_RATIO[i] / LEVEL_RATIO[l]);
+                }
+            }
+        }
+        let soft = self.budgets().soft_bytes as f64;
+        if self.predict(self.level, damaged) > soft {
+            // Too big for the target rate: the finest level that fits, at once.
+            let mut l = self.level;
+            while self.predict(l, damaged) > soft {
+                match l.coarser() {
+                    Some(c) if c <= self.cfg.max_level => l = c,
+                    _ => break,
+                }
+            }
+            self.level = l;
+            self.streak = 0;
+        } else if let Some(finer) = self.level.finer() {
+            if self.predict(finer, damaged) <= soft * f64::from(self.cfg.headroom) {
+                self.streak += 1;
+                if self.streak >= self.cfg.hold_frames {
+                    self.level = finer;
+                    self.streak = 0;
+                }
+            } else {
+                self.streak = 0;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(ms: u64) -> Timestamp {
+        Timestamp::from_micros(ms * 1000)
+    }
+
+    #[test]
+    fn capacity_from_back_to_back_frames() {
+        // 10 kB frames, each acked 50 ms after the previous: 200 kB/s
+        let mut l = LinkEstimator::default();
+        l.on_rtt(ts(0), Duration::from_millis(10));
+        for i in 0..10 {
+            l.on_ack(ts(60 + 50 * i), ts(0), 10_000);
+        }
+        let c = l.capacity().unwrap();
+        assert!((c - 200_000.0).abs() < 30_000.0, "{c}");
+    }
+
+    #[test]
+    fn idle_gaps_and_rtt_are_not_counted_as_busy() {
+        // 3 kB frames sent every 100 ms over a 10 ms RTT link at 300 kB/s: each acked 20 ms after
+        // sending (10 ms RTT + 10 ms transmission).
+        let mut l = LinkEstimator::default();
+        for i in 0..20 {
+            let sent = ts(100 * i);
+            l.on_rtt(sent, Duration::from_millis(10));
+            l.on_ack(ts(100 * i + 20), sent, 3000);
+        }
+        let c = l.capacity().unwrap();
+        assert!((c - 300_000.0).abs() < 1.0, "{c}");
+    }
+
+    #[test]
+    fn unknown_capacity_means_unlimited_budget() {
+        let r = RateController::new(RateConfig::default());
+        assert_eq!(r.budgets().soft_bytes, usize::MAX);
+    }
+
+    fn controller_at(capacity_bps: u64) -> RateController {
+        let mut r = RateController::new(RateConfig::default());
+        r.link.on_rtt(ts(0), Duration::from_millis(5));
+        let per = capacity_bps / 20;
+        for i in 0..40 {
+            r.link.on_ack(ts(50 * (i + 1)), ts(50 * i), per);
+        }
+        r
+    }
+
+    #[test]
+    fn coarsens_at_once_then_settles() {
+        // 15 kB per 50 ms, each frame sent at the previous ack over a 5 ms RTT: 45 ms of delivery
+        // per frame, 333 kB/s; at 30 fps and 0.85 utilisation the soft budget is 9444 bytes.
+        let mut r = controller_at(300_000);
+        let soft = r.budgets().soft_bytes;
+        assert!((9400..9500).contains(&soft), "{soft}");
+        // Content whose real size is 0.18 B/px at level 0, scaled by LEVEL_RATIO per level:
+        // 13.8 kB, 11.1 kB, 8.3 kB, 6.2 kB for 76800 changed pixels.
+        let real = |l: QualityLevel| (76_800.0 * 0.18 * LEVEL_RATIO[l.get() as usize]) as u64;
+        let mut levels = Vec::new();
+        for _ in 0..200 {
+            let l = r.level();
+            r.after_frame(l, 76_800, 76_800, real(l));
+            levels.push(r.level());
+        }
+        // Settled: the level never changes over the last 100 frames...
+        let settled = levels[100];
+        assert!(levels[100..].iter().all(|&l| l == settled), "{levels:?}");
+        // ...its frames fit the soft budget...
+        assert!(real(settled) as usize <= soft, "{settled:?}");
+        // ...and the next finer level would not pass the up-step test.
+        if let Some(finer) = settled.finer() {
+            assert!(real(finer) as f64 > soft as f64 * f64::from(r.config().headroom));
+        }
+    }
+
+    #[test]
+    fn static_content_returns_to_exact() {
+        let mut r = controller_at(300_000);
+        r.after_frame(QualityLevel::EXACT, 10_000_000, 76_800, 76_800);
+        assert_eq!(r.level(), QualityLevel::MAX);
+        for _ in 0..3 * 3 {
+            r.after_frame(r.level(), 0, 0, 0);
+        }
+        assert_eq!(r.level(), QualityLevel::EXACT);
+    }
+}

@@ -1,0 +1,253 @@
+//! The per-display sink core shared by both display protocols: turns source frames into the
+//! panel's RGB565 (resize, colour LUT, dither), finds what differs from what the panel shows, picks a
+//! quality level and byte budget from the measured link, and encodes the update.
+
+use crate::color::{ColorCorrection, Dither, Rgb565Converter};
+use crate::damage::DamageTracker;
+use crate::encode::{EncodeStats, UpdateBytes, UpdateEncoder, WireFormat};
+use crate::frame::Frame;
+use crate::image565::Rgb565Image;
+use crate::merge::merge_tiles;
+use crate::quality::QualityLevel;
+use crate::rate::{RateConfig, RateController};
+use crate::resize::{Filter, Fit, FrameResizer};
+use crate::time::{Stopwatch, Timestamp};
+
+/// Processing settings of a display sink.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SinkConfig {
+    /// How other aspect ratios fill the panel.
+    pub fit: Fit,
+    /// Resampling filter.
+    pub filter: Filter,
+    /// Gamma and white balance.
+    pub correction: ColorCorrection,
+    /// RGB565 dithering.
+    pub dither: Dither,
+    /// Change-detection tile side, pixels.
+    pub tile_size: u32,
+    /// Frames a tile must be static before it is repainted at exact quality.
+    pub paint_over_frames: u32,
+    /// Rate control.
+    pub rate: RateConfig,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        Self {
+            fit: Fit::Contain,
+            filter: Filter::Lanczos3,
+            correction: ColorCorrection::default(),
+            dither: Dither::None,
+            tile_size: 16,
+            paint_over_frames: 15,
+            rate: RateConfig::default(),
+        }
+    }
+}
+
+/// Microseconds spent per processing stage on the last frame (metrics only).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StageTimes {
+    /// Resize (0 when the sizes match).
+    pub resize_us: u64,
+    /// Colour LUT and RGB565 conversion.
+    pub convert_us: u64,
+    /// Change detection and merging.
+    pub diff_us: u64,
+    /// Encoding and chunking.
+    pub encode_us: u64,
+}
+
+/// One update ready for the wire.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    /// Encoded messages (no frame terminator: that is the protocol's business).
+    pub bytes: Vec<u8>,
+    /// Counters of what was encoded.
+    pub stats: EncodeStats,
+    /// Level the update was encoded at.
+    pub level: QualityLevel,
+    /// Pixels of changed content (paint-over excluded) found by change detection.
+    pub damaged_pixels: u64,
+    /// False when the budget left damage for a later update.
+    pub complete: bool,
+    /// Capture time of the source frame, µs since the Unix epoch.
+    pub capture_time_us: u64,
+    /// Time spent per stage.
+    pub stages: StageTimes,
+}
+
+/// Per-display processing state; see the module docs.
+pub struct DisplaySink {
+    cfg: SinkConfig,
+    resizer: FrameResizer,
+    converter: Rgb565Converter,
+    rgba: Vec<u8>,
+    target: Rgb565Image,
+    frame_seq: Option<u64>,
+    capture_time_us: u64,
+    fresh: bool,
+    prepare_times: StageTimes,
+    tracker: DamageTracker,
+    encoder: UpdateEncoder,
+    rate: RateController,
+    stopwatch: Box<dyn Stopwatch>,
+}
+
+impl std::fmt::Debug for DisplaySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DisplaySink")
+            .field("cfg", &self.cfg)
+            .field("frame_seq", &self.frame_seq)
+            .finish()
+    }
+}
+
+impl DisplaySink {
+    /// A sink for a `width × height` panel.
+    pub fn new(width: u32, height: u32, cfg: SinkConfig, stopwatch: Box<dyn Stopwatch>) -> Self {
+        Self {
+            cfg,
+            resizer: FrameResizer::new(width, height, cfg.fit, cfg.filter),
+            converter: Rgb565Converter::new(cfg.correction, cfg.dither),
+            rgba: Vec::new(),
+            target: Rgb565Image::filled(width, height, 0),
+            frame_seq: None,
+            capture_time_us: 0,
+            fresh: false,
+            prepare_times: StageTimes::default(),
+            tracker: DamageTracker::new(width, height, cfg.tile_size),
+            encoder: UpdateEncoder::new(),
+            rate: RateController::new(cfg.rate),
+            stopwatch,
+        }
+    }
+
+    /// Takes a new source frame (resize + convert). Returns false if it is the frame already held.
+    pub fn set_frame(&mut self, frame: &Frame) -> bool {
+        if self.frame_seq == Some(frame.seq) && self.capture_time_us == frame.capture_time_us {
+            return false;
+        }
+        let t0 = self.stopwatch.now_us();
+        let same_size = (frame.width, frame.height) == (self.target.width, self.target.height);
+        let converted = if same_size && frame.rgba.len() == self.target.px.len() * 4 {
+            let t1 = self.stopwatch.now_us();
+            self.converter.convert(&frame.rgba, &mut self.target);
+            self.prepare_times.resize_us = 0;
+            self.prepare_times.convert_us = self.stopwatch.now_us() - t1;
+            true
+        } else {
+            let ok = self.resizer.resize(frame, &mut self.rgba);
+            let t1 = self.stopwatch.now_us();
+            self.converter.convert(&self.rgba, &mut self.target);
+            self.prepare_times.resize_us = t1 - t0;
+            self.prepare_times.convert_us = self.stopwatch.now_us() - t1;
+            ok
+        };
+        self.frame_seq = Some(frame.seq);
+        self.capture_time_us = frame.capture_time_us;
+        self.fresh = true;
+        converted
+    }
+
+    /// True once a frame was set.
+    pub fn has_frame(&self) -> bool {
+        self.frame_seq.is_some()
+    }
+
+    /// True if a frame arrived since the last update was built.
+    pub fn has_fresh_frame(&self) -> bool {
+        self.fresh
+    }
+
+    /// Builds the next update for `format`, limited to `frame_cap` bytes besides the rate budget.
+    pub fn build_update(&mut self, format: &WireFormat, frame_cap: usize) -> Update {
+        self.fresh = false;
+        let level = self.rate.level();
+        let budgets = self.rate.budgets();
+        let t0 = self.stopwatch.now_us();
+        let dirty = self
+            .tracker
+            .analyse(&self.target, level, self.cfg.paint_over_frames);
+        let damaged_pixels = dirty
+            .iter()
+            .filter(|d| !d.paint_over)
+            .map(|d| d.rect.area())
+            .sum();
+        let rects = merge_tiles(
+            &dirty,
+            self.tracker.tile_size(),
+            self.tracker.tiles_x(),
+            self.rate.bytes_per_pixel(),
+        );
+        let t1 = self.stopwatch.now_us();
+        let mut bytes = UpdateBytes::with_budget(budgets.hard_bytes.min(frame_cap));
+        let mut complete = true;
+        for r in &rects {
+            let outcome =
+                self.encoder
+                    .encode_rect(format, &self.target, r.rect, r.level, &mut bytes);
+            if outcome.complete {
+                self.tracker.commit(&self.target, r.rect, r.level, &r.tiles);
+            } else {
+                for part in outcome.sent {
+                    self.tracker.commit(&self.target, part, r.level, &[]);
+                }
+                complete = false;
+                break;
+            }
+        }
+        let t2 = self.stopwatch.now_us();
+        self.rate
+            .after_frame(level, damaged_pixels, bytes.stats.pixels, bytes.stats.bytes);
+        Update {
+            bytes: bytes.bytes,
+            stats: bytes.stats,
+            level,
+            damaged_pixels,
+            complete,
+            capture_time_us: self.capture_time_us,
+            stages: StageTimes {
+                diff_us: t1 - t0,
+                encode_us: t2 - t1,
+                ..self.prepare_times
+            },
+        }
+    }
+
+    /// A frame of `bytes` sent at `sent` was presented (acknowledged, or written for legacy peers).
+    pub fn on_delivered(&mut self, now: Timestamp, sent: Timestamp, bytes: u64) {
+        self.rate.link.on_ack(now, sent, bytes);
+    }
+
+    /// A round-trip sample.
+    pub fn on_rtt(&mut self, now: Timestamp, rtt: std::time::Duration) {
+        self.rate.link.on_rtt(now, rtt);
+    }
+
+    /// The link went idle (nothing in flight).
+    pub fn on_idle(&mut self) {
+        self.rate.link.on_idle();
+    }
+
+    /// The panel content is unknown (new connection): the next updates repaint everything.
+    pub fn invalidate(&mut self) {
+        self.tracker.invalidate();
+    }
+
+    /// What the panel shows, as far as the server knows.
+    pub fn shadow(&self) -> &Rgb565Image {
+        self.tracker.shadow()
+    }
+
+    /// The latest frame converted to the panel's RGB565.
+    pub fn target(&self) -> &Rgb565Image {
+        &self.target
+    }
+
+    /// The rate controller (for status and metrics).
+    pub fn rate(&self) -> &RateController {
+        &self.rate
+    }
+}
