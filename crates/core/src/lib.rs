@@ -37,3 +37,6 @@ pub mod session;
 pub use session::{
     CloseReason, DisplaySession, FrameReport, FrameSent, SessionConfig, SessionEvent,
 };
+pub mod legacy_session;
+
+pub use legacy_session::{LegacyConfig, LegacyEvent, LegacySession};
