@@ -227,11 +227,7 @@ mod tests {
         while bytes.len() >= 12 {
             let h = legacy::Header::decode(bytes[..12].try_into().unwrap());
             bytes = &bytes[12..];
-            assert_eq!(
-                h.sketch_action() == legacy::SketchAction::Disconnect,
-                false,
-                "{h:?}"
-            );
+            assert_ne!(h.sketch_action(), legacy::SketchAction::Disconnect, "{h:?}");
             let n = h.data_len as usize;
             if h.data_len == 0 {
                 continue;
