@@ -199,6 +199,7 @@ impl LegacySession {
             pixels: update.stats.pixels,
             level: update.level.get(),
             complete: update.complete,
+            source_seq: update.source_seq,
             stages: update.stages,
         }));
     }

@@ -99,6 +99,8 @@ pub struct FrameSent {
     pub level: u8,
     /// False if damage was left for later frames.
     pub complete: bool,
+    /// Sequence number of the source frame it shows.
+    pub source_seq: u64,
     /// Time per processing stage.
     pub stages: StageTimes,
 }
@@ -141,9 +143,13 @@ enum State {
     Closed,
 }
 
+/// Chooses a session's settings from the device's HELLO (its route), when the edge wants that.
+pub type Router = Box<dyn Fn(&Hello) -> SessionConfig + Send>;
+
 /// One display connection; see the module docs.
 pub struct DisplaySession {
     cfg: SessionConfig,
+    router: Option<Router>,
     state: State,
     decoder: Decoder,
     transmit: Vec<u8>,
@@ -172,6 +178,7 @@ impl DisplaySession {
     pub fn new(now: Timestamp, cfg: SessionConfig, stopwatch: Box<dyn Stopwatch>) -> Self {
         Self {
             cfg,
+            router: None,
             state: State::AwaitHello {
                 deadline: now + cfg.hello_timeout,
             },
@@ -186,6 +193,13 @@ impl DisplaySession {
             last_ping: now,
             stopwatch: Some(stopwatch),
         }
+    }
+
+    /// Settings chosen per device: `router` maps the HELLO to the session's configuration.
+    #[must_use]
+    pub fn with_router(mut self, router: Router) -> Self {
+        self.router = Some(router);
+        self
     }
 
     /// The device's HELLO, once received.
@@ -389,6 +403,9 @@ impl DisplaySession {
     }
 
     fn on_hello(&mut self, now: Timestamp, hello: Hello) {
+        if let Some(route) = &self.router {
+            self.cfg = route(&hello);
+        }
         let codecs = self.cfg.codecs.intersect(hello.codecs).with(Codec::Raw);
         let welcome = Welcome {
             version: PROTOCOL_VERSION,
@@ -527,6 +544,7 @@ impl DisplaySession {
             pixels: update.stats.pixels,
             level: update.level.get(),
             complete: update.complete,
+            source_seq: update.source_seq,
             stages: update.stages,
         }));
     }

@@ -74,6 +74,8 @@ pub struct Update {
     pub complete: bool,
     /// Capture time of the source frame, µs since the Unix epoch.
     pub capture_time_us: u64,
+    /// Sequence number of the source frame.
+    pub source_seq: u64,
     /// Time spent per stage.
     pub stages: StageTimes,
 }
@@ -208,6 +210,7 @@ impl DisplaySink {
             damaged_pixels,
             complete,
             capture_time_us: self.capture_time_us,
+            source_seq: self.frame_seq.unwrap_or(0),
             stages: StageTimes {
                 diff_us: t1 - t0,
                 encode_us: t2 - t1,

@@ -1,1 +1,35 @@
-fn main() {}
+//! The `pixelwire` binary: parses the command line, sets up logging and runs a subcommand.
+
+use clap::Parser;
+use pixelwire::cli::{Cli, Command};
+use pixelwire::config::Config;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(opts) => {
+            let mut cfg = match &opts.config {
+                Some(path) => Config::load(path)?,
+                None => Config::default(),
+            };
+            if let Some(a) = opts.http {
+                cfg.server.http = a;
+            }
+            if let Some(a) = opts.display {
+                cfg.server.display = a;
+            }
+            rt.block_on(pixelwire::server::run(cfg))
+        }
+        Command::DisplayEmu(opts) => rt.block_on(pixelwire::emu::run(opts)),
+    }
+}

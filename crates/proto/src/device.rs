@@ -90,6 +90,8 @@ impl DeviceSession {
             frames: 0,
         };
         s.queue(|b| hello.encode(b));
+        // A PING right away gives the clock offset (and so latency) from the first frame on.
+        s.queue(|b| Ping { time_us: now_us }.encode(b));
         s
     }
 

@@ -1,0 +1,58 @@
+//! Accepts display connections and tells the two protocols apart: bytes within
+//! `legacy.detect_ms` mean a pixelwire device (the bytes start its HELLO; garbage gets a clear ERROR
+//! from the session), silence means a seed-000 sketch.
+
+use crate::state::AppState;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Binds `addr` (fails at start-up if it cannot).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for displays on {addr}: {e}"))
+}
+
+/// Accepts connections until shutdown.
+pub async fn run(listener: TcpListener, state: AppState) {
+    let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut shutdown = state.shutdown.clone();
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, peer)) => {
+                    let st = state.clone();
+                    super::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+async fn classify(mut sock: TcpStream, peer: SocketAddr, port: u16, state: AppState) {
+    let _ = sock.set_nodelay(true);
+    let detect = Duration::from_millis(state.cfg.legacy.detect_ms);
+    let mut first = vec![0u8; 4096];
+    match tokio::time::timeout(detect, sock.read(&mut first)).await {
+        Err(_) => {
+            state.metrics.connection("legacy");
+            super::legacy_conn::serve(sock, peer, port, state).await;
+        }
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => {
+            first.truncate(n);
+            state.metrics.connection("pixelwire");
+            super::pixelwire_conn::serve(sock, peer, first, state).await;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "read failed before the protocol was known")
+        }
+    }
+}

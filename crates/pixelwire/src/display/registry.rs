@@ -1,0 +1,114 @@
+//! Connected displays by id. A new connection with the id of a connected display replaces it at
+//! once (the old session is told `Replaced` and closes); the registry also answers preview requests
+//! by asking the owning session task for its shadow of the panel.
+
+use crate::display::status::DisplayStatus;
+use pixelwire_core::Rgb565Image;
+use pixelwire_proto::ErrorCode;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+/// Requests to a session task.
+#[derive(Debug)]
+pub enum DisplayCommand {
+    /// Send a copy of the shadow (what the panel shows).
+    Preview(oneshot::Sender<Rgb565Image>),
+    /// Close with this reason.
+    Close(ErrorCode, String),
+}
+
+/// A registered session.
+#[derive(Debug, Clone)]
+pub struct DisplayHandle {
+    /// Connection number (unique per server run).
+    pub conn: u64,
+    /// Live status, updated by the session task.
+    pub status: Arc<Mutex<DisplayStatus>>,
+    /// Commands to the session task.
+    pub commands: mpsc::Sender<DisplayCommand>,
+    /// When it connected, server clock µs.
+    pub connected_at_us: u64,
+}
+
+/// All connected displays.
+#[derive(Debug, Default)]
+pub struct DisplayRegistry {
+    map: Mutex<BTreeMap<String, DisplayHandle>>,
+    seen: Mutex<HashSet<String>>,
+    next_conn: AtomicU64,
+}
+
+impl DisplayRegistry {
+    /// A fresh connection number.
+    pub fn next_conn(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Registers `handle` under `id`. Returns whether the id was seen before in this run, and the
+    /// handle it replaced (which the caller tells to close).
+    pub fn register(&self, id: &str, handle: DisplayHandle) -> (bool, Option<DisplayHandle>) {
+        let seen = self
+            .seen
+            .lock()
+            .map(|mut s| !s.insert(id.to_string()))
+            .unwrap_or(false);
+        let old = self
+            .map
+            .lock()
+            .ok()
+            .and_then(|mut m| m.insert(id.to_string(), handle));
+        (seen, old)
+    }
+
+    /// Removes `id` if it is still connection `conn` (a replaced session must not remove its
+    /// replacement).
+    pub fn unregister(&self, id: &str, conn: u64) {
+        if let Ok(mut m) = self.map.lock()
+            && m.get(id).is_some_and(|h| h.conn == conn)
+        {
+            m.remove(id);
+        }
+    }
+
+    /// The display called `id`.
+    pub fn get(&self, id: &str) -> Option<DisplayHandle> {
+        self.map.lock().ok()?.get(id).cloned()
+    }
+
+    /// Status of every display, with `connected_s` computed for `now_us`.
+    pub fn statuses(&self, now_us: u64) -> Vec<DisplayStatus> {
+        let Ok(m) = self.map.lock() else {
+            return Vec::new();
+        };
+        m.values()
+            .filter_map(|h| {
+                let mut s = h.status.lock().ok()?.clone();
+                s.connected_s = now_us.saturating_sub(h.connected_at_us) as f64 / 1e6;
+                Some(s)
+            })
+            .collect()
+    }
+
+    /// Asks every session to close (shutdown is also signalled directly; this is for tests).
+    pub fn close_all(&self, code: ErrorCode, text: &str) {
+        if let Ok(m) = self.map.lock() {
+            for h in m.values() {
+                let _ = h
+                    .commands
+                    .try_send(DisplayCommand::Close(code, text.to_string()));
+            }
+        }
+    }
+
+    /// Number of connected displays.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True when no display is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

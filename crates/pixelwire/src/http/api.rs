@@ -1,0 +1,187 @@
+//! JSON and image handlers of the HTTP API (`docs/api.md`).
+
+use super::error::ApiError;
+use super::images;
+use crate::display::registry::DisplayCommand;
+use crate::display::status::DisplayStatus;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use std::time::Duration;
+
+/// A stream as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamStatus {
+    /// Name.
+    pub name: String,
+    /// "generated", ...
+    pub kind: &'static str,
+    /// Source name.
+    pub source: String,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+    /// Measured frames per second (0 while idle).
+    pub fps: f32,
+    /// Frames published.
+    pub frames: u64,
+    /// Consumers watching.
+    pub watchers: usize,
+    /// True while rendering (someone watches).
+    pub active: bool,
+    /// Snapshot URL.
+    pub snapshot: String,
+}
+
+/// `GET /api/status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Server version.
+    pub version: &'static str,
+    /// Seconds since start.
+    pub uptime_s: f64,
+    /// Streams.
+    pub streams: Vec<StreamStatus>,
+    /// Connected displays.
+    pub displays: Vec<DisplayStatus>,
+    /// Registered devices (camera registry; empty until devices push).
+    pub devices: Vec<serde_json::Value>,
+}
+
+fn streams(state: &AppState) -> Vec<StreamStatus> {
+    let now = crate::clock::now().as_micros();
+    state
+        .bus
+        .all()
+        .iter()
+        .map(|s| {
+            let d = s.description();
+            StreamStatus {
+                name: s.name().to_string(),
+                kind: d.kind,
+                source: d.source.clone(),
+                width: d.width,
+                height: d.height,
+                fps: s.fps(now),
+                frames: s.frames(),
+                watchers: s.watchers(),
+                active: s.watchers() > 0,
+                snapshot: format!("/api/streams/{}/snapshot.png", s.name()),
+            }
+        })
+        .collect()
+}
+
+/// `GET /api/status`: everything the web page shows.
+pub async fn status(State(state): State<AppState>) -> Json<Status> {
+    let now = crate::clock::now();
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: now.since(state.started).as_secs_f64(),
+        streams: streams(&state),
+        displays: state.displays.statuses(now.as_micros()),
+        devices: Vec::new(),
+    })
+}
+
+/// `GET /api/streams`.
+pub async fn list_streams(State(state): State<AppState>) -> Json<Vec<StreamStatus>> {
+    Json(streams(&state))
+}
+
+/// `GET /api/displays`.
+pub async fn list_displays(State(state): State<AppState>) -> Json<Vec<DisplayStatus>> {
+    Json(state.displays.statuses(crate::clock::now().as_micros()))
+}
+
+fn png_response(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// `GET /api/streams/{name}/snapshot.png`: the newest frame. A stream nobody watches is watched
+/// until it renders a fresh frame (up to 3 s).
+pub async fn stream_snapshot(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let stream = state
+        .bus
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
+    let frame = match stream.latest() {
+        Some(f) if stream.watchers() > 0 => f,
+        latest => {
+            let mut w = stream.watch();
+            let mut fresh = None;
+            // The first value may be the stale latest frame; wait for one rendered now.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+            while let Ok(Some(f)) = tokio::time::timeout_at(deadline, w.next()).await {
+                if latest
+                    .as_ref()
+                    .is_none_or(|l| l.seq != f.seq || l.capture_time_us != f.capture_time_us)
+                {
+                    fresh = Some(f);
+                    break;
+                }
+            }
+            fresh
+                .or(latest)
+                .ok_or_else(|| ApiError::Unavailable(format!("stream {name:?} has no frame yet")))?
+        }
+    };
+    let png = tokio::task::spawn_blocking(move || images::frame_png(&frame))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Internal)?;
+    Ok(png_response(png))
+}
+
+/// `GET /api/displays/{id}/preview.png`: the server's shadow of what the panel shows.
+pub async fn display_preview(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let handle = state
+        .displays
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("no display {id:?} is connected")))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    handle
+        .commands
+        .send(DisplayCommand::Preview(tx))
+        .await
+        .map_err(|_| ApiError::Unavailable(format!("display {id:?} is disconnecting")))?;
+    let img = tokio::time::timeout(Duration::from_secs(2), rx)
+        .await
+        .map_err(|_| ApiError::Unavailable(format!("display {id:?} did not answer")))?
+        .map_err(|_| ApiError::Unavailable(format!("display {id:?} has no image yet")))?;
+    let png = tokio::task::spawn_blocking(move || images::rgb565_png(&img))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(ApiError::Internal)?;
+    Ok(png_response(png))
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let body = state.metrics.encode(&state.bus.all());
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}

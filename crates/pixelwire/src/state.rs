@@ -1,0 +1,26 @@
+//! What every task and handler of a running server shares.
+
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::display::registry::DisplayRegistry;
+use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignal;
+use pixelwire_core::Timestamp;
+use std::sync::Arc;
+
+/// Shared server state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub cfg: Arc<Config>,
+    /// Streams.
+    pub bus: Arc<Bus>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Connected displays.
+    pub displays: Arc<DisplayRegistry>,
+    /// When the server started.
+    pub started: Timestamp,
+    /// Shutdown signal.
+    pub shutdown: ShutdownSignal,
+}
