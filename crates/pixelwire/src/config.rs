@@ -463,6 +463,13 @@ impl Config {
         }
         let check_ref = |r: &Spanned<String>, key: &str| -> anyhow::Result<()> {
             if !names.contains(r.get_ref()) {
+                if r.span().is_empty() {
+                    bail!(
+                        "{key} is not set and its default {:?} names no stream (defined: {}); set {key}",
+                        r.get_ref(),
+                        sorted(&names)
+                    );
+                }
                 let at = line_of(text, r.span().start);
                 bail!(
                     "line {at}: {key} = {:?} names no stream (defined: {})",

@@ -1,0 +1,197 @@
+//! Helpers shared by the integration tests: a server on port 0, a minimal HTTP client, PNG
+//! decoding, and an emulated pixelwire device built on the shared proto device session.
+#![allow(dead_code)]
+
+use pixelwire::config::Config;
+use pixelwire::server::Running;
+use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Starts a server with `extra` TOML appended to a config that binds everything to port 0 and
+/// shows `default_stream` on unrouted displays.
+pub async fn start_with_default(default_stream: &str, extra: &str) -> Running {
+    let text = format!(
+        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\n{extra}"
+    );
+    let cfg = Config::parse(&text, None).expect("test config");
+    pixelwire::server::start(cfg).await.expect("server starts")
+}
+
+/// [`start_with_default`] with the built-in `bios` default.
+pub async fn start(extra: &str) -> Running {
+    start_with_default("bios", extra).await
+}
+
+/// A response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+/// GET over plain HTTP/1.1.
+pub async fn get(addr: SocketAddr, path: &str) -> Response {
+    let mut s = TcpStream::connect(addr).await.expect("connect http");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("send request");
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("response in time")
+        .expect("read");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("header end");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status code");
+    let mut body = raw[split + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers: head,
+        body,
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(eol) = b.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap_or("0").trim(), 16)
+            .unwrap_or(0);
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 2 + n + 2..];
+    }
+}
+
+/// Decodes a PNG into (width, height, RGB bytes).
+pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
+    let mut r = dec.read_info().expect("png header");
+    let mut buf = vec![0; r.output_buffer_size().expect("size")];
+    let info = r.next_frame(&mut buf).expect("png frame");
+    buf.truncate(info.buffer_size());
+    let rgb = match info.color_type {
+        png::ColorType::Rgb => buf,
+        png::ColorType::Rgba => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        other => panic!("unexpected png colour type {other:?}"),
+    };
+    (info.width, info.height, rgb)
+}
+
+/// A HELLO for an emulated device.
+pub fn hello(id: &str, w: u16, h: u16) -> Hello {
+    Hello {
+        version: 1,
+        width: w,
+        height: h,
+        pixel_order: PixelOrder::BigEndian,
+        codecs: CodecSet::all(),
+        max_packet_bytes: 4096,
+        frame_buffer_bytes: 0,
+        window: 2,
+        device_id: ShortStr::new(id).expect("short id"),
+        firmware: ShortStr::new("test-device").expect("short"),
+    }
+}
+
+/// An emulated pixelwire device on a real socket.
+pub struct Device {
+    pub sock: TcpStream,
+    pub session: DeviceSession,
+    pub panel: DoubleBuffer<Vec<u8>>,
+    pub width: u16,
+    pub height: u16,
+    pub closed: Option<String>,
+}
+
+fn now_us() -> u64 {
+    pixelwire::clock::now().as_micros()
+}
+
+impl Device {
+    /// Connects and says HELLO.
+    pub async fn connect(addr: SocketAddr, hello: Hello) -> Device {
+        let mut sock = TcpStream::connect(addr)
+            .await
+            .expect("connect display port");
+        sock.set_nodelay(true).ok();
+        let mut session = DeviceSession::new(hello, now_us());
+        let first = session.take_transmit().to_vec();
+        sock.write_all(&first).await.expect("send hello");
+        let n = usize::from(hello.width) * usize::from(hello.height) * 2;
+        Device {
+            sock,
+            session,
+            panel: DoubleBuffer::new(hello.width, hello.height, vec![0; n], vec![0; n]),
+            width: hello.width,
+            height: hello.height,
+            closed: None,
+        }
+    }
+
+    /// Runs the device for `d` (or until the connection ends): reads, decodes, acks.
+    pub async fn run_for(&mut self, d: Duration) {
+        let end = tokio::time::Instant::now() + d;
+        let mut buf = vec![0u8; 8192];
+        while self.closed.is_none() {
+            let r = tokio::time::timeout_at(end, self.sock.read(&mut buf)).await;
+            match r {
+                Err(_) => return,
+                Ok(Ok(0)) => self.closed = Some("server closed".into()),
+                Ok(Err(e)) => self.closed = Some(format!("read error: {e}")),
+                Ok(Ok(n)) => {
+                    if let Err(e) = self
+                        .session
+                        .handle_input(now_us(), &buf[..n], &mut self.panel)
+                    {
+                        self.closed = Some(e.to_string());
+                    }
+                    let _ = self.session.handle_timeout(now_us());
+                    if self.session.has_transmit() {
+                        let out = self.session.take_transmit().to_vec();
+                        if self.sock.write_all(&out).await.is_err() {
+                            self.closed = Some("write failed".into());
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Frames presented so far.
+    pub fn frames(&self) -> u32 {
+        self.session.frames_presented()
+    }
+
+    /// The front buffer as RGB888.
+    pub fn front_rgb(&self) -> Vec<u8> {
+        self.panel
+            .front
+            .chunks_exact(2)
+            .flat_map(|p| pixelwire_proto::rgb565_to_rgb888(u16::from_be_bytes([p[0], p[1]])))
+            .collect()
+    }
+}

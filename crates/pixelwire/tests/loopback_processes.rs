@@ -1,0 +1,193 @@
+//! `pixelwire serve` and `pixelwire display-emu` as separate processes over loopback: the emulator's
+//! panel (its PNG snapshot) equals the server's preview of that panel pixel for pixel; and the CLI
+//! reports bad configuration with the file, line and key.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pixelwire");
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` on port 0 and reads the bound addresses from its log.
+fn serve(config: &std::path::Path) -> (Killed, String, String) {
+    let mut child = Killed(
+        Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(config)
+            .args(["--http", "127.0.0.1:0", "--display", "127.0.0.1:0"])
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn serve"),
+    );
+    let stderr = child.0.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert!(Instant::now() < deadline, "serve did not start");
+        let line = lines.next().expect("serve log line").expect("read log");
+        if let Some(rest) = line.split("http=").nth(1) {
+            let http = rest.split_whitespace().next().unwrap().to_string();
+            let disp = line
+                .split("displays=[")
+                .nth(1)
+                .unwrap()
+                .split(']')
+                .next()
+                .unwrap()
+                .to_string();
+            // keep draining the log so the server never blocks on a full pipe
+            std::thread::spawn(move || for _ in lines {});
+            return (child, http, disp);
+        }
+    }
+}
+
+fn http_get(addr: &str, path: &str) -> (u16, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+fn png_rgb(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
+    let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
+        .read_info()
+        .unwrap();
+    let mut buf = vec![0; r.output_buffer_size().unwrap()];
+    let info = r.next_frame(&mut buf).unwrap();
+    buf.truncate(info.buffer_size());
+    (info.width, info.height, buf)
+}
+
+#[test]
+fn emulator_panel_equals_server_preview() {
+    let dir = std::env::temp_dir().join(format!("pixelwire-loopback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("pixelwire.toml");
+    std::fs::write(
+        &cfg,
+        "[server]\ndefault_stream = \"still\"\n[[streams]]\nname = \"still\"\nsource = \"pattern\"\nstill = true\n",
+    )
+    .unwrap();
+    let (_server, http, display) = serve(&cfg);
+    let snap = dir.join("emu.png");
+    let emu = Command::new(BIN)
+        .args([
+            "display-emu",
+            "--connect",
+            &display,
+            "--size",
+            "240x240",
+            "--id",
+            "loop",
+            "--duration",
+            "6",
+        ])
+        .args(["--link-kbps", "300", "--rtt-ms", "10", "--snapshot"])
+        .arg(&snap)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn display-emu");
+    // The emulator exits by itself after --duration, even if this test fails first.
+    // Wait until the emulator is connected and has a frame, then take the server's preview.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let preview = loop {
+        let (status, _) = http_get(&http, "/api/displays/loop/preview.png");
+        if status == 200 {
+            std::thread::sleep(Duration::from_millis(1500));
+            break http_get(&http, "/api/displays/loop/preview.png").1;
+        }
+        assert!(Instant::now() < deadline, "display never connected");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = emu.wait_with_output().expect("emulator exits");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("summary {"), "{stdout}");
+    let (pw, ph, prgb) = png_rgb(&preview);
+    let (ew, eh, ergb) = png_rgb(&std::fs::read(&snap).expect("emulator snapshot"));
+    assert_eq!((pw, ph), (240, 240));
+    assert_eq!((ew, eh), (240, 240));
+    let differing = prgb.iter().zip(&ergb).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differing, 0,
+        "emulator panel and server preview differ in {differing} bytes"
+    );
+    // The letterboxed 320x240 pattern: black bars above and below, the white border inside.
+    assert_eq!(&prgb[..3], [0, 0, 0]);
+    assert_eq!(&prgb[(120 * 240) * 3..(120 * 240) * 3 + 3], [255, 255, 255]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_config_names_file_line_and_key() {
+    let dir = std::env::temp_dir().join(format!("pixelwire-badcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("broken.toml");
+    std::fs::write(&cfg, "[server]\nhttp = \"127.0.0.1:0\"\nhtpp = 1\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.toml") && err.contains("line 3") && err.contains("htpp"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn help_explains_every_option() {
+    let out = Command::new(BIN)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for opt in ["--config", "--http", "--display"] {
+        assert!(text.contains(opt), "{text}");
+    }
+    let out = Command::new(BIN)
+        .args(["display-emu", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--connect",
+        "--size",
+        "--legacy",
+        "--link-kbps",
+        "--rtt-ms",
+        "--snapshot",
+        "--duration",
+    ] {
+        assert!(text.contains(opt), "{text}");
+    }
+}
