@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and runs the whole test suite: formatting, clippy, every crate's
+# tests (unit, protocol, simulation, golden frames, loopback and process tests), the no_std protocol
+# crate built for the ESP32-C3 target, and the fuzz targets built and run briefly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "format"
+cargo fmt --all --check
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "tests"
+cargo test --workspace --locked
+step "no_std protocol crate for riscv32imc-unknown-none-elf"
+cargo build -p pixelwire-proto --target riscv32imc-unknown-none-elf --locked
+cargo clippy -p pixelwire-proto --target riscv32imc-unknown-none-elf --locked -- -D warnings
+if [ -f fuzz/Cargo.toml ]; then
+    step "fuzz targets (build, and a short run of each on stable without coverage instrumentation)"
+    ./scripts/fuzz-smoke.sh
+fi
+step "all tests passed"
