@@ -1,13 +1,14 @@
 //! Change detection against a shadow of what *this* device shows.
 //!
 //! The panel is cut into square tiles. Per frame:
-//! 1. Each band of tile rows is hashed with xxh3; only bands whose hash changed are hashed per tile.
-//!    A tile's source hash tells whether its content changed since the previous frame, which drives
-//!    the *paint-over* counter: a tile unchanged for `paint_over_frames` frames is updated at exact
-//!    quality even while the rest of the panel runs at a coarser level.
-//! 2. A tile is clean if its shadow was last written from content with the same hash at a level at
-//!    least as fine as the one wanted now; otherwise the tile's pixels (at the wanted level) are
-//!    compared with the shadow and the tight box around the differing pixels becomes its damage.
+//! 1. Each band of tile rows is hashed with xxh3 and compared with the previous frame's hash; in
+//!    the bands that changed, each tile is compared with the previous frame's pixels. A tile that did
+//!    not change keeps its state and counts towards *paint-over*: a tile unchanged for
+//!    `paint_over_frames` frames is updated at exact quality even while the rest of the panel runs
+//!    at a coarser level.
+//! 2. A tile is clean if the shadow was last found or made equal to it at a level at least as fine
+//!    as the one wanted now and it has not changed since; otherwise its pixels (at the wanted level)
+//!    are compared with the shadow and the tight box around the differing pixels is its damage.
 //! 3. The shadow changes only through [`DamageTracker::commit`], with the pixels actually sent, so
 //!    nothing that was skipped or deferred is ever forgotten (seed 000's reference drift, §A.8.1).
 //!
@@ -34,13 +35,6 @@ pub struct DirtyTile {
     pub paint_over: bool,
 }
 
-/// What the shadow holds for a tile, if known: the source hash it was written from and the level.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct ShadowTile {
-    source_hash: u64,
-    level: QualityLevel,
-}
-
 /// Per-device change detection state; see the module docs.
 #[derive(Debug, Clone)]
 pub struct DamageTracker {
@@ -48,12 +42,15 @@ pub struct DamageTracker {
     tiles_x: u32,
     tiles_y: u32,
     shadow: Rgb565Image,
+    /// The previous target, to tell which tiles changed.
+    previous: Rgb565Image,
+    /// Per band of tile rows: xxh3 of the previous target's rows.
+    band_hash: Vec<Option<u64>>,
     /// Per tile: false until the shadow reflects the panel there (a new connection shows unknown
     /// content, so every tile is resent whole once).
     known: Vec<bool>,
-    band_hash: Vec<Option<u64>>,
-    tile_hash: Vec<u64>,
-    shadow_tile: Vec<Option<ShadowTile>>,
+    /// Per tile: the shadow equals the current target at this level (or finer), if known.
+    clean_at: Vec<Option<QualityLevel>>,
     static_frames: Vec<u32>,
     dirty_since: Vec<Option<u64>>,
     frame_no: u64,
@@ -71,10 +68,10 @@ impl DamageTracker {
             tiles_x,
             tiles_y,
             shadow: Rgb565Image::filled(width, height, 0),
-            known: vec![false; n],
+            previous: Rgb565Image::filled(width, height, 0),
             band_hash: vec![None; tiles_y as usize],
-            tile_hash: vec![0; n],
-            shadow_tile: vec![None; n],
+            known: vec![false; n],
+            clean_at: vec![None; n],
             static_frames: vec![0; n],
             dirty_since: vec![None; n],
             frame_no: 0,
@@ -100,7 +97,7 @@ impl DamageTracker {
     /// connection, since a (re)connected panel shows something else (a boot screen, a stale image).
     pub fn invalidate(&mut self) {
         self.known.iter_mut().for_each(|k| *k = false);
-        self.shadow_tile.iter_mut().for_each(|t| *t = None);
+        self.clean_at.iter_mut().for_each(|c| *c = None);
     }
 
     fn tile_rect(&self, tx: u32, ty: u32) -> Rect {
@@ -114,14 +111,35 @@ impl DamageTracker {
         )
     }
 
-    fn hash_tile(&self, img: &Rgb565Image, r: Rect) -> u64 {
-        let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-        for y in r.y..r.bottom() {
-            h.update(bytemuck::cast_slice(
-                &img.row(y)[r.x as usize..r.right() as usize],
-            ));
+    /// Notes which tiles of `target` changed since the previous frame (paint-over counters and
+    /// clean states), and remembers `target` as the previous frame.
+    fn note_changes(&mut self, target: &Rgb565Image) {
+        let w = target.width as usize;
+        for ty in 0..self.tiles_y {
+            let y0 = (ty * self.tile) as usize;
+            let y1 = (y0 + self.tile as usize).min(target.height as usize);
+            let band = &target.px[y0 * w..y1 * w];
+            let h = xxh3_64(bytemuck::cast_slice(band));
+            let unchanged = self.band_hash[ty as usize] == Some(h);
+            self.band_hash[ty as usize] = Some(h);
+            for tx in 0..self.tiles_x {
+                let i = (ty * self.tiles_x + tx) as usize;
+                let changed = !unchanged && {
+                    let r = self.tile_rect(tx, ty);
+                    let (a, b) = (r.x as usize, r.right() as usize);
+                    (r.y..r.bottom()).any(|y| target.row(y)[a..b] != self.previous.row(y)[a..b])
+                };
+                if changed {
+                    self.static_frames[i] = 0;
+                    self.clean_at[i] = None;
+                } else {
+                    self.static_frames[i] = self.static_frames[i].saturating_add(1);
+                }
+            }
+            if !unchanged {
+                self.previous.px[y0 * w..y1 * w].copy_from_slice(band);
+            }
         }
-        h.digest()
     }
 
     /// Analyses a new target image (same size as the panel) and returns the damaged tiles.
@@ -138,33 +156,7 @@ impl DamageTracker {
             (self.shadow.width, self.shadow.height)
         );
         self.frame_no += 1;
-        let w = target.width as usize;
-        for ty in 0..self.tiles_y {
-            let y0 = (ty * self.tile) as usize;
-            let y1 = (y0 + self.tile as usize).min(target.height as usize);
-            let band = &target.px[y0 * w..y1 * w];
-            let h = hash_u16s(band);
-            if self.band_hash[ty as usize] == Some(h) {
-                for tx in 0..self.tiles_x {
-                    let i = (ty * self.tiles_x + tx) as usize;
-                    self.static_frames[i] = self.static_frames[i].saturating_add(1);
-                }
-                continue;
-            }
-            self.band_hash[ty as usize] = Some(h);
-            for tx in 0..self.tiles_x {
-                let i = (ty * self.tiles_x + tx) as usize;
-                let r = self.tile_rect(tx, ty);
-                let th = self.hash_tile(target, r);
-                if th == self.tile_hash[i] && self.frame_no > 1 {
-                    self.static_frames[i] = self.static_frames[i].saturating_add(1);
-                } else {
-                    self.tile_hash[i] = th;
-                    self.static_frames[i] = 0;
-                }
-            }
-        }
-
+        self.note_changes(target);
         let mut dirty = Vec::new();
         for ty in 0..self.tiles_y {
             for tx in 0..self.tiles_x {
@@ -176,10 +168,7 @@ impl DamageTracker {
                 } else {
                     level
                 };
-                if let Some(s) = self.shadow_tile[i]
-                    && s.source_hash == self.tile_hash[i]
-                    && s.level <= want
-                {
+                if self.clean_at[i].is_some_and(|l| l <= want) {
                     self.dirty_since[i] = None;
                     continue;
                 }
@@ -191,10 +180,7 @@ impl DamageTracker {
                 };
                 match tight {
                     None => {
-                        self.shadow_tile[i] = Some(ShadowTile {
-                            source_hash: self.tile_hash[i],
-                            level: want,
-                        });
+                        self.clean_at[i] = Some(want);
                         self.dirty_since[i] = None;
                     }
                     Some(rect) => {
@@ -214,8 +200,8 @@ impl DamageTracker {
     }
 
     /// Records that `rect` of the panel now shows `target` at `level`. `complete_tiles` lists tiles
-    /// whose whole damage this update covered; they are marked clean for their current source hash.
-    /// Every other tile touched by `rect` is marked unknown and re-compared next frame.
+    /// whose whole damage this update covered; they are marked clean. Every other tile touched by
+    /// `rect` is re-compared next frame.
     pub fn commit(
         &mut self,
         target: &Rgb565Image,
@@ -245,23 +231,16 @@ impl DamageTracker {
             for tx in tx0..=tx1 {
                 let i = ty * self.tiles_x + tx;
                 let complete = complete_tiles.contains(&i);
-                self.shadow_tile[i as usize] = complete.then_some(ShadowTile {
-                    source_hash: self.tile_hash[i as usize],
-                    level,
-                });
+                let i = i as usize;
+                self.clean_at[i] = complete.then_some(level);
                 if complete {
                     // A complete tile's damage was its whole area when unknown, so it is known now.
-                    self.dirty_since[i as usize] = None;
-                    self.known[i as usize] = true;
+                    self.dirty_since[i] = None;
+                    self.known[i] = true;
                 }
             }
         }
     }
-}
-
-/// Hash of u16 pixels in memory order (the tracker only compares hashes it made itself).
-fn hash_u16s(px: &[u16]) -> u64 {
-    xxh3_64(bytemuck::cast_slice(px))
 }
 
 /// Tight box around the pixels of `r` where `level.apply(target) != shadow`, or `None`.

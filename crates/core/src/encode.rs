@@ -14,6 +14,7 @@
 use crate::frame::Rect;
 use crate::image565::Rgb565Image;
 use crate::quality::QualityLevel;
+use pixelwire_proto::codec::palette;
 use pixelwire_proto::message::RECT_FIELDS_LEN;
 use pixelwire_proto::{Codec, CodecSet, EncodeFail, PixelOrder, Pixels, RectHeader, legacy};
 
@@ -94,12 +95,14 @@ pub struct RectOutcome {
     pub complete: bool,
 }
 
-/// Reusable encoder state (scratch buffers) for one device.
+/// Reusable encoder state (scratch buffers and per-codec size estimates) for one device.
 #[derive(Debug, Default)]
 pub struct UpdateEncoder {
     quantised: Vec<u16>,
     scratch: Vec<u8>,
     best: Vec<u8>,
+    /// Bytes per pixel each codec produced last time, to guess how many rows fit a packet.
+    bytes_per_pixel: [Option<f32>; 3],
 }
 
 impl UpdateEncoder {
@@ -187,6 +190,61 @@ impl UpdateEncoder {
         stats.codec_messages[i] += 1;
     }
 
+    /// Encodes as many leading rows of `px` as fit `cap` bytes with `codec` into `self.scratch`;
+    /// returns (rows, bytes), or `None` if the codec does not apply or not even one row fits.
+    /// Starts from the rows the codec's last bytes per pixel predicts (so a band usually takes one
+    /// or two attempts), and never tries fewer rows than RAW fits unless the codec needs to.
+    fn fit_rows(
+        &mut self,
+        codec: Codec,
+        px: Pixels<'_>,
+        order: PixelOrder,
+        cap: usize,
+        raw_rows: usize,
+    ) -> Option<(usize, usize)> {
+        let slot = codec as usize;
+        let guess = match self.bytes_per_pixel[slot] {
+            Some(bpp) => ((cap as f32 * 0.9) / (bpp.max(0.01) * px.width as f32)) as usize,
+            None => raw_rows.saturating_mul(8),
+        };
+        let mut rows = guess.clamp(1, px.height);
+        if codec == Codec::PaletteRle {
+            rows = rows.min(palette::rows_within_palette(px, rows));
+            if rows == 0 {
+                return None;
+            }
+        }
+        let mut grown = false;
+        loop {
+            match codec.encode(Pixels { height: rows, ..px }, order, &mut self.scratch) {
+                Ok(n) => {
+                    self.bytes_per_pixel[slot] = Some(n as f32 / (rows * px.width) as f32);
+                    // Under half full with rows to spare: one bigger attempt.
+                    if !grown && n < cap / 2 && rows < px.height && codec != Codec::PaletteRle {
+                        grown = true;
+                        let more = ((rows as f32 * cap as f32 * 0.9 / n.max(1) as f32) as usize)
+                            .min(px.height);
+                        if let Ok(m) =
+                            codec.encode(Pixels { height: more, ..px }, order, &mut self.scratch)
+                        {
+                            self.bytes_per_pixel[slot] = Some(m as f32 / (more * px.width) as f32);
+                            return Some((more, m));
+                        }
+                        // did not fit: redo the smaller band that did
+                        return codec
+                            .encode(Pixels { height: rows, ..px }, order, &mut self.scratch)
+                            .ok()
+                            .map(|n| (rows, n));
+                    }
+                    return Some((rows, n));
+                }
+                Err(EncodeFail::NotApplicable) => return None,
+                Err(EncodeFail::DoesNotFit) if rows > 1 => rows = (rows * 2 / 3).max(1),
+                Err(EncodeFail::DoesNotFit) => return None,
+            }
+        }
+    }
+
     /// Encodes as many leading rows of `px` (placed at panel position `x`, `y`) as fit one message
     /// into `self.best`; returns (rows, message length).
     fn encode_band(
@@ -221,29 +279,16 @@ impl UpdateEncoder {
             WireFormat::Pixelwire { order, codecs, .. } => {
                 let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
                 self.scratch.resize(cap, 0);
-                // Try compressing codecs on as many rows as possible, halving on overflow; never
-                // fewer rows than RAW fits.
-                let mut rows = px.height.min(raw_rows.saturating_mul(32));
                 let mut chosen: Option<(Codec, usize, usize)> = None;
-                loop {
-                    let band = Pixels { height: rows, ..px };
-                    for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
-                        match codec.encode(band, order, &mut self.scratch) {
-                            Ok(n) if chosen.is_none_or(|(_, r, best)| rows > r || n < best) => {
-                                chosen = Some((codec, rows, n));
-                                self.best.clear();
-                                self.best.resize(head, 0);
-                                self.best.extend_from_slice(&self.scratch[..n]);
-                            }
-                            Ok(_)
-                            | Err(EncodeFail::DoesNotFit)
-                            | Err(EncodeFail::NotApplicable) => {}
-                        }
+                for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
+                    if let Some((rows, n)) = self.fit_rows(codec, px, order, cap, raw_rows)
+                        && chosen.is_none_or(|(_, r, best)| rows > r || rows == r && n < best)
+                    {
+                        chosen = Some((codec, rows, n));
+                        self.best.clear();
+                        self.best.resize(head, 0);
+                        self.best.extend_from_slice(&self.scratch[..n]);
                     }
-                    if chosen.is_some() || rows <= raw_rows {
-                        break;
-                    }
-                    rows = (rows / 2).max(raw_rows);
                 }
                 let raw_len = px.width * raw_rows * 2;
                 let (codec, rows, n) = match chosen {

@@ -59,6 +59,9 @@ pub struct EmuOptions {
     /// Seconds between reports.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub report_interval: f64,
+    /// Seconds at the start that the summary leaves out (connection, first full frame).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub warmup: f64,
     /// Size of the socket receive buffer, bytes (an ESP32 has 5–16 KiB).
     #[arg(long, value_name = "BYTES", default_value_t = 16384)]
     pub recv_buffer: u32,
@@ -110,8 +113,8 @@ fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
 struct Emulator {
     opts: EmuOptions,
     panel: EmuPanel,
-    sketch_fb_dirty: bool,
-    started: Instant,
+    measuring_from: Instant,
+    window_start: Instant,
     deadline: Option<Instant>,
     next_report: Instant,
     window_bytes: u64,
@@ -130,9 +133,13 @@ impl Emulator {
         let fps = self.panel.frames as f64 / secs;
         let mut l = std::mem::take(&mut self.panel.latencies_ms);
         l.sort_by(f64::total_cmp);
-        self.all_latencies.extend_from_slice(&l);
-        self.total.bytes += self.window_bytes;
-        self.total.packets += self.window_packets;
+        // Only windows that start after the warm-up count towards the summary.
+        if self.window_start >= self.measuring_from {
+            self.all_latencies.extend_from_slice(&l);
+            self.total.frames += self.panel.frames;
+            self.total.bytes += self.window_bytes;
+            self.total.packets += self.window_packets;
+        }
         if !last {
             let lat = match (percentile(&l, 0.5), percentile(&l, 0.95)) {
                 (Some(a), Some(b)) => format!("latency p50 {a:.1} ms p95 {b:.1} ms"),
@@ -156,6 +163,7 @@ impl Emulator {
         self.window_packets = 0;
         self.write_snapshot();
         self.next_report = now + Duration::from_secs_f64(secs);
+        self.window_start = now;
     }
 
     fn write_snapshot(&mut self) {
@@ -181,14 +189,12 @@ impl Emulator {
             }
             Err(e) => eprintln!("display-emu: cannot encode snapshot: {e}"),
         }
-        self.sketch_fb_dirty = false;
     }
 
     fn summary(&mut self) -> Report {
         self.report(Instant::now(), true);
-        let elapsed = self.started.elapsed().as_secs_f64();
+        let elapsed = self.measuring_from.elapsed().as_secs_f64();
         let mut t = std::mem::take(&mut self.total);
-        t.frames = self.panel.frames_total;
         t.elapsed_s = elapsed;
         t.fps = t.frames as f64 / elapsed.max(1e-9);
         t.bytes_per_s = t.bytes as f64 / elapsed.max(1e-9);
@@ -352,8 +358,8 @@ pub async fn run(opts: EmuOptions) -> anyhow::Result<()> {
     let (w, h) = opts.size;
     let mut emu = Emulator {
         panel: EmuPanel::new(w, h),
-        sketch_fb_dirty: false,
-        started: now,
+        measuring_from: now + Duration::from_secs_f64(opts.warmup.max(0.0)),
+        window_start: now,
         deadline: opts
             .duration
             .map(|d| now + Duration::from_secs_f64(d.max(0.0))),

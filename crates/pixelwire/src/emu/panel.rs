@@ -13,8 +13,6 @@ pub struct EmuPanel {
     pub latencies_ms: Vec<f64>,
     /// Frames presented since the last report.
     pub frames: u64,
-    /// Frames presented in total.
-    pub frames_total: u64,
     /// Pixels written since the last call to [`EmuPanel::take_pixels`].
     pixels: u64,
 }
@@ -27,7 +25,6 @@ impl EmuPanel {
             fb: DoubleBuffer::new(width, height, vec![0; n], vec![0; n]),
             latencies_ms: Vec::new(),
             frames: 0,
-            frames_total: 0,
             pixels: 0,
         }
     }
@@ -56,7 +53,6 @@ impl PixelSink for EmuPanel {
     fn present(&mut self, frame: &FrameEnd, latency_us: Option<i64>) {
         self.fb.present(frame, latency_us);
         self.frames += 1;
-        self.frames_total += 1;
         if let Some(l) = latency_us {
             self.latencies_ms.push(l as f64 / 1000.0);
         }

@@ -41,6 +41,29 @@ fn palette_of(px: &Pixels<'_>) -> Option<([u16; MAX_COLORS], usize)> {
     Some((pal, n))
 }
 
+/// How many of the first `max_rows` rows of `px` together use at most 16 colours.
+pub fn rows_within_palette(px: Pixels<'_>, max_rows: usize) -> usize {
+    let mut pal = [0u16; MAX_COLORS];
+    let mut n = 0usize;
+    for r in 0..max_rows.min(px.height) {
+        let mut last = None;
+        for &p in px.row(r) {
+            if last == Some(p) {
+                continue;
+            }
+            last = Some(p);
+            if !pal[..n].contains(&p) {
+                if n == MAX_COLORS {
+                    return r;
+                }
+                pal[n] = p;
+                n += 1;
+            }
+        }
+    }
+    max_rows.min(px.height)
+}
+
 /// Encodes `px` as PALETTE_RLE into `out`; `NotApplicable` if it has more than 16 colours.
 pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize, EncodeFail> {
     let (pal, n) = palette_of(&px).ok_or(EncodeFail::NotApplicable)?;
