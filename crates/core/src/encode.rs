@@ -214,14 +214,12 @@ impl UpdateEncoder {
                 return None;
             }
         }
-        let mut grown = false;
         loop {
             match codec.encode(Pixels { height: rows, ..px }, order, &mut self.scratch) {
                 Ok(n) => {
                     self.bytes_per_pixel[slot] = Some(n as f32 / (rows * px.width) as f32);
                     // Under half full with rows to spare: one bigger attempt.
-                    if !grown && n < cap / 2 && rows < px.height && codec != Codec::PaletteRle {
-                        grown = true;
+                    if n < cap / 2 && rows < px.height && codec != Codec::PaletteRle {
                         let more = ((rows as f32 * cap as f32 * 0.9 / n.max(1) as f32) as usize)
                             .min(px.height);
                         if let Ok(m) =
