@@ -65,6 +65,7 @@ struct Writing {
     seq: u32,
     sent_at: Timestamp,
     bytes: u64,
+    pixels: u64,
     capture_time_us: u64,
 }
 
@@ -147,7 +148,7 @@ impl LegacySession {
     /// Every byte handed out so far has been written to the socket.
     pub fn handle_written(&mut self, now: Timestamp) {
         if let Some(w) = self.writing.take() {
-            self.sink.on_delivered(now, w.sent_at, w.bytes);
+            self.sink.on_delivered(now, w.sent_at, w.bytes, w.pixels);
             self.events.push(LegacyEvent::Written {
                 seq: w.seq,
                 bytes: w.bytes,
@@ -190,6 +191,7 @@ impl LegacySession {
             seq,
             sent_at: now,
             bytes,
+            pixels: update.stats.pixels,
             capture_time_us: update.capture_time_us,
         });
         self.events.push(LegacyEvent::Sent(FrameSent {

@@ -91,12 +91,30 @@ impl LinkEstimator {
         self.min_rtt
     }
 
-    /// A frame of `bytes` sent at `sent` was acknowledged at `now`.
-    pub fn on_ack(&mut self, now: Timestamp, sent: Timestamp, bytes: u64) {
+    /// A frame of `bytes` carrying `pixels` sent at `sent` was acknowledged at `now`. With the
+    /// panel's pixel rate known, the time the panel needed for those pixels is not link time: it is
+    /// subtracted, and a frame whose delivery was almost all panel time is left out (it says
+    /// nothing about the link).
+    pub fn on_ack(
+        &mut self,
+        now: Timestamp,
+        sent: Timestamp,
+        bytes: u64,
+        pixels: u64,
+        panel_px_per_s: Option<f64>,
+    ) {
         let rtt = self.min_rtt.unwrap_or_default();
         let start = (sent + rtt).max(self.last_ack.unwrap_or(sent));
-        let busy = now.since(start);
+        let mut busy = now.since(start);
         self.last_ack = Some(now);
+        if let Some(p) = panel_px_per_s {
+            let panel = Duration::from_secs_f64(pixels as f64 / p);
+            let link = busy.saturating_sub(panel);
+            if link < busy / 5 {
+                return;
+            }
+            busy = link;
+        }
         self.deliveries.push_back(Delivery {
             at: now,
             bytes,
@@ -147,6 +165,7 @@ pub struct RateController {
     level: QualityLevel,
     streak: u32,
     bpp: [f32; 4],
+    panel_px_per_s: Option<f64>,
 }
 
 impl RateController {
@@ -158,7 +177,37 @@ impl RateController {
             level: QualityLevel::EXACT,
             streak: 0,
             bpp: [0.5, 0.4, 0.3, 0.22],
+            panel_px_per_s: None,
         }
+    }
+
+    /// The device's panel throughput (from its STATS), pixels per second; `None` or 0 if unknown.
+    pub fn set_panel_rate(&mut self, px_per_s: Option<f64>) {
+        self.panel_px_per_s = px_per_s.filter(|p| *p > 0.0);
+    }
+
+    /// The device's panel throughput, if known.
+    pub fn panel_rate(&self) -> Option<f64> {
+        self.panel_px_per_s
+    }
+
+    /// A frame was acknowledged (see [`LinkEstimator::on_ack`]).
+    pub fn on_ack(&mut self, now: Timestamp, sent: Timestamp, bytes: u64, pixels: u64) {
+        self.link
+            .on_ack(now, sent, bytes, pixels, self.panel_px_per_s);
+    }
+
+    /// What a frame changing `pixels` pixels may carry: the link's capacity over the part of the
+    /// frame interval the panel leaves (its pixel time counts against the interval), but at least a
+    /// quarter of the interval or of the panel time, whichever is longer.
+    fn soft_budget(&self, pixels: u64) -> f64 {
+        let Some(c) = self.link.capacity() else {
+            return f64::INFINITY;
+        };
+        let interval = 1.0 / f64::from(self.cfg.target_fps.max(0.1));
+        let panel = self.panel_px_per_s.map_or(0.0, |p| pixels as f64 / p);
+        let available = (interval - panel).max(0.25 * interval.max(panel));
+        c * f64::from(self.cfg.utilisation) * available
     }
 
     /// The settings.
@@ -219,7 +268,7 @@ impl RateController {
                 }
             }
         }
-        let soft = self.budgets().soft_bytes as f64;
+        let soft = self.soft_budget(damaged);
         if self.predict(self.level, damaged) > soft {
             // Too big for the target rate: the finest level that fits, at once.
             let mut l = self.level;
@@ -259,7 +308,7 @@ mod tests {
         let mut l = LinkEstimator::default();
         l.on_rtt(ts(0), Duration::from_millis(10));
         for i in 0..10 {
-            l.on_ack(ts(60 + 50 * i), ts(0), 10_000);
+            l.on_ack(ts(60 + 50 * i), ts(0), 10_000, 0, None);
         }
         let c = l.capacity().unwrap();
         assert!((c - 200_000.0).abs() < 30_000.0, "{c}");
@@ -273,7 +322,7 @@ mod tests {
         for i in 0..20 {
             let sent = ts(100 * i);
             l.on_rtt(sent, Duration::from_millis(10));
-            l.on_ack(ts(100 * i + 20), sent, 3000);
+            l.on_ack(ts(100 * i + 20), sent, 3000, 0, None);
         }
         let c = l.capacity().unwrap();
         assert!((c - 300_000.0).abs() < 1.0, "{c}");
@@ -290,7 +339,7 @@ mod tests {
         r.link.on_rtt(ts(0), Duration::from_millis(5));
         let per = capacity_bps / 20;
         for i in 0..40 {
-            r.link.on_ack(ts(50 * (i + 1)), ts(50 * i), per);
+            r.on_ack(ts(50 * (i + 1)), ts(50 * i), per, 0);
         }
         r
     }
@@ -320,6 +369,58 @@ mod tests {
         if let Some(finer) = settled.finer() {
             assert!(real(finer) as f64 > soft as f64 * f64::from(r.config().headroom));
         }
+    }
+
+    #[test]
+    fn panel_time_is_not_counted_as_link_time() {
+        // 10 kB frames acknowledged 25 ms apart, each sent at the previous ack over a 1 ms RTT,
+        // to a panel that needs 15 ms for their 37500 pixels at 2.5 Mpx/s: 9 ms of link time per
+        // frame, a 1.11 MB/s link.
+        let mut l = LinkEstimator::default();
+        l.on_rtt(ts(0), Duration::from_millis(1));
+        for i in 0..40 {
+            l.on_ack(
+                ts(25 * (i + 1)),
+                ts(25 * i),
+                10_000,
+                37_500,
+                Some(2_500_000.0),
+            );
+        }
+        let c = l.capacity().unwrap();
+        assert!((c - 1_111_111.0).abs() < 20_000.0, "{c}");
+        // Without the panel figure the same acks look like a 400 kB/s link.
+        let mut l = LinkEstimator::default();
+        l.on_rtt(ts(0), Duration::from_millis(1));
+        for i in 0..40 {
+            l.on_ack(ts(25 * (i + 1)), ts(25 * i), 10_000, 37_500, None);
+        }
+        assert!(l.capacity().unwrap() < 450_000.0);
+    }
+
+    #[test]
+    fn panel_bound_frames_do_not_lower_the_capacity_estimate() {
+        let mut l = LinkEstimator::default();
+        l.on_rtt(ts(0), Duration::from_millis(2));
+        // 1 kB frames that each take 30 ms because of 76800 pixels at 2.5 Mpx/s
+        for i in 0..20 {
+            l.on_ack(
+                ts(30 * (i + 1)),
+                ts(30 * i),
+                1000,
+                76_800,
+                Some(2_500_000.0),
+            );
+        }
+        assert_eq!(l.capacity(), None, "no sample says anything about the link");
+        // With no capacity known the budget is unlimited, so the level returns to exact.
+        let mut r = RateController::new(RateConfig::default());
+        r.set_panel_rate(Some(2_500_000.0));
+        for i in 0..20 {
+            r.on_ack(ts(30 * (i + 1)), ts(30 * i), 1000, 76_800);
+            r.after_frame(r.level(), 76_800, 76_800, 1000);
+        }
+        assert_eq!(r.level(), QualityLevel::EXACT);
     }
 
     #[test]

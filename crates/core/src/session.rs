@@ -126,6 +126,7 @@ struct InFlight {
     sent_at: Timestamp,
     bytes: u64,
     rects: u32,
+    pixels: u64,
     capture_time_us: u64,
 }
 
@@ -387,6 +388,9 @@ impl DisplaySession {
                 }
             }
             (State::Streaming { .. }, Event::Stats(s)) => {
+                if let State::Streaming { sink, .. } = &mut self.state {
+                    sink.set_panel_rate(Some(f64::from(s.panel_pixels_per_s)));
+                }
                 self.events.push_back(SessionEvent::DeviceStats(s))
             }
             (_, Event::Error(e)) => {
@@ -467,7 +471,7 @@ impl DisplaySession {
         // Acks are cumulative: frames before `seq` were presented too.
         for f in self.in_flight.drain(..=pos).collect::<Vec<_>>() {
             if let State::Streaming { sink, .. } = &mut self.state {
-                sink.on_delivered(now, f.sent_at, f.bytes);
+                sink.on_delivered(now, f.sent_at, f.bytes, f.pixels);
                 let half_rtt = sink.rate().link.min_rtt().unwrap_or_default() / 2;
                 let latency =
                     Duration::from_micros(now.as_micros().saturating_sub(f.capture_time_us))
@@ -534,6 +538,7 @@ impl DisplaySession {
             sent_at: now,
             bytes,
             rects,
+            pixels: update.stats.pixels,
             capture_time_us: update.capture_time_us,
         });
         self.damage_left = !update.complete;

@@ -219,9 +219,15 @@ impl DisplaySink {
         }
     }
 
-    /// A frame of `bytes` sent at `sent` was presented (acknowledged, or written for legacy peers).
-    pub fn on_delivered(&mut self, now: Timestamp, sent: Timestamp, bytes: u64) {
-        self.rate.link.on_ack(now, sent, bytes);
+    /// A frame of `bytes` with `pixels` sent at `sent` was presented (acknowledged, or written for
+    /// legacy peers).
+    pub fn on_delivered(&mut self, now: Timestamp, sent: Timestamp, bytes: u64, pixels: u64) {
+        self.rate.on_ack(now, sent, bytes, pixels);
+    }
+
+    /// The device's panel throughput, pixels per second (from its STATS).
+    pub fn set_panel_rate(&mut self, px_per_s: Option<f64>) {
+        self.rate.set_panel_rate(px_per_s);
     }
 
     /// A round-trip sample.

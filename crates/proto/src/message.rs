@@ -372,12 +372,15 @@ pub struct Stats {
     pub rssi_dbm: i8,
     /// Free heap, bytes (0 = unknown).
     pub free_heap_bytes: u32,
+    /// Pixels per second the panel takes while being written (0 = unknown). The server's rate
+    /// control uses it to tell a slow link from a slow panel.
+    pub panel_pixels_per_s: u32,
 }
 
 impl Stats {
     /// Encodes header and payload into `out`.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, ProtoError> {
-        write_header(out, Kind::Stats, 15)?;
+        write_header(out, Kind::Stats, 19)?;
         let mut w = Writer::new(
             out.get_mut(HEADER_LEN..)
                 .ok_or(ProtoError::BufferTooSmall)?,
@@ -387,7 +390,8 @@ impl Stats {
         w.u32(self.panel_us)?;
         w.u8(self.rssi_dbm as u8)?;
         w.u32(self.free_heap_bytes)?;
-        Ok(HEADER_LEN + 15)
+        w.u32(self.panel_pixels_per_s)?;
+        Ok(HEADER_LEN + 19)
     }
 
     /// Parses a STATS payload.
@@ -399,6 +403,7 @@ impl Stats {
             panel_us: r.u32()?,
             rssi_dbm: r.u8()? as i8,
             free_heap_bytes: r.u32()?,
+            panel_pixels_per_s: r.u32()?,
         })
     }
 }

@@ -105,11 +105,12 @@ fn welcome_ack_ping_pong_stats_bytes() {
         panel_us: 2000,
         rssi_dbm: -60,
         free_heap_bytes: 40000,
+        panel_pixels_per_s: 2_500_000,
     };
     let n = s.encode(&mut buf).unwrap();
     assert_eq!(
         &buf[..n],
-        hex("05 00 0f 00 860b e8030000 d0070000 c4 409c0000").as_slice()
+        hex("05 00 13 00 860b e8030000 d0070000 c4 409c0000 a0252600").as_slice()
     );
     assert_eq!(decode_one(&buf[..n]), Event::Stats(s));
 }

@@ -119,6 +119,7 @@ struct Emulator {
     next_report: Instant,
     window_bytes: u64,
     window_packets: u64,
+    window_pixels: u64,
     all_latencies: Vec<f64>,
     total: Report,
 }
@@ -161,9 +162,30 @@ impl Emulator {
         self.panel.frames = 0;
         self.window_bytes = 0;
         self.window_packets = 0;
+        self.window_pixels = 0;
         self.write_snapshot();
         self.next_report = now + Duration::from_secs_f64(secs);
         self.window_start = now;
+    }
+
+    /// What the emulated device reports about itself (STATS), over the current report window.
+    fn device_stats(&self) -> pixelwire_proto::Stats {
+        let secs = self.opts.report_interval.max(0.1);
+        let frames = self.panel.frames.max(1);
+        let px_per_s = if self.opts.spi_mhz > 0.0 {
+            self.opts.spi_mhz * 1e6 / 16.0
+        } else {
+            0.0
+        };
+        pixelwire_proto::Stats {
+            fps_centi: ((self.panel.frames as f64 / secs) * 100.0).min(f64::from(u16::MAX)) as u16,
+            decode_us: 0,
+            panel_us: panel::spi_time(self.window_pixels / frames, self.opts.spi_mhz).as_micros()
+                as u32,
+            rssi_dbm: 0,
+            free_heap_bytes: 0,
+            panel_pixels_per_s: px_per_s.min(f64::from(u32::MAX)) as u32,
+        }
     }
 
     fn write_snapshot(&mut self) {
@@ -290,6 +312,7 @@ impl Emulator {
                             return describe(e);
                         }
                         let px = self.panel.take_pixels();
+                        self.window_pixels += px;
                         panel_free = Instant::now() + panel::spi_time(px, self.opts.spi_mhz);
                     }
                 }
@@ -298,7 +321,10 @@ impl Emulator {
                         return describe(e);
                     }
                 }
-                _ = tokio::time::sleep_until(self.next_report) => self.report(Instant::now(), false),
+                _ = tokio::time::sleep_until(self.next_report) => {
+                    dev.send_stats(&self.device_stats());
+                    self.report(Instant::now(), false);
+                }
                 _ = async { match self.deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {}
             }
             if dev.has_transmit() {
@@ -366,6 +392,7 @@ pub async fn run(opts: EmuOptions) -> anyhow::Result<()> {
         next_report: now + Duration::from_secs_f64(opts.report_interval.max(0.1)),
         window_bytes: 0,
         window_packets: 0,
+        window_pixels: 0,
         all_latencies: Vec::new(),
         total: Report::default(),
         opts,
