@@ -96,15 +96,41 @@ impl FrameResizer {
         };
         let opts = ResizeOptions::new().resize_alg(alg).use_alpha(false);
         let ok = match self.fit {
-            Fit::Stretch | Fit::Cover => {
-                let opts = if self.fit == Fit::Cover {
-                    opts.fit_into_destination(None)
+            Fit::Stretch => match Image::from_slice_u8(w, h, out, PixelType::U8x4) {
+                Ok(mut dst) => self.resizer.resize(&src, &mut dst, &opts).is_ok(),
+                Err(_) => false,
+            },
+            Fit::Cover => {
+                // Crop the centre of the source to the panel's aspect ratio ourselves, then scale
+                // it whole: fast_image_resize 6.1's own crop overflows an index for some sizes
+                // (found by the `legacy` fuzz target: 19x6 into 33x16).
+                let (sw, sh) = (u64::from(frame.width), u64::from(frame.height));
+                let (cw, ch) = if sw * u64::from(h) > sh * u64::from(w) {
+                    (
+                        ((sh * u64::from(w) + u64::from(h) / 2) / u64::from(h)).clamp(1, sw),
+                        sh,
+                    )
                 } else {
-                    opts
+                    (
+                        sw,
+                        ((sw * u64::from(h) + u64::from(w) / 2) / u64::from(w)).clamp(1, sh),
+                    )
                 };
-                match Image::from_slice_u8(w, h, out, PixelType::U8x4) {
-                    Ok(mut dst) => self.resizer.resize(&src, &mut dst, &opts).is_ok(),
-                    Err(_) => false,
+                let (x0, y0) = ((sw - cw) / 2, (sh - ch) / 2);
+                let Self {
+                    resizer, scratch, ..
+                } = self;
+                scratch.clear();
+                for y in y0..y0 + ch {
+                    let start = ((y * sw + x0) * 4) as usize;
+                    scratch.extend_from_slice(&frame.rgba[start..start + cw as usize * 4]);
+                }
+                match (
+                    ImageRef::new(cw as u32, ch as u32, scratch, PixelType::U8x4),
+                    Image::from_slice_u8(w, h, out, PixelType::U8x4),
+                ) {
+                    (Ok(cropped), Ok(mut dst)) => resizer.resize(&cropped, &mut dst, &opts).is_ok(),
+                    _ => false,
                 }
             }
             Fit::Contain => {
@@ -196,6 +222,35 @@ mod tests {
         let mut r = FrameResizer::new(16, 16, Fit::Stretch, Filter::Nearest);
         assert!(r.resize(&f, &mut out));
         assert_eq!(&out[(15 * 16) * 4..(15 * 16) * 4 + 3], [255, 0, 0]);
+    }
+
+    #[test]
+    fn every_size_pairing_resizes_without_panic() {
+        // Regression: fast_image_resize's own crop panicked on 19x6 -> 33x16 (Cover).
+        let sizes = [1u32, 2, 3, 5, 6, 7, 16, 19, 33, 40];
+        for fit in [Fit::Contain, Fit::Cover, Fit::Stretch] {
+            for filter in [
+                Filter::Nearest,
+                Filter::Bilinear,
+                Filter::CatmullRom,
+                Filter::Lanczos3,
+            ] {
+                for &sw in &sizes {
+                    for &sh in &sizes {
+                        let f = frame(sw, sh, |x, y| [x as u8, y as u8, 9]);
+                        for (dw, dh) in [(33, 16), (16, 33), (7, 7), (1, 5), (40, 3)] {
+                            let mut r = FrameResizer::new(dw, dh, fit, filter);
+                            let mut out = Vec::new();
+                            assert!(
+                                r.resize(&f, &mut out),
+                                "{sw}x{sh} -> {dw}x{dh} {fit:?} {filter:?}"
+                            );
+                            assert_eq!(out.len(), (dw * dh * 4) as usize);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -235,9 +235,11 @@ impl DeviceSession {
             Event::RectEnd => sink.end_rect(),
             Event::FrameEnd(f) => {
                 let start = self.frame_start_us.take().unwrap_or(now_us);
-                let latency = self
-                    .offset
-                    .map(|(o, _)| now_us as i64 + o - f.capture_time_us as i64);
+                let latency = self.offset.map(|(o, _)| {
+                    (i128::from(now_us) + i128::from(o) - i128::from(f.capture_time_us))
+                        .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+                        as i64
+                });
                 sink.present(&f, latency);
                 self.frames = self.frames.wrapping_add(1);
                 let decode_us = now_us.saturating_sub(start).min(u64::from(u32::MAX)) as u32;
@@ -259,7 +261,10 @@ impl DeviceSession {
             }),
             Event::Pong(p) => {
                 let rtt = now_us.saturating_sub(p.echo_us);
-                let offset = p.time_us as i64 - (p.echo_us + rtt / 2) as i64;
+                // Wide arithmetic: both values come from the network and may be anything.
+                let offset = (i128::from(p.time_us) - (i128::from(p.echo_us) + i128::from(rtt / 2)))
+                    .clamp(i128::from(i64::MIN), i128::from(i64::MAX))
+                    as i64;
                 if self.offset.is_none_or(|(_, best)| rtt <= best) {
                     self.offset = Some((offset, rtt));
                 }
