@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds every fuzz target (on stable: libFuzzer without coverage instrumentation) with overflow
+# checks, replays the inputs that once crashed them (fuzz/regressions/<target>/), and runs each for a
+# fixed number of random inputs. Real fuzzing needs nightly: `cargo +nightly fuzz run <target>`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
+cargo build --release --locked --manifest-path fuzz/Cargo.toml
+bin="$CARGO_TARGET_DIR/release"
+for t in decoder device_session server_session codecs legacy; do
+    if [ -d "fuzz/regressions/$t" ]; then
+        "$bin/$t" fuzz/regressions/"$t"/*
+    fi
+    "$bin/$t" -runs="${FUZZ_RUNS:-20000}" -seed=1 -max_len=4096
+done
