@@ -112,8 +112,10 @@ impl DamageTracker {
     }
 
     /// Notes which tiles of `target` changed since the previous frame (paint-over counters and
-    /// clean states), and remembers `target` as the previous frame.
-    fn note_changes(&mut self, target: &Rgb565Image) {
+    /// clean states), and remembers `target` as the previous frame. Per-tile tracking is needed only
+    /// below exact quality (for paint-over); at exact quality every tile of a changed band is simply
+    /// re-compared with the shadow, which saves a pass over the frame and a copy of it.
+    fn note_changes(&mut self, target: &Rgb565Image, track_tiles: bool) {
         let w = target.width as usize;
         for ty in 0..self.tiles_y {
             let y0 = (ty * self.tile) as usize;
@@ -122,6 +124,15 @@ impl DamageTracker {
             let h = xxh3_64(bytemuck::cast_slice(band));
             let unchanged = self.band_hash[ty as usize] == Some(h);
             self.band_hash[ty as usize] = Some(h);
+            if !unchanged && !track_tiles {
+                // `previous` goes stale here; a later tracked frame only over-reports changes.
+                for tx in 0..self.tiles_x {
+                    let i = (ty * self.tiles_x + tx) as usize;
+                    self.static_frames[i] = 0;
+                    self.clean_at[i] = None;
+                }
+                continue;
+            }
             for tx in 0..self.tiles_x {
                 let i = (ty * self.tiles_x + tx) as usize;
                 let changed = !unchanged && {
@@ -156,7 +167,7 @@ impl DamageTracker {
             (self.shadow.width, self.shadow.height)
         );
         self.frame_no += 1;
-        self.note_changes(target);
+        self.note_changes(target, level != QualityLevel::EXACT);
         let mut dirty = Vec::new();
         for ty in 0..self.tiles_y {
             for tx in 0..self.tiles_x {

@@ -226,7 +226,16 @@ mod tests {
 
     #[test]
     fn every_size_pairing_resizes_without_panic() {
-        // Regression: fast_image_resize's own crop panicked on 19x6 -> 33x16 (Cover).
+        // Regression: fast_image_resize's own crop panicked on 19x6 -> 33x16 (Cover), and in release
+        // builds read out of bounds on 320x240 -> 5x320 and 64x48 -> 16x240 (Cover + CatmullRom).
+        for (sw, sh, dw, dh) in [(320, 240, 5, 320), (64, 48, 16, 240), (19, 6, 33, 16)] {
+            let f = frame(sw, sh, |x, y| [x as u8, y as u8, 9]);
+            for filter in [Filter::CatmullRom, Filter::Lanczos3] {
+                let mut r = FrameResizer::new(dw, dh, Fit::Cover, filter);
+                let mut out = Vec::new();
+                assert!(r.resize(&f, &mut out));
+            }
+        }
         let sizes = [1u32, 2, 3, 5, 6, 7, 16, 19, 33, 40];
         for fit in [Fit::Contain, Fit::Cover, Fit::Stretch] {
             for filter in [

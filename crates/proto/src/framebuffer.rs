@@ -11,8 +11,9 @@ pub struct FramebufferWriter {
     width: u16,
     height: u16,
     rect: Option<RectHeader>,
-    /// Pixel index inside the current rect.
-    cursor: u32,
+    /// Column and row of the next pixel inside the current rect.
+    col: u32,
+    row: u32,
     /// First byte of a pixel split across input pieces.
     half: Option<u8>,
 }
@@ -24,7 +25,8 @@ impl FramebufferWriter {
             width,
             height,
             rect: None,
-            cursor: 0,
+            col: 0,
+            row: 0,
             half: None,
         }
     }
@@ -35,7 +37,8 @@ impl FramebufferWriter {
         match *ev {
             Event::RectBegin(h) => {
                 self.rect = Some(h);
-                self.cursor = 0;
+                self.col = 0;
+                self.row = 0;
                 self.half = None;
                 false
             }
@@ -62,9 +65,7 @@ impl FramebufferWriter {
                 true
             }
             Event::Fill { pixel, count } => {
-                for _ in 0..count {
-                    self.put(fb, pixel);
-                }
+                self.fill(fb, pixel, count);
                 true
             }
             _ => false,
@@ -74,16 +75,111 @@ impl FramebufferWriter {
     #[inline]
     fn put(&mut self, fb: &mut [u8], px: [u8; 2]) {
         let Some(r) = self.rect else { return };
-        let i = self.cursor;
-        self.cursor += 1;
-        let x = u32::from(r.x) + i % u32::from(r.w);
-        let y = u32::from(r.y) + i / u32::from(r.w);
-        if x >= u32::from(self.width) || y >= u32::from(self.height) {
-            return;
+        let x = u32::from(r.x) + self.col;
+        let y = u32::from(r.y) + self.row;
+        if x < u32::from(self.width) && y < u32::from(self.height) {
+            let at = (y as usize * self.width as usize + x as usize) * 2;
+            if let Some(dst) = fb.get_mut(at..at + 2) {
+                dst.copy_from_slice(&px);
+            }
         }
-        let at = (y as usize * self.width as usize + x as usize) * 2;
-        if let Some(dst) = fb.get_mut(at..at + 2) {
-            dst.copy_from_slice(&px);
+        self.col += 1;
+        if self.col == u32::from(r.w) {
+            self.col = 0;
+            self.row += 1;
         }
+    }
+
+    /// `count` copies of `px`, a row segment at a time, writing only what lies on the panel: a
+    /// huge run off the panel costs one step per row, not one per pixel.
+    fn fill(&mut self, fb: &mut [u8], px: [u8; 2], mut count: u32) {
+        let Some(r) = self.rect else { return };
+        let (w, width) = (u32::from(r.w), u32::from(self.width));
+        while count > 0 && self.row < u32::from(r.h) {
+            let y = u32::from(r.y) + self.row;
+            if y >= u32::from(self.height) {
+                return; // every later row is below the panel too
+            }
+            let n = count.min(w - self.col);
+            let x0 = u32::from(r.x) + self.col;
+            let x1 = (x0 + n).min(width);
+            if x0 < x1 {
+                let row = y as usize * self.width as usize;
+                if let Some(dst) = fb.get_mut((row + x0 as usize) * 2..(row + x1 as usize) * 2) {
+                    for d in dst.chunks_exact_mut(2) {
+                        d.copy_from_slice(&px);
+                    }
+                }
+            }
+            count -= n;
+            self.col += n;
+            if self.col == w {
+                self.col = 0;
+                self.row += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Codec;
+
+    fn rect(x: u16, y: u16, w: u16, h: u16) -> Event<'static> {
+        Event::RectBegin(RectHeader {
+            x,
+            y,
+            w,
+            h,
+            codec: Codec::Rle,
+        })
+    }
+
+    #[test]
+    fn fills_and_pixels_clip_to_the_panel() {
+        // 4x3 panel; a 3x3 rect at (2,1) hangs off the right and bottom edges.
+        let mut fb = [0u8; 4 * 3 * 2];
+        let mut w = FramebufferWriter::new(4, 3);
+        w.apply(&mut fb, &rect(2, 1, 3, 3));
+        w.apply(
+            &mut fb,
+            &Event::Fill {
+                pixel: [1, 1],
+                count: 4,
+            },
+        ); // row 1: x 2,3,(4); row 2: x 2
+        w.apply(&mut fb, &Event::Pixels(&[2, 2, 3, 3])); // row 2: x 3, (4)
+        w.apply(
+            &mut fb,
+            &Event::Fill {
+                pixel: [9, 9],
+                count: 3,
+            },
+        ); // row 3: below the panel
+        let px = |x: usize, y: usize| [fb[(y * 4 + x) * 2], fb[(y * 4 + x) * 2 + 1]];
+        assert_eq!(px(2, 1), [1, 1]);
+        assert_eq!(px(3, 1), [1, 1]);
+        assert_eq!(px(2, 2), [1, 1]);
+        assert_eq!(px(3, 2), [2, 2]);
+        assert_eq!(px(0, 0), [0, 0]);
+        assert!(!fb.contains(&9) && !fb.contains(&3));
+    }
+
+    #[test]
+    fn a_huge_run_below_the_panel_is_skipped_not_walked() {
+        // 65535 x 65535 rect mostly off a 2x2 panel: a fill of u32::MAX pixels returns after the
+        // first row below the panel instead of stepping through four billion pixels.
+        let mut fb = [0u8; 8];
+        let mut w = FramebufferWriter::new(2, 2);
+        w.apply(&mut fb, &rect(0, 0, 65535, 65535));
+        w.apply(
+            &mut fb,
+            &Event::Fill {
+                pixel: [5, 5],
+                count: u32::MAX,
+            },
+        );
+        assert_eq!(fb, [5; 8]);
     }
 }

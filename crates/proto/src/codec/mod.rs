@@ -241,7 +241,8 @@ pub fn decode_to_vec(
     payload: &[u8],
 ) -> Result<alloc::vec::Vec<u8>, ProtoError> {
     let mut d = CodecDecoder::new(codec, pixels);
-    let mut out = alloc::vec::Vec::with_capacity(pixels as usize * 2);
+    // The count is untrusted: grow as pixels arrive rather than reserving it all up front.
+    let mut out = alloc::vec::Vec::with_capacity((pixels as usize * 2).min(1 << 20));
     let mut rest = payload;
     loop {
         let (used, run) = d.step(rest)?;
