@@ -22,35 +22,10 @@ use libfuzzer_sys::fuzz_target;
 use pixelwire_core::{
     Dither, Filter, Fit, Frame, LegacyConfig, LegacySession, NoClock, SinkConfig, Timestamp,
 };
+use pixelwire_fuzz::Input;
 use pixelwire_proto::legacy::{HEADER_LEN, Header, KEEPALIVE, SKETCH_BUFFER_BYTES};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Reads fields from the fuzz input; past its end every read is zero.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn u8(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let n = n.min(self.0.len());
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        head
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// The seed-000 sketch's parser, with the server's obligations as assertions.
 struct Sketch {

@@ -19,38 +19,13 @@
 
 use libfuzzer_sys::fuzz_target;
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp};
+use pixelwire_fuzz::Input;
 use pixelwire_proto::message::MIN_PACKET_BYTES;
 use pixelwire_proto::{
     Ack, CodecSet, Decoder, Event, FramebufferWriter, Hello, PROTOCOL_VERSION, PixelOrder, ShortStr,
 };
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Reads fields from the fuzz input; past its end every read is zero.
-struct Input<'a>(&'a [u8]);
-
-impl<'a> Input<'a> {
-    fn u8(&mut self) -> u8 {
-        let (&b, rest) = self.0.split_first().unwrap_or((&0, &[]));
-        self.0 = rest;
-        b
-    }
-
-    fn u16(&mut self) -> u16 {
-        u16::from_le_bytes([self.u8(), self.u8()])
-    }
-
-    fn bytes(&mut self, n: usize) -> &'a [u8] {
-        let n = n.min(self.0.len());
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        head
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
 
 /// A `w × h` source frame whose content depends on `seed`, so successive frames differ in part.
 fn frame(seq: u64, w: u32, h: u32, seed: u8, capture_time_us: u64) -> Arc<Frame> {

@@ -50,29 +50,14 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
     let mut writer = SocketWriter::spawn(wr, 4, Duration::from_secs(5));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<DisplayCommand>(8);
     let now = clock::now().as_micros();
-    let status = Arc::new(Mutex::new(DisplayStatus {
-        id: id.clone(),
-        protocol: "legacy",
-        address: peer.to_string(),
-        stream: stream_name.clone(),
-        width,
-        height,
-        firmware: None,
-        connected_s: 0.0,
-        fps: 0.0,
-        kbytes_per_s: 0.0,
-        latency_ms_p50: None,
-        latency_ms_p95: None,
-        frames_in_flight: 0,
-        quality_level: 0,
-        capacity_kbytes_per_s: None,
-        rtt_ms: None,
-        frames_sent: 0,
-        frames_presented: 0,
-        bytes_sent: 0,
-        device: None,
-        preview: format!("/api/displays/{id}/preview.png"),
-    }));
+    let status = Arc::new(Mutex::new(DisplayStatus::connected(
+        &id,
+        "legacy",
+        peer,
+        &stream_name,
+        (width, height),
+        None,
+    )));
     let conn = state.displays.next_conn();
     let (seen, old) = state.displays.register(
         &id,

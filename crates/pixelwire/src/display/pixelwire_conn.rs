@@ -172,29 +172,14 @@ fn on_event(
         SessionEvent::Ready(hello) => {
             let id = hello.device_id.as_str().to_string();
             let (stream_name, _) = state.cfg.route_display(&id);
-            let status = Arc::new(Mutex::new(DisplayStatus {
-                id: id.clone(),
-                protocol: "pixelwire",
-                address: peer.to_string(),
-                stream: stream_name.clone(),
-                width: u32::from(hello.width),
-                height: u32::from(hello.height),
-                firmware: Some(hello.firmware.as_str().to_string()),
-                connected_s: 0.0,
-                fps: 0.0,
-                kbytes_per_s: 0.0,
-                latency_ms_p50: None,
-                latency_ms_p95: None,
-                frames_in_flight: 0,
-                quality_level: 0,
-                capacity_kbytes_per_s: None,
-                rtt_ms: None,
-                frames_sent: 0,
-                frames_presented: 0,
-                bytes_sent: 0,
-                device: None,
-                preview: format!("/api/displays/{id}/preview.png"),
-            }));
+            let status = Arc::new(Mutex::new(DisplayStatus::connected(
+                &id,
+                "pixelwire",
+                peer,
+                &stream_name,
+                (u32::from(hello.width), u32::from(hello.height)),
+                Some(hello.firmware.as_str().to_string()),
+            )));
             let conn = state.displays.next_conn();
             let handle = DisplayHandle {
                 conn,

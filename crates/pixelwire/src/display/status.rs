@@ -64,6 +64,42 @@ pub struct DisplayStatus {
     pub preview: String,
 }
 
+impl DisplayStatus {
+    /// The status of a display that just connected.
+    pub fn connected(
+        id: &str,
+        protocol: &'static str,
+        address: std::net::SocketAddr,
+        stream: &str,
+        (width, height): (u32, u32),
+        firmware: Option<String>,
+    ) -> Self {
+        Self {
+            id: id.to_string(),
+            protocol,
+            address: address.to_string(),
+            stream: stream.to_string(),
+            width,
+            height,
+            firmware,
+            connected_s: 0.0,
+            fps: 0.0,
+            kbytes_per_s: 0.0,
+            latency_ms_p50: None,
+            latency_ms_p95: None,
+            frames_in_flight: 0,
+            quality_level: 0,
+            capacity_kbytes_per_s: None,
+            rtt_ms: None,
+            frames_sent: 0,
+            frames_presented: 0,
+            bytes_sent: 0,
+            device: None,
+            preview: format!("/api/displays/{id}/preview.png"),
+        }
+    }
+}
+
 /// Rolling figures of one session (kept by the session task).
 #[derive(Debug, Default)]
 pub struct Rolling {

@@ -18,50 +18,54 @@ use crate::pixel::PixelOrder;
 pub const MAX_COLORS: usize = 16;
 const MAX_RUN: usize = 16 + 255;
 
-/// Finds the palette of `px`, or `None` if it has more than 16 colours.
-fn palette_of(px: &Pixels<'_>) -> Option<([u16; MAX_COLORS], usize)> {
-    let mut pal = [0u16; MAX_COLORS];
-    let mut n = 0usize;
-    let mut last = None;
-    for r in 0..px.height {
-        for &p in px.row(r) {
+/// The distinct colours of a run of pixels, up to 16.
+struct PaletteBuilder {
+    colors: [u16; MAX_COLORS],
+    n: usize,
+}
+
+impl PaletteBuilder {
+    fn new() -> Self {
+        Self {
+            colors: [0; MAX_COLORS],
+            n: 0,
+        }
+    }
+
+    /// Adds the colours of `row`; false (and the builder unusable) once there are more than 16.
+    fn add_row(&mut self, row: &[u16]) -> bool {
+        let mut last = None;
+        for &p in row {
             if last == Some(p) {
                 continue;
             }
             last = Some(p);
-            if !pal[..n].contains(&p) {
-                if n == MAX_COLORS {
-                    return None;
+            if !self.colors[..self.n].contains(&p) {
+                if self.n == MAX_COLORS {
+                    return false;
                 }
-                pal[n] = p;
-                n += 1;
+                self.colors[self.n] = p;
+                self.n += 1;
             }
         }
+        true
     }
-    Some((pal, n))
+}
+
+/// Finds the palette of `px`, or `None` if it has more than 16 colours.
+fn palette_of(px: &Pixels<'_>) -> Option<([u16; MAX_COLORS], usize)> {
+    let mut b = PaletteBuilder::new();
+    (0..px.height)
+        .all(|r| b.add_row(px.row(r)))
+        .then_some((b.colors, b.n))
 }
 
 /// How many of the first `max_rows` rows of `px` together use at most 16 colours.
 pub fn rows_within_palette(px: Pixels<'_>, max_rows: usize) -> usize {
-    let mut pal = [0u16; MAX_COLORS];
-    let mut n = 0usize;
-    for r in 0..max_rows.min(px.height) {
-        let mut last = None;
-        for &p in px.row(r) {
-            if last == Some(p) {
-                continue;
-            }
-            last = Some(p);
-            if !pal[..n].contains(&p) {
-                if n == MAX_COLORS {
-                    return r;
-                }
-                pal[n] = p;
-                n += 1;
-            }
-        }
-    }
-    max_rows.min(px.height)
+    let mut b = PaletteBuilder::new();
+    (0..max_rows.min(px.height))
+        .find(|&r| !b.add_row(px.row(r)))
+        .unwrap_or(max_rows.min(px.height))
 }
 
 /// Encodes `px` as PALETTE_RLE into `out`; `NotApplicable` if it has more than 16 colours.
