@@ -191,3 +191,63 @@ fn help_explains_every_option() {
         assert!(text.contains(opt), "{text}");
     }
 }
+
+#[test]
+fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
+    use std::io::{Read, Write};
+    let dir = std::env::temp_dir().join(format!("pixelwire-sigterm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("pixelwire.toml");
+    std::fs::write(&cfg, "").unwrap();
+    let (mut server, _http, display) = serve(&cfg);
+    // A pixelwire device: HELLO, then read until the server closes.
+    let mut sock = std::net::TcpStream::connect(&display).unwrap();
+    let mut buf = [0u8; 128];
+    let hello = pixelwire_proto::Hello {
+        version: 1,
+        width: 32,
+        height: 24,
+        pixel_order: pixelwire_proto::PixelOrder::BigEndian,
+        codecs: pixelwire_proto::CodecSet::all(),
+        max_packet_bytes: 4096,
+        frame_buffer_bytes: 0,
+        window: 2,
+        device_id: pixelwire_proto::ShortStr::new("bye").unwrap(),
+        firmware: pixelwire_proto::ShortStr::new("t").unwrap(),
+    };
+    let n = hello.encode(&mut buf).unwrap();
+    sock.write_all(&buf[..n]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut all = Vec::new();
+    let _ = sock.read_to_end(&mut all);
+    let mut d = pixelwire_proto::Decoder::default();
+    let err = d.feed(&all).filter_map(Result::ok).find_map(|ev| match ev {
+        pixelwire_proto::Event::Error(e) => Some(e),
+        _ => None,
+    });
+    let err = err.expect("an ERROR before the close");
+    assert_eq!(err.code, pixelwire_proto::ErrorCode::Shutdown);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
