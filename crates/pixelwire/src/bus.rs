@@ -3,7 +3,7 @@
 //! consumer skips frames and never slows the source or the other consumers. Consumers hold a
 //! [`StreamWatch`], and the number of watches tells generated sources whether to render at all.
 
-use pixelwire_core::Frame;
+use crate::media::MediaFrame;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -57,7 +57,7 @@ impl RateMeter {
 pub struct Stream {
     name: String,
     description: StreamDescription,
-    tx: watch::Sender<Option<Arc<Frame>>>,
+    tx: watch::Sender<Option<Arc<MediaFrame>>>,
     watchers: AtomicUsize,
     watched: Notify,
     frames: AtomicU64,
@@ -89,7 +89,7 @@ impl Stream {
     }
 
     /// Replaces the newest frame; every watcher sees it (or a newer one) next.
-    pub fn publish(&self, frame: Frame) {
+    pub fn publish(&self, frame: MediaFrame) {
         let now = frame.capture_time_us;
         self.tx.send_replace(Some(Arc::new(frame)));
         self.frames.fetch_add(1, Ordering::Relaxed);
@@ -99,7 +99,7 @@ impl Stream {
     }
 
     /// The newest frame, if any.
-    pub fn latest(&self) -> Option<Arc<Frame>> {
+    pub fn latest(&self) -> Option<Arc<MediaFrame>> {
         self.tx.borrow().clone()
     }
 
@@ -145,13 +145,13 @@ impl Stream {
 /// A consumer's hold on a stream; dropping it stops watching.
 #[derive(Debug)]
 pub struct StreamWatch {
-    rx: watch::Receiver<Option<Arc<Frame>>>,
+    rx: watch::Receiver<Option<Arc<MediaFrame>>>,
     stream: Arc<Stream>,
 }
 
 impl StreamWatch {
     /// The next frame newer than the last one returned (skipping any in between).
-    pub async fn next(&mut self) -> Option<Arc<Frame>> {
+    pub async fn next(&mut self) -> Option<Arc<MediaFrame>> {
         loop {
             self.rx.changed().await.ok()?;
             if let Some(f) = self.rx.borrow_and_update().clone() {
@@ -214,14 +214,8 @@ mod tests {
         }
     }
 
-    fn frame(seq: u64) -> Frame {
-        Frame {
-            width: 1,
-            height: 1,
-            rgba: vec![0, 0, 0, 255],
-            seq,
-            capture_time_us: seq,
-        }
+    fn frame(seq: u64) -> MediaFrame {
+        MediaFrame::from_rgba(1, 1, vec![0, 0, 0, 255], seq, seq)
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ pub mod config;
 pub mod display;
 pub mod emu;
 pub mod http;
+pub mod media;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;

@@ -130,7 +130,12 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
                 }
             },
             f = async { match watch.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => match f {
-                Some(f) => session.handle_frame(clock::now(), f),
+                Some(f) => {
+                    // A frame that does not decode is skipped (and counted by its source).
+                    if let Some(rgba) = f.rgba() {
+                        session.handle_frame(clock::now(), rgba);
+                    }
+                }
                 None => break "stream ended".into(),
             },
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {

@@ -44,7 +44,7 @@ fn session_config(state: &AppState, id: &str) -> SessionConfig {
     }
 }
 
-async fn next_frame(watch: &mut Option<Identified>) -> Option<Arc<pixelwire_core::Frame>> {
+async fn next_frame(watch: &mut Option<Identified>) -> Option<Arc<crate::media::MediaFrame>> {
     match watch.as_mut().and_then(|i| i.watch.as_mut()) {
         Some(w) => w.next().await,
         None => std::future::pending().await,
@@ -121,7 +121,12 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
                 }
             },
             f = next_frame(&mut me) => match f {
-                Some(f) => session.handle_frame(clock::now(), f),
+                Some(f) => {
+                    // A frame that does not decode is skipped (and counted by its source).
+                    if let Some(rgba) = f.rgba() {
+                        session.handle_frame(clock::now(), rgba);
+                    }
+                }
                 None => { end = Some("stream ended".into()); }
             },
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {

@@ -140,10 +140,13 @@ pub async fn stream_snapshot(
                 .ok_or_else(|| ApiError::Unavailable(format!("stream {name:?} has no frame yet")))?
         }
     };
-    let png = tokio::task::spawn_blocking(move || images::frame_png(&frame))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::Internal)?;
+    let png = tokio::task::spawn_blocking(move || match frame.rgba() {
+        Some(f) => images::frame_png(&f),
+        None => Err("the newest frame does not decode".to_string()),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(ApiError::Internal)?;
     Ok(png_response(png))
 }
 

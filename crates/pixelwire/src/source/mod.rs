@@ -8,9 +8,9 @@ pub mod system_info;
 
 use crate::bus::Stream;
 use crate::config::{SourceKind, StreamConfig};
+use crate::media::MediaFrame;
 use crate::shutdown::ShutdownSignal;
 use generator::{Generator, RenderInput};
-use pixelwire_core::Frame;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,13 +105,13 @@ pub async fn run_generated(
         let t0 = std::time::Instant::now();
         screen.render(&input, &mut rgba);
         metrics.observe_render(stream.name(), t0.elapsed());
-        stream.publish(Frame {
-            width: cfg.width,
-            height: cfg.height,
+        stream.publish(MediaFrame::from_rgba(
+            cfg.width,
+            cfg.height,
             rgba,
-            seq: index,
-            capture_time_us: t.as_micros(),
-        });
+            index,
+            t.as_micros(),
+        ));
         index += 1;
         still_done = true;
     }
