@@ -28,6 +28,12 @@ CONFIG = """
 [server]
 http = "127.0.0.1:{http}"
 display = "127.0.0.1:{display}"
+data_dir = "{data_dir}"
+[cameras]
+websocket_listen = []
+viewer_listen = []
+http_listen = []
+tcp_listen = []
 [[streams]]
 name = "bios"
 source = "bios"
@@ -93,7 +99,7 @@ def main():
         sys.exit(f"{a.binary} not found: run `cargo build --release -p pixelwire` first")
     http, display = free_port(), free_port()
     cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    cfg.write(CONFIG.format(http=http, display=display))
+    cfg.write(CONFIG.format(http=http, display=display, data_dir=tempfile.mkdtemp(prefix="pixelwire-bench-")))
     cfg.close()
     server = subprocess.Popen([a.binary, "serve", "--config", cfg.name],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

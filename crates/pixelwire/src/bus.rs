@@ -61,6 +61,7 @@ pub struct Stream {
     watchers: AtomicUsize,
     watched: Notify,
     frames: AtomicU64,
+    next_seq: AtomicU64,
     meter: Mutex<RateMeter>,
 }
 
@@ -74,6 +75,7 @@ impl Stream {
             watchers: AtomicUsize::new(0),
             watched: Notify::new(),
             frames: AtomicU64::new(0),
+            next_seq: AtomicU64::new(0),
             meter: Mutex::new(RateMeter::default()),
         })
     }
@@ -101,6 +103,11 @@ impl Stream {
     /// The newest frame, if any.
     pub fn latest(&self) -> Option<Arc<MediaFrame>> {
         self.tx.borrow().clone()
+    }
+
+    /// A sequence number for the next frame of a pushed stream.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
     }
 
     /// Frames published so far.
@@ -183,6 +190,26 @@ impl Bus {
     pub fn insert(&self, stream: Arc<Stream>) {
         if let Ok(mut m) = self.streams.write() {
             m.insert(stream.name().to_string(), stream);
+        }
+    }
+
+    /// The stream called `name`, created with `describe()` if it does not exist yet (cameras
+    /// create their streams on their first frame).
+    pub fn get_or_create(
+        &self,
+        name: &str,
+        describe: impl FnOnce() -> StreamDescription,
+    ) -> Arc<Stream> {
+        if let Some(s) = self.get(name) {
+            return s;
+        }
+        match self.streams.write() {
+            Ok(mut m) => m
+                .entry(name.to_string())
+                .or_insert_with(|| Stream::new(name, describe()))
+                .clone(),
+            // A poisoned lock means a panic elsewhere; serve an unregistered stream rather than none.
+            Err(_) => Stream::new(name, describe()),
         }
     }
 

@@ -107,6 +107,38 @@ struct Inner {
     device_rssi: Family<DisplayLabel, Gauge>,
     device_heap: Family<DisplayLabel, Gauge>,
     device_decode: Family<DisplayLabel, FloatGauge>,
+    camera_frames: Family<CameraLabel, Counter>,
+    camera_bytes: Family<StreamLabel, Counter>,
+    camera_dropped: Family<DropLabel, Counter>,
+    encode: Hist<StreamLabel>,
+    viewers: Family<ViewerLabel, Gauge>,
+}
+
+/// `{stream, codec}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViewerLabel {
+    /// Stream name.
+    pub stream: String,
+    /// "h264", "jpeg", "mjpeg".
+    pub codec: String,
+}
+
+/// `{stream, transport}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraLabel {
+    /// Stream name.
+    pub stream: String,
+    /// "websocket", "http", "tcp".
+    pub transport: String,
+}
+
+/// `{transport, reason}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabel {
+    /// "websocket", "http", "tcp".
+    pub transport: String,
+    /// "not_jpeg", "truncated", "bad_header", "decode", "too_large", "unauthorized", "unknown_format".
+    pub reason: String,
 }
 
 /// The server's metrics; cheap to clone.
@@ -265,6 +297,31 @@ impl Metrics {
                 "Mean decode time per frame reported by the device",
                 Family::default()
             ),
+            camera_frames: reg!(
+                "pixelwire_camera_frames",
+                "Frames received from cameras",
+                Family::default()
+            ),
+            camera_bytes: reg!(
+                "pixelwire_camera_received_bytes",
+                "Bytes of frames received from cameras",
+                Family::default()
+            ),
+            camera_dropped: reg!(
+                "pixelwire_camera_dropped_frames",
+                "Camera frames dropped, by transport and reason",
+                Family::default()
+            ),
+            encode: reg!(
+                "pixelwire_stream_h264_encode_seconds",
+                "Time to encode a frame as H.264",
+                hist(seconds_histogram)
+            ),
+            viewers: reg!(
+                "pixelwire_stream_viewers",
+                "Browser and MJPEG viewers connected",
+                Family::default()
+            ),
             registry: Registry::default(),
         };
         let inner = Inner {
@@ -417,6 +474,55 @@ impl Metrics {
         if let Some(r) = rtt {
             self.inner.rtt.get_or_create(&l).set(r.as_secs_f64());
         }
+    }
+
+    /// A camera frame arrived.
+    pub fn camera_frame(&self, stream: &str, transport: &str, bytes: u64) {
+        self.inner
+            .camera_frames
+            .get_or_create(&CameraLabel {
+                stream: stream.to_string(),
+                transport: transport.to_string(),
+            })
+            .inc();
+        self.inner
+            .camera_bytes
+            .get_or_create(&StreamLabel {
+                stream: stream.to_string(),
+            })
+            .inc_by(bytes);
+    }
+
+    /// A frame took `d` to encode as H.264.
+    pub fn observe_encode(&self, stream: &str, d: Duration) {
+        self.inner
+            .encode
+            .get_or_create(&StreamLabel {
+                stream: stream.to_string(),
+            })
+            .observe(d.as_secs_f64());
+    }
+
+    /// A viewer connected (`+1`) or left (`-1`).
+    pub fn viewer(&self, stream: &str, codec: &str, delta: i64) {
+        self.inner
+            .viewers
+            .get_or_create(&ViewerLabel {
+                stream: stream.to_string(),
+                codec: codec.to_string(),
+            })
+            .inc_by(delta);
+    }
+
+    /// A camera frame was dropped.
+    pub fn camera_dropped(&self, transport: &str, reason: &str) {
+        self.inner
+            .camera_dropped
+            .get_or_create(&DropLabel {
+                transport: transport.to_string(),
+                reason: reason.to_string(),
+            })
+            .inc();
     }
 
     /// Figures a device reported.

@@ -20,6 +20,14 @@ pub struct Running {
     pub http_addr: SocketAddr,
     /// Where displays connect.
     pub display_addrs: Vec<SocketAddr>,
+    /// Extra WebSocket camera ports (any path).
+    pub camera_ws_addrs: Vec<SocketAddr>,
+    /// Extra seed 001 viewer ports (any path).
+    pub viewer_addrs: Vec<SocketAddr>,
+    /// Extra ports of the HTTP device API.
+    pub device_http_addrs: Vec<SocketAddr>,
+    /// Picamera raw TCP ports.
+    pub tcp_camera_addrs: Vec<SocketAddr>,
     /// Shared state (tests inspect it).
     pub state: AppState,
     shutdown: Shutdown,
@@ -33,6 +41,24 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let cfg = Arc::new(cfg);
     let bus = Arc::new(Bus::default());
     let metrics = Metrics::new();
+    let registry = crate::ingest::registry::DeviceRegistry::open(
+        &cfg.server.data_dir,
+        cfg.cameras.offline_after_s * 1000,
+    )
+    .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
+    let cameras = Arc::new(crate::ingest::CameraHub::new(
+        bus.clone(),
+        metrics.clone(),
+        registry,
+        cfg.cameras.clone(),
+    ));
+    let api_keys = Arc::new(crate::ingest::auth::ApiKeys::from_config(&cfg.api_keys));
+    if api_keys.is_default() {
+        tracing::warn!(
+            "no [[api_keys]] configured: HTTP devices are accepted with seed 002's default key \"{}\"; configure your own keys",
+            crate::config::DEFAULT_API_KEY
+        );
+    }
     let state = AppState {
         cfg: cfg.clone(),
         bus: bus.clone(),
@@ -40,11 +66,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         displays: Arc::new(DisplayRegistry::default()),
         started: crate::clock::now(),
         shutdown: signal.clone(),
+        cameras: cameras.clone(),
+        api_keys,
+        h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
     };
     let mut tasks = JoinSet::new();
     for sc in cfg.effective_streams() {
+        let generated = sc.source != crate::config::SourceKind::Camera;
         let desc = StreamDescription {
-            kind: "generated",
+            kind: if generated { "generated" } else { "camera" },
             source: sc.source.name().to_string(),
             width: sc.width,
             height: sc.height,
@@ -52,18 +82,75 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         };
         let stream = Stream::new(sc.name.get_ref().clone(), desc);
         bus.insert(stream.clone());
-        tasks.spawn(crate::source::run_generated(
-            stream,
-            sc,
-            signal.clone(),
-            metrics.clone(),
-        ));
+        if generated {
+            tasks.spawn(crate::source::run_generated(
+                stream,
+                sc,
+                signal.clone(),
+                metrics.clone(),
+            ));
+        }
     }
     let mut display_addrs = Vec::new();
     for addr in cfg.display_listeners() {
         let l = crate::display::listener::bind(addr).await?;
         display_addrs.push(l.local_addr()?);
         tasks.spawn(crate::display::listener::run(l, state.clone()));
+    }
+    let bind = |addr: SocketAddr, what: &'static str| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {addr}: {e}"))
+    };
+    let mut camera_ws_addrs = Vec::new();
+    for &addr in &cfg.cameras.websocket_listen {
+        let l = bind(addr, "websocket cameras").await?;
+        camera_ws_addrs.push(l.local_addr()?);
+        tasks.spawn(crate::http::serve_router(
+            l,
+            crate::http::camera_port(state.clone()),
+            state.shutdown.clone(),
+        ));
+    }
+    let mut viewer_addrs = Vec::new();
+    for &addr in &cfg.cameras.viewer_listen {
+        let l = bind(addr, "seed 001 viewers").await?;
+        viewer_addrs.push(l.local_addr()?);
+        tasks.spawn(crate::http::serve_router(
+            l,
+            crate::http::viewer_port(state.clone()),
+            state.shutdown.clone(),
+        ));
+    }
+    let mut device_http_addrs = Vec::new();
+    for &addr in &cfg.cameras.http_listen {
+        let l = bind(addr, "the HTTP device API").await?;
+        device_http_addrs.push(l.local_addr()?);
+        tasks.spawn(crate::http::serve_router(
+            l,
+            crate::http::device_port(state.clone()),
+            state.shutdown.clone(),
+        ));
+    }
+    let mut tcp_camera_addrs = Vec::new();
+    for &addr in &cfg.cameras.tcp_listen {
+        let l = bind(addr, "raw TCP cameras").await?;
+        tcp_camera_addrs.push(l.local_addr()?);
+        tasks.spawn(crate::ingest::tcp::run(l, cameras.clone(), signal.clone()));
+    }
+    {
+        // Frame-driven registry changes are written every few seconds, and once more at shutdown.
+        let cams = cameras.clone();
+        let mut sd = signal.clone();
+        tasks.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => cams.registry.flush(),
+                    _ = sd.wait() => { cams.registry.flush(); return; }
+                }
+            }
+        });
     }
     let http = tokio::net::TcpListener::bind(cfg.server.http)
         .await
@@ -79,6 +166,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     Ok(Running {
         http_addr,
         display_addrs,
+        camera_ws_addrs,
+        viewer_addrs,
+        device_http_addrs,
+        tcp_camera_addrs,
         state,
         shutdown,
         tasks,

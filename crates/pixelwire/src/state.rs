@@ -3,6 +3,8 @@
 use crate::bus::Bus;
 use crate::config::Config;
 use crate::display::registry::DisplayRegistry;
+use crate::ingest::CameraHub;
+use crate::ingest::auth::ApiKeys;
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use pixelwire_core::Timestamp;
@@ -23,4 +25,10 @@ pub struct AppState {
     pub started: Timestamp,
     /// Shutdown signal.
     pub shutdown: ShutdownSignal,
+    /// Camera ingest and the device registry.
+    pub cameras: Arc<CameraHub>,
+    /// Keys HTTP devices must present.
+    pub api_keys: Arc<ApiKeys>,
+    /// H.264 encoders by stream, shared by viewers.
+    pub h264: Arc<crate::viewer::h264::H264Hubs>,
 }

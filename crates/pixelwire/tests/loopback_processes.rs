@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pixelwire");
 
+/// No camera listeners (the tests here do not need them, and fixed ports would collide).
+const CAMERAS_OFF: &str =
+    "[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n";
+
 struct Killed(Child);
 
 impl Drop for Killed {
@@ -86,7 +90,10 @@ fn emulator_panel_equals_server_preview() {
     let cfg = dir.join("pixelwire.toml");
     std::fs::write(
         &cfg,
-        "[server]\ndefault_stream = \"still\"\n[[streams]]\nname = \"still\"\nsource = \"pattern\"\nstill = true\n",
+        format!(
+            "[server]\ndefault_stream = \"still\"\ndata_dir = \"{}\"\n{CAMERAS_OFF}[[streams]]\nname = \"still\"\nsource = \"pattern\"\nstill = true\n",
+            dir.join("data").display()
+        ),
     )
     .unwrap();
     let (_server, http, display) = serve(&cfg);
@@ -198,7 +205,14 @@ fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
     let dir = std::env::temp_dir().join(format!("pixelwire-sigterm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("pixelwire.toml");
-    std::fs::write(&cfg, "").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndata_dir = \"{}\"\n{CAMERAS_OFF}",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
     let (mut server, _http, display) = serve(&cfg);
     // A pixelwire device: HELLO, then read until the server closes.
     let mut sock = std::net::TcpStream::connect(&display).unwrap();

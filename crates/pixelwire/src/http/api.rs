@@ -4,12 +4,14 @@ use super::error::ApiError;
 use super::images;
 use crate::display::registry::DisplayCommand;
 use crate::display::status::DisplayStatus;
+use crate::media::MediaFrame;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A stream as the API shows it.
@@ -48,8 +50,8 @@ pub struct Status {
     pub streams: Vec<StreamStatus>,
     /// Connected displays.
     pub displays: Vec<DisplayStatus>,
-    /// Registered devices (camera registry; empty until devices push).
-    pub devices: Vec<serde_json::Value>,
+    /// The device registry.
+    pub devices: Vec<crate::ingest::registry::DeviceStatus>,
 }
 
 fn streams(state: &AppState) -> Vec<StreamStatus> {
@@ -64,8 +66,8 @@ fn streams(state: &AppState) -> Vec<StreamStatus> {
                 name: s.name().to_string(),
                 kind: d.kind,
                 source: d.source.clone(),
-                width: d.width,
-                height: d.height,
+                width: s.latest().map_or(d.width, |f| f.width),
+                height: s.latest().map_or(d.height, |f| f.height),
                 fps: s.fps(now),
                 frames: s.frames(),
                 watchers: s.watchers(),
@@ -84,7 +86,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Status> {
         uptime_s: now.since(state.started).as_secs_f64(),
         streams: streams(&state),
         displays: state.displays.statuses(now.as_micros()),
-        devices: Vec::new(),
+        devices: state.cameras.registry.list(now.as_micros() / 1000),
     })
 }
 
@@ -109,37 +111,37 @@ fn png_response(bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// `GET /api/streams/{name}/snapshot.png`: the newest frame. A stream nobody watches is watched
-/// until it renders a fresh frame (up to 3 s).
-pub async fn stream_snapshot(
-    State(state): State<AppState>,
-    Path(name): Path<String>,
-) -> Result<Response, ApiError> {
+/// The newest frame of `name`. A stream nobody watches is watched until it renders a fresh frame
+/// (at most 3 s), so a snapshot of an idle generated stream is never stale.
+pub async fn fresh_frame(state: &AppState, name: &str) -> Result<Arc<MediaFrame>, ApiError> {
     let stream = state
         .bus
-        .get(&name)
+        .get(name)
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
-    let frame = match stream.latest() {
-        Some(f) if stream.watchers() > 0 => f,
+    match stream.latest() {
+        Some(f) if stream.watchers() > 0 || stream.description().kind != "generated" => Ok(f),
         latest => {
             let mut w = stream.watch();
-            let mut fresh = None;
-            // The first value may be the stale latest frame; wait for one rendered now.
             let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
             while let Ok(Some(f)) = tokio::time::timeout_at(deadline, w.next()).await {
                 if latest
                     .as_ref()
                     .is_none_or(|l| l.seq != f.seq || l.capture_time_us != f.capture_time_us)
                 {
-                    fresh = Some(f);
-                    break;
+                    return Ok(f);
                 }
             }
-            fresh
-                .or(latest)
-                .ok_or_else(|| ApiError::Unavailable(format!("stream {name:?} has no frame yet")))?
+            latest.ok_or_else(|| ApiError::Unavailable(format!("stream {name:?} has no frame yet")))
         }
-    };
+    }
+}
+
+/// `GET /api/streams/{name}/snapshot.png`: the newest frame as PNG.
+pub async fn stream_snapshot(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let frame = fresh_frame(&state, &name).await?;
     let png = tokio::task::spawn_blocking(move || match frame.rgba() {
         Some(f) => images::frame_png(&f),
         None => Err("the newest frame does not decode".to_string()),
@@ -148,6 +150,26 @@ pub async fn stream_snapshot(
     .map_err(|e| ApiError::Internal(e.to_string()))?
     .map_err(ApiError::Internal)?;
     Ok(png_response(png))
+}
+
+/// `GET /api/devices`: the device registry.
+pub async fn list_devices(
+    State(state): State<AppState>,
+) -> Json<Vec<crate::ingest::registry::DeviceStatus>> {
+    Json(
+        state
+            .cameras
+            .registry
+            .list(crate::clock::now().as_micros() / 1000),
+    )
+}
+
+/// seed 001's `GET /status`: `{"camera_clients":N,"viewer_clients":M,"streaming":bool}`.
+pub async fn seed_status(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let (cameras, viewers) = state.cameras.counts();
+    Json(
+        serde_json::json!({ "camera_clients": cameras, "viewer_clients": viewers, "streaming": cameras > 0 }),
+    )
 }
 
 /// `GET /api/displays/{id}/preview.png`: the server's shadow of what the panel shows.

@@ -36,6 +36,7 @@ pub struct MediaFrame {
     rgba: OnceLock<Option<Arc<Frame>>>,
     i420: OnceLock<Option<Arc<I420>>>,
     jpeg: OnceLock<Option<Bytes>>,
+    viewer_jpeg: OnceLock<Option<Bytes>>,
     on_decode_error: Option<DecodeErrorHook>,
 }
 
@@ -67,6 +68,7 @@ impl MediaFrame {
             rgba: OnceLock::new(),
             i420: OnceLock::new(),
             jpeg: OnceLock::new(),
+            viewer_jpeg: OnceLock::new(),
             on_decode_error: None,
         }
     }
@@ -177,6 +179,25 @@ impl MediaFrame {
                         .ok()
                         .map(Bytes::from)
                 }
+            })
+            .clone()
+    }
+}
+
+impl MediaFrame {
+    /// The JPEG as a complete viewer WebSocket message (built once, shared by every viewer).
+    pub fn viewer_jpeg_message(&self) -> Option<Bytes> {
+        self.viewer_jpeg
+            .get_or_init(|| {
+                let j = self.jpeg()?;
+                Some(crate::viewer::message::build(
+                    crate::viewer::message::KIND_JPEG,
+                    true,
+                    self.width,
+                    self.height,
+                    self.capture_time_us,
+                    &j,
+                ))
             })
             .clone()
     }

@@ -25,9 +25,10 @@ enum Screen {
 }
 
 impl Screen {
-    fn new(cfg: &StreamConfig) -> Self {
+    /// The screen of a generated stream; `None` for streams that devices push.
+    fn new(cfg: &StreamConfig) -> Option<Self> {
         let (w, h) = (cfg.width, cfg.height);
-        match cfg.source {
+        Some(match cfg.source {
             SourceKind::Bios => {
                 Screen::Bios(render::BiosScreen::new(w, h).with_info(system_info::bios_info()))
             }
@@ -40,7 +41,8 @@ impl Screen {
                 )))
             }
             SourceKind::Pattern => Screen::Pattern(render::PatternScreen::new(w, h)),
-        }
+            SourceKind::Camera => return None,
+        })
     }
 
     fn render(&mut self, input: &RenderInput, rgba: &mut [u8]) {
@@ -67,7 +69,9 @@ pub async fn run_generated(
 ) {
     let fps = cfg.fps.unwrap_or_else(|| cfg.source.default_fps());
     let period_us = (1e6 / f64::from(fps.max(0.1))) as u64;
-    let mut screen = Screen::new(&cfg);
+    let Some(mut screen) = Screen::new(&cfg) else {
+        return;
+    };
     let started = crate::clock::now();
     let mut index = 0u64;
     let mut still_done = false;

@@ -13,11 +13,33 @@ use tokio::net::TcpStream;
 /// Starts a server with `extra` TOML appended to a config that binds everything to port 0 and
 /// shows `default_stream` on unrouted displays.
 pub async fn start_with_default(default_stream: &str, extra: &str) -> Running {
+    let data = temp_dir("data");
+    // Every listener on port 0, so tests run in parallel; a `[cameras]` table in `extra` replaces
+    // these camera listeners.
+    let cameras = if extra.contains("[cameras]") {
+        String::new()
+    } else {
+        CAMERAS_ON_PORT_0.to_string()
+    };
     let text = format!(
-        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\n{extra}"
+        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\ndata_dir = \"{}\"\n{cameras}{extra}",
+        data.display()
     );
     let cfg = Config::parse(&text, None).expect("test config");
     pixelwire::server::start(cfg).await.expect("server starts")
+}
+
+/// Camera listeners on ephemeral loopback ports.
+pub const CAMERAS_ON_PORT_0: &str = "[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n";
+
+/// A fresh directory under the system temp dir.
+pub fn temp_dir(what: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("pixelwire-test-{}-{what}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
 }
 
 /// [`start_with_default`] with the built-in `bios` default.

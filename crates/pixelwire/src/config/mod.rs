@@ -3,6 +3,10 @@
 //! test). Every field has a default, so `pixelwire serve` runs with no file at all. Errors name the
 //! file, the line and the key.
 
+mod cameras;
+
+pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
+
 use anyhow::{Context, bail};
 use pixelwire_core::{ColorCorrection, Dither, Filter, Fit, QualityLevel, RateConfig, SinkConfig};
 use pixelwire_proto::{Codec, CodecSet};
@@ -28,6 +32,10 @@ pub struct Config {
     pub displays: Vec<DisplayRoute>,
     /// Routes and overrides for legacy sketches, by peer address and/or listening port.
     pub legacy_displays: Vec<LegacyRoute>,
+    /// Where pushing devices (cameras) connect.
+    pub cameras: CameraSettings,
+    /// Keys HTTP devices present; empty means only the seed firmware's default key.
+    pub api_keys: Vec<ApiKey>,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -43,6 +51,8 @@ pub struct ServerConfig {
     pub display: SocketAddr,
     /// Stream for displays that no route names.
     pub default_stream: Spanned<String>,
+    /// Directory for persistent state (the device registry); relative to the working directory.
+    pub data_dir: PathBuf,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +61,7 @@ impl Default for ServerConfig {
             http: SocketAddr::from(([0, 0, 0, 0], 8080)),
             display: SocketAddr::from(([0, 0, 0, 0], 8888)),
             default_stream: Spanned::new(0..0, "bios".to_string()),
+            data_dir: PathBuf::from("pixelwire-data"),
         }
     }
 }
@@ -65,6 +76,9 @@ pub enum SourceKind {
     Cpu,
     /// Moving test pattern.
     Pattern,
+    /// Frames pushed by a camera (WebSocket, HTTP or TCP) that names this stream; declaring it lets
+    /// displays be routed to it before the camera connects.
+    Camera,
 }
 
 impl SourceKind {
@@ -74,6 +88,7 @@ impl SourceKind {
             Self::Bios => "bios",
             Self::Cpu => "cpu",
             Self::Pattern => "pattern",
+            Self::Camera => "camera",
         }
     }
 
@@ -83,6 +98,7 @@ impl SourceKind {
             Self::Bios => 1.0,
             Self::Cpu => 2.0,
             Self::Pattern => 30.0,
+            Self::Camera => 30.0,
         }
     }
 }
@@ -499,6 +515,12 @@ impl Config {
                 bail!("legacy_displays[{i}]: width and height must be within 1..=4096");
             }
         }
+        self.cameras.validate()?;
+        for (i, k) in self.api_keys.iter().enumerate() {
+            if k.key.len() < 8 {
+                bail!("api_keys[{i}].key must be at least 8 characters");
+            }
+        }
         let lg = &self.legacy;
         if !(1024..=pixelwire_proto::legacy::SKETCH_BUFFER_BYTES).contains(&lg.max_payload) {
             bail!(
@@ -659,7 +681,7 @@ mod tests {
 
     #[test]
     fn docs_example_parses() {
-        let doc = include_str!("../../../docs/config.md");
+        let doc = include_str!("../../../../docs/config.md");
         let start = doc
             .find("```toml\n")
             .expect("docs/config.md has a toml example")

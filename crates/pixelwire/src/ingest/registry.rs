@@ -1,0 +1,349 @@
+//! The device registry: every camera that registered (seed 002 HTTP devices) or pushed a frame,
+//! with what it reported (uptime, heap, RSSI) and what was measured (fps, bytes/s, last seen).
+//! Records persist in an embedded database (`redb`, pure Rust) under the data directory, so the
+//! registry survives restarts; registrations and heartbeats are written at once, frame-driven
+//! changes every few seconds by [`DeviceRegistry::flush`].
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::Path;
+use std::sync::Mutex;
+
+const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+
+/// What is stored per device.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Device id (seed 002's `deviceId`, or a name derived from the connection).
+    pub id: String,
+    /// Human name (`deviceName`).
+    pub name: String,
+    /// Device type (`deviceType`, e.g. "camera").
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What it says it can do.
+    pub capabilities: Vec<String>,
+    /// Last peer address.
+    pub address: String,
+    /// How it sends frames: "http", "websocket", "tcp" (empty until it sends one).
+    pub transport: String,
+    /// Stream its frames go to.
+    pub stream: String,
+    /// First seen, ms since the Unix epoch.
+    pub first_seen_ms: u64,
+    /// Last seen (frame, registration or heartbeat), ms since the Unix epoch.
+    pub last_seen_ms: u64,
+    /// Device-reported uptime, ms.
+    pub uptime_ms: Option<u64>,
+    /// Device-reported free heap, bytes.
+    pub free_heap_bytes: Option<u64>,
+    /// Device-reported WiFi signal, dBm.
+    pub rssi_dbm: Option<i64>,
+    /// True once it registered through the device API.
+    pub registered: bool,
+    /// Frames received, in total.
+    pub frames: u64,
+}
+
+/// A device as `GET /api/devices` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceStatus {
+    /// The stored record.
+    #[serde(flatten)]
+    pub record: DeviceRecord,
+    /// Seen within the offline limit.
+    pub online: bool,
+    /// Seconds since last seen.
+    pub last_seen_s: f64,
+    /// Frames per second over the last 2 s.
+    pub fps: f64,
+    /// Kilobytes per second over the last 2 s.
+    pub kbytes_per_s: f64,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    record: DeviceRecord,
+    recent: VecDeque<(u64, u64)>, // (ms, bytes) of recent frames
+    dirty: bool,
+}
+
+/// The registry; see the module docs.
+pub struct DeviceRegistry {
+    db: Option<Database>,
+    map: Mutex<BTreeMap<String, Entry>>,
+    offline_after_ms: u64,
+}
+
+impl std::fmt::Debug for DeviceRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceRegistry")
+            .field("persistent", &self.db.is_some())
+            .finish()
+    }
+}
+
+/// Registry errors (only opening can fail loudly; later write failures are logged).
+#[derive(Debug, thiserror::Error)]
+#[error("device registry at {path}: {reason}")]
+pub struct RegistryError {
+    path: String,
+    reason: String,
+}
+
+impl DeviceRegistry {
+    /// Opens (or creates) the registry in `dir/devices.redb` and loads every record.
+    pub fn open(dir: &Path, offline_after_ms: u64) -> Result<Self, RegistryError> {
+        let path = dir.join("devices.redb");
+        let err = |reason: String| RegistryError {
+            path: path.display().to_string(),
+            reason,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        let db = Database::create(&path).map_err(|e| err(e.to_string()))?;
+        let mut map = BTreeMap::new();
+        {
+            let tx = db.begin_write().map_err(|e| err(e.to_string()))?;
+            // Creates the table on first use.
+            tx.open_table(DEVICES).map_err(|e| err(e.to_string()))?;
+            tx.commit().map_err(|e| err(e.to_string()))?;
+        }
+        let tx = db.begin_read().map_err(|e| err(e.to_string()))?;
+        let table = tx.open_table(DEVICES).map_err(|e| err(e.to_string()))?;
+        for row in table.iter().map_err(|e| err(e.to_string()))? {
+            let (k, v) = row.map_err(|e| err(e.to_string()))?;
+            match serde_json::from_slice::<DeviceRecord>(v.value()) {
+                Ok(record) => {
+                    map.insert(
+                        k.value().to_string(),
+                        Entry {
+                            record,
+                            ..Entry::default()
+                        },
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(device = k.value(), error = %e, "skipping unreadable device record")
+                }
+            }
+        }
+        drop(table);
+        drop(tx);
+        Ok(Self {
+            db: Some(db),
+            map: Mutex::new(map),
+            offline_after_ms,
+        })
+    }
+
+    /// A registry that keeps nothing on disk (tests, or when the data directory is unusable).
+    pub fn in_memory(offline_after_ms: u64) -> Self {
+        Self {
+            db: None,
+            map: Mutex::new(BTreeMap::new()),
+            offline_after_ms,
+        }
+    }
+
+    fn persist(&self, records: &[DeviceRecord]) {
+        let Some(db) = &self.db else { return };
+        let result = (|| -> Result<(), String> {
+            let tx = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut t = tx.open_table(DEVICES).map_err(|e| e.to_string())?;
+                for r in records {
+                    let v = serde_json::to_vec(r).map_err(|e| e.to_string())?;
+                    t.insert(r.id.as_str(), v.as_slice())
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            tx.commit().map_err(|e| e.to_string())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot persist device records");
+        }
+    }
+
+    fn update(&self, id: &str, now_ms: u64, persist_now: bool, f: impl FnOnce(&mut Entry)) {
+        let snapshot = {
+            let Ok(mut m) = self.map.lock() else { return };
+            let e = m.entry(id.to_string()).or_default();
+            if e.record.id.is_empty() {
+                e.record.id = id.to_string();
+                e.record.first_seen_ms = now_ms;
+            }
+            e.record.last_seen_ms = now_ms;
+            f(e);
+            e.dirty = !persist_now;
+            persist_now.then(|| e.record.clone())
+        };
+        if let Some(r) = snapshot {
+            self.persist(&[r]);
+        }
+    }
+
+    /// A device registered (seed 002 `POST /api/v1/devices/register`).
+    pub fn register(
+        &self,
+        id: &str,
+        name: &str,
+        kind: &str,
+        address: &str,
+        capabilities: Vec<String>,
+        now_ms: u64,
+    ) {
+        self.update(id, now_ms, true, |e| {
+            e.record.name = name.to_string();
+            e.record.kind = kind.to_string();
+            e.record.address = address.to_string();
+            e.record.capabilities = capabilities;
+            e.record.registered = true;
+        });
+    }
+
+    /// A heartbeat; false if the device never registered (the caller answers 404 so the device
+    /// registers again, seed-protocols.md §C.3).
+    pub fn heartbeat(
+        &self,
+        id: &str,
+        uptime_ms: Option<u64>,
+        heap: Option<u64>,
+        rssi: Option<i64>,
+        now_ms: u64,
+    ) -> bool {
+        let known = self
+            .map
+            .lock()
+            .map(|m| m.get(id).is_some_and(|e| e.record.registered))
+            .unwrap_or(false);
+        if known {
+            self.update(id, now_ms, true, |e| {
+                e.record.uptime_ms = uptime_ms;
+                e.record.free_heap_bytes = heap;
+                e.record.rssi_dbm = rssi;
+            });
+        }
+        known
+    }
+
+    /// A frame of `bytes` arrived from `id` over `transport` into `stream`.
+    pub fn frame(
+        &self,
+        id: &str,
+        transport: &str,
+        stream: &str,
+        address: &str,
+        bytes: u64,
+        now_ms: u64,
+    ) {
+        self.update(id, now_ms, false, |e| {
+            if e.record.kind.is_empty() {
+                e.record.kind = "camera".into();
+            }
+            e.record.transport = transport.to_string();
+            e.record.stream = stream.to_string();
+            e.record.address = address.to_string();
+            e.record.frames += 1;
+            e.recent.push_back((now_ms, bytes));
+            while e.recent.front().is_some_and(|(t, _)| now_ms - t > 2000) {
+                e.recent.pop_front();
+            }
+        });
+    }
+
+    /// The registered device whose address is `ip` (seed 002 devices send no id with frames).
+    pub fn id_by_ip(&self, ip: &str) -> Option<String> {
+        let m = self.map.lock().ok()?;
+        m.values()
+            .filter(|e| e.record.registered && e.record.address.split(':').next() == Some(ip))
+            .max_by_key(|e| e.record.last_seen_ms)
+            .map(|e| e.record.id.clone())
+    }
+
+    /// Writes every record changed since the last flush.
+    pub fn flush(&self) {
+        let dirty: Vec<DeviceRecord> = match self.map.lock() {
+            Ok(mut m) => m
+                .values_mut()
+                .filter(|e| e.dirty)
+                .map(|e| {
+                    e.dirty = false;
+                    e.record.clone()
+                })
+                .collect(),
+            Err(_) => return,
+        };
+        if !dirty.is_empty() {
+            self.persist(&dirty);
+        }
+    }
+
+    /// Every device, at `now_ms`.
+    pub fn list(&self, now_ms: u64) -> Vec<DeviceStatus> {
+        let Ok(m) = self.map.lock() else {
+            return Vec::new();
+        };
+        m.values()
+            .map(|e| {
+                let recent: Vec<_> = e
+                    .recent
+                    .iter()
+                    .filter(|(t, _)| now_ms.saturating_sub(*t) <= 2000)
+                    .collect();
+                DeviceStatus {
+                    record: e.record.clone(),
+                    online: now_ms.saturating_sub(e.record.last_seen_ms) <= self.offline_after_ms,
+                    last_seen_s: now_ms.saturating_sub(e.record.last_seen_ms) as f64 / 1000.0,
+                    fps: recent.len() as f64 / 2.0,
+                    kbytes_per_s: recent.iter().map(|(_, b)| *b).sum::<u64>() as f64 / 2000.0,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_a_restart() {
+        let dir = std::env::temp_dir().join(format!("pixelwire-registry-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let r = DeviceRegistry::open(&dir, 60_000).unwrap();
+            r.register(
+                "ESP32-CAM-001",
+                "Camera #1",
+                "camera",
+                "10.0.0.5",
+                vec!["streaming".into()],
+                1000,
+            );
+            assert!(r.heartbeat("ESP32-CAM-001", Some(5000), Some(40000), Some(-60), 2000));
+            assert!(!r.heartbeat("stranger", None, None, None, 2000));
+            r.frame(
+                "ESP32-CAM-001",
+                "http",
+                "esp32-cam-001",
+                "10.0.0.5:1234",
+                1000,
+                2500,
+            );
+            r.flush();
+        }
+        let r = DeviceRegistry::open(&dir, 60_000).unwrap();
+        let l = r.list(3000);
+        assert_eq!(l.len(), 1);
+        let d = &l[0].record;
+        assert_eq!(
+            (d.name.as_str(), d.rssi_dbm, d.frames, d.first_seen_ms),
+            ("Camera #1", Some(-60), 1, 1000)
+        );
+        assert!(l[0].online);
+        assert_eq!(r.id_by_ip("10.0.0.5").as_deref(), Some("ESP32-CAM-001"));
+        assert!(!r.list(3000 + 61_000)[0].online);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

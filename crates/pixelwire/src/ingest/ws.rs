@@ -1,0 +1,182 @@
+//! WebSocket cameras (seed 001, `seed-protocols.md` §B): one JPEG per binary message (fragmented
+//! messages are reassembled by the WebSocket layer), pings answered, text ignored, no Origin
+//! required. Served at `/ws/camera` and `/ws/camera/{name}` on the HTTP port, and at any path on
+//! the extra camera ports (seed 001's Python server listened on 8765).
+//!
+//! **Stream name:** the `stream` query parameter, else the path after `/ws/camera` (or the whole
+//! path on an extra port), else `ws-<ip>`: stable across reconnects of the same device.
+//!
+//! **Browsers on the camera endpoint:** seed 001's `client_mjpeg.html` connects to `/ws/camera`
+//! and expects JPEGs. A peer whose `Origin` is `http(s)://…` that has sent no binary message is
+//! therefore served as a viewer: it receives the newest JPEG of the most recently active camera,
+//! one per message. Its first binary message makes it a camera.
+
+use super::{Transport, name_for_address, stream_name};
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Query parameters of the camera endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CameraQuery {
+    /// Stream to publish into.
+    pub stream: Option<String>,
+}
+
+/// The stream a camera connection publishes into; see the module docs.
+pub fn choose_stream(query: &CameraQuery, uri: &Uri, peer: SocketAddr) -> String {
+    if let Some(s) = query.stream.as_deref().filter(|s| !s.trim().is_empty()) {
+        return stream_name(s);
+    }
+    let path = uri.path();
+    let rest = path
+        .strip_prefix("/ws/camera")
+        .unwrap_or(path)
+        .trim_matches('/');
+    if rest.is_empty() {
+        name_for_address("ws", peer.ip())
+    } else {
+        stream_name(rest)
+    }
+}
+
+fn is_browser(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|o| o.starts_with("http://") || o.starts_with("https://"))
+}
+
+/// `GET /ws/camera[/{name}]` (and any path on the extra ports): upgrade to a camera connection.
+pub async fn camera(
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(query): Query<CameraQuery>,
+) -> Response {
+    let stream = choose_stream(&query, &uri, peer);
+    let browser = is_browser(&headers);
+    let limit = state.cameras.settings.max_frame_bytes;
+    ws.max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| run(socket, state, peer, stream, browser))
+}
+
+async fn newest_camera_jpeg(
+    state: &AppState,
+    watch: &mut Option<crate::bus::StreamWatch>,
+) -> Bytes {
+    loop {
+        if watch.is_none() {
+            match state.cameras.last_active() {
+                Some(s) => *watch = Some(s.watch()),
+                None => {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        if let Some(w) = watch.as_mut() {
+            match w.next().await {
+                Some(f) => {
+                    if let Some(j) = f.jpeg() {
+                        return j;
+                    }
+                }
+                None => *watch = None,
+            }
+        }
+    }
+}
+
+async fn run(socket: WebSocket, state: AppState, peer: SocketAddr, stream: String, browser: bool) {
+    let (mut tx, mut rx) = socket.split();
+    let hub = state.cameras.clone();
+    let mut viewer_guard = browser.then(|| hub.viewer_connected());
+    let mut camera_guard = (!browser).then(|| hub.camera_connected());
+    let mut source: Option<crate::bus::StreamWatch> = None;
+    let mut shutdown = state.shutdown.clone();
+    let device = stream.clone();
+    let address = peer.to_string();
+    if !browser {
+        tracing::info!(%peer, %stream, "websocket camera connected");
+    }
+    loop {
+        let viewing = viewer_guard.is_some();
+        tokio::select! {
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Binary(data))) => {
+                    if viewer_guard.take().is_some() {
+                        camera_guard = Some(hub.camera_connected());
+                        source = None;
+                        tracing::info!(%peer, %stream, "websocket peer started sending frames: now a camera");
+                    }
+                    // An invalid JPEG is counted and dropped; the connection goes on.
+                    let _ = hub.publish_jpeg(&device, &stream, Transport::WebSocket, &address, data);
+                }
+                Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
+                Some(Ok(Message::Close(_))) | None => break,
+                Some(Err(e)) => {
+                    let text = e.to_string();
+                    let too_big = text.contains("too long") || text.contains("too big") || text.contains("Capacity");
+                    if too_big {
+                        hub.dropped(Transport::WebSocket, "too_large");
+                    }
+                    let reason = if too_big { "message exceeds cameras.max_frame_bytes" } else { "protocol error" };
+                    let code = if too_big { 1009 } else { 1002 };
+                    let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                    tracing::warn!(%peer, %stream, error = %text, "closing websocket camera");
+                    break;
+                }
+            },
+            jpeg = newest_camera_jpeg(&state, &mut source), if viewing => {
+                if tx.send(Message::Binary(jpeg)).await.is_err() {
+                    break;
+                }
+            }
+            _ = shutdown.wait() => {
+                let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                break;
+            }
+        }
+    }
+    if camera_guard.take().is_some() {
+        tracing::info!(%peer, %stream, "websocket camera disconnected");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_name_rules() {
+        let peer: SocketAddr = "192.168.1.20:5000".parse().unwrap();
+        let q = |s: Option<&str>| CameraQuery {
+            stream: s.map(str::to_string),
+        };
+        let uri = |s: &str| s.parse::<Uri>().unwrap();
+        assert_eq!(
+            choose_stream(&q(Some("Porch Cam")), &uri("/ws/camera"), peer),
+            "porch-cam"
+        );
+        assert_eq!(
+            choose_stream(&q(None), &uri("/ws/camera/garage"), peer),
+            "garage"
+        );
+        assert_eq!(
+            choose_stream(&q(None), &uri("/ws/camera"), peer),
+            "ws-192-168-1-20"
+        );
+        assert_eq!(choose_stream(&q(None), &uri("/"), peer), "ws-192-168-1-20");
+        assert_eq!(choose_stream(&q(None), &uri("/kitchen"), peer), "kitchen");
+    }
+}

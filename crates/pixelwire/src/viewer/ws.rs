@@ -1,0 +1,155 @@
+//! The browser viewer WebSocket (`docs/api.md`): `GET /api/streams/{name}/ws?codec=h264|jpeg`, and
+//! seed 001's `/ws/viewer` (and any path on the viewer ports), which shows the most recently
+//! active camera. The first message is a JSON hello; then one binary message per frame
+//! ([`super::message`]). The client sends `{"type":"ping","id":n}` (answered with the server clock,
+//! for its clock-offset estimate) and `{"type":"keyframe"}`.
+//!
+//! H.264 viewers start at a keyframe (one is requested when they join) and, when they fall behind,
+//! skip to the next keyframe instead of buffering: always at the live edge.
+
+use crate::bus::Stream;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast::error::RecvError;
+
+/// Which encoding a viewer gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerCodec {
+    /// H.264 access units for WebCodecs.
+    H264,
+    /// One JPEG per frame.
+    Jpeg,
+}
+
+impl ViewerCodec {
+    fn name(self) -> &'static str {
+        match self {
+            Self::H264 => "h264",
+            Self::Jpeg => "jpeg",
+        }
+    }
+}
+
+/// Query of the viewer endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ViewerQuery {
+    /// "h264" (default) or "jpeg".
+    pub codec: Option<String>,
+}
+
+/// `GET /api/streams/{name}/ws`.
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<ViewerQuery>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let stream = state
+        .bus
+        .get(&name)
+        .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
+    let codec = if q.codec.as_deref() == Some("jpeg") {
+        ViewerCodec::Jpeg
+    } else {
+        ViewerCodec::H264
+    };
+    Ok(ws.on_upgrade(move |socket| run(socket, state, stream, codec)))
+}
+
+/// seed 001's `/ws/viewer`: H.264 of the most recently active camera (waits for one).
+pub async fn compat(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| async move {
+        let mut sd = state.shutdown.clone();
+        let stream = loop {
+            if let Some(s) = state.cameras.last_active() {
+                break s;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = sd.wait() => return,
+            }
+        };
+        run(socket, state, stream, ViewerCodec::H264).await;
+    })
+}
+
+async fn run(socket: WebSocket, state: AppState, stream: Arc<Stream>, codec: ViewerCodec) {
+    let (mut tx, mut rx) = socket.split();
+    let _guard = state.cameras.viewer_connected();
+    let metrics = state.metrics.clone();
+    metrics.viewer(stream.name(), codec.name(), 1);
+    let (w, h) = stream.latest().map_or((0, 0), |f| (f.width, f.height));
+    let hello = json!({
+        "type": "hello", "stream": stream.name(), "codec": codec.name(),
+        "width": w, "height": h, "codec_string": "avc1.42E01E",
+    });
+    let mut sd = state.shutdown.clone();
+    if tx
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_ok()
+    {
+        let hub = (codec == ViewerCodec::H264).then(|| state.h264.get(&stream, metrics.clone()));
+        let mut units = hub.as_ref().map(|h| h.subscribe());
+        let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
+        if let Some(h) = &hub {
+            h.request_keyframe();
+        }
+        let mut need_keyframe = true;
+        loop {
+            let out = tokio::select! {
+                u = async { match units.as_mut() { Some(u) => u.recv().await, None => std::future::pending().await } } => match u {
+                    Ok(u) if need_keyframe && !u.keyframe => None,
+                    Ok(u) => {
+                        need_keyframe = false;
+                        Some(u.message.clone())
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        // Fell behind: skip to the next keyframe rather than decode with gaps.
+                        need_keyframe = true;
+                        if let Some(h) = &hub { h.request_keyframe(); }
+                        None
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                f = async { match frames.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => match f {
+                    Some(f) => f.viewer_jpeg_message(),
+                    None => break,
+                },
+                m = rx.next() => match m {
+                    Some(Ok(Message::Text(t))) => {
+                        let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
+                        match v.get("type").and_then(|t| t.as_str()) {
+                            Some("ping") => {
+                                let pong = json!({ "type": "pong", "id": v.get("id"), "server_us": crate::clock::now().as_micros() });
+                                if tx.send(Message::Text(pong.to_string().into())).await.is_err() { break; }
+                            }
+                            Some("keyframe") => if let Some(h) = &hub { h.request_keyframe(); },
+                            _ => {}
+                        }
+                        None
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                    Some(Ok(_)) => None,
+                },
+                _ = sd.wait() => {
+                    let _ = tx.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server shutting down".into() }))).await;
+                    break;
+                }
+            };
+            if let Some(msg) = out
+                && tx.send(Message::Binary(msg)).await.is_err()
+            {
+                break;
+            }
+        }
+    }
+    metrics.viewer(stream.name(), codec.name(), -1);
+}
