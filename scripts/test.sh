@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian machine and runs the whole test suite: formatting, clippy, every crate's
-# tests (unit, protocol, simulation, golden frames, loopback and process tests), the no_std protocol
+# tests (unit, protocol, simulation, golden frames, loopback and process tests, ffmpeg/ffprobe on the
+# video outputs, headless Chromium on the viewer page), the no_std protocol
 # crate built for the ESP32-C3 target, and the fuzz targets built and run briefly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/setup-test-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }

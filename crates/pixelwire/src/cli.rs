@@ -21,6 +21,9 @@ pub enum Command {
     Serve(ServeOptions),
     /// Run an emulated TFT display that connects to a server and shows what a real panel would.
     DisplayEmu(crate::emu::EmuOptions),
+    /// Run a simulated camera that pushes the test pattern like the seed devices do (WebSocket,
+    /// HTTP multipart/RGB565, Picamera raw TCP).
+    MockCamera(crate::mock_camera::MockCameraOptions),
 }
 
 /// `pixelwire serve` options.

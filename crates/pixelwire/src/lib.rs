@@ -11,6 +11,7 @@ pub mod http;
 pub mod ingest;
 pub mod media;
 pub mod metrics;
+pub mod mock_camera;
 pub mod server;
 pub mod shutdown;
 pub mod source;

@@ -32,5 +32,6 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(pixelwire::server::run(cfg))
         }
         Command::DisplayEmu(opts) => rt.block_on(pixelwire::emu::run(opts)),
+        Command::MockCamera(opts) => rt.block_on(pixelwire::mock_camera::run(opts)),
     }
 }

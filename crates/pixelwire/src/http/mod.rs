@@ -35,6 +35,20 @@ async fn style_css() -> impl IntoResponse {
     )
 }
 
+async fn viewer_page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("../../../../web/viewer.html"),
+    )
+}
+
+async fn viewer_js() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("../../../../web/viewer.js"),
+    )
+}
+
 async fn not_found() -> error::ApiError {
     error::ApiError::NotFound("no such endpoint".into())
 }
@@ -68,6 +82,8 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(index))
         .route("/app.js", get(app_js))
         .route("/style.css", get(style_css))
+        .route("/viewer.js", get(viewer_js))
+        .route("/streams/{name}", get(viewer_page))
         .route("/metrics", get(api::metrics))
         .route("/api/status", get(api::status))
         .route("/api/streams", get(api::list_streams))

@@ -1,6 +1,7 @@
 //! I420 (planar YUV 4:2:0) images: what the H.264 encoder takes, and what Picamera's raw `yuv`
-//! format is. Conversions go through `yuvutils-rs` (BT.601, limited range, as JPEG decoders and
-//! H.264 decoders assume).
+//! format is. Every I420 here is **BT.601, full range**: the JPEG (JFIF) convention, so a camera's
+//! 4:2:0 JPEG planes go to the encoder untouched, and RGB converts the same way (`yuvutils-rs`).
+//! The encoder declares it in the stream's VUI, so decoders do not guess.
 
 use yuvutils_rs::{
     BufferStoreMut, YuvConversionMode, YuvPlanarImage, YuvPlanarImageMut, YuvRange,
@@ -48,7 +49,7 @@ impl I420 {
             &mut img,
             rgba,
             width * 4,
-            YuvRange::Limited,
+            YuvRange::Full,
             YuvStandardMatrix::Bt601,
             YuvConversionMode::Balanced,
         )
@@ -115,7 +116,7 @@ impl I420 {
             &img,
             &mut rgba,
             self.width * 4,
-            YuvRange::Limited,
+            YuvRange::Full,
             YuvStandardMatrix::Bt601,
         );
         rgba

@@ -10,12 +10,14 @@ use crate::bus::Stream;
 use bytes::Bytes;
 use openh264::OpenH264API;
 use openh264::encoder::{
-    Complexity, Encoder, EncoderConfig, FrameType, IntraFramePeriod, RateControlMode, UsageType,
+    Complexity, Encoder, EncoderConfig, FrameType, IntraFramePeriod, MatrixCoefficients,
+    RateControlMode, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSlices;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// One encoded access unit, framed for viewers.
@@ -72,7 +74,14 @@ fn new_encoder(width: u32, height: u32) -> Result<Encoder, openh264::Error> {
         )))
         .max_frame_rate(openh264::encoder::FrameRate::from_hz(30.0))
         .skip_frames(false)
-        .intra_frame_period(IntraFramePeriod::from_num_frames(60));
+        .intra_frame_period(IntraFramePeriod::from_num_frames(60))
+        // Our I420 is BT.601 full range (the JPEG convention, see `media::yuv`): say so, or
+        // browsers assume BT.709 limited range and shift every colour.
+        .vui(
+            VuiConfig::bt709()
+                .matrix_coefficients(MatrixCoefficients::Smpte170M)
+                .full_range(true),
+        );
     Encoder::with_api_config(OpenH264API::from_source(), cfg)
 }
 
@@ -101,45 +110,66 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
         _stop: stop_tx,
     });
     let weak = Arc::downgrade(&hub);
-    tokio::spawn(async move {
+    let rt = tokio::runtime::Handle::current();
+    // The encoder runs on a blocking-pool thread: encoding never stalls the async workers.
+    tokio::task::spawn_blocking(move || {
         let mut watch = stream.watch();
         let mut encoder: Option<(u32, u32, Encoder)> = None;
         let mut annexb = Vec::with_capacity(64 * 1024);
+        let mut last: Option<Arc<crate::media::MediaFrame>> = None;
         tracing::debug!(stream = stream.name(), "h264 encoder started");
         loop {
-            let frame = tokio::select! {
-                f = watch.next() => match f { Some(f) => f, None => break },
-                _ = &mut stop => break,
-            };
+            // A viewer that joins a stream with no new frames (a still image, a stalled camera)
+            // still gets a keyframe: after 100 ms without a frame, the last one is encoded again.
+            let next = rt.block_on(async {
+                tokio::select! {
+                    f = watch.next() => Some(f),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => None,
+                    _ = &mut stop => Some(None),
+                }
+            });
             // Nobody holds the hub any more: stop encoding.
             let Some(hub) = weak.upgrade() else { break };
+            let frame = match next {
+                Some(Some(f)) => f,
+                Some(None) => break,
+                None if hub.want_keyframe.load(Ordering::Relaxed) => match &last {
+                    Some(f) => f.clone(),
+                    None => continue,
+                },
+                None => continue,
+            };
+            last = Some(frame.clone());
             let Some(yuv) = frame.i420() else { continue };
             let t0 = std::time::Instant::now();
-            let unit = tokio::task::block_in_place(|| {
-                if encoder
-                    .as_ref()
-                    .is_none_or(|(w, h, _)| (*w, *h) != (yuv.width, yuv.height))
-                {
-                    encoder = new_encoder(yuv.width, yuv.height)
-                        .ok()
-                        .map(|e| (yuv.width, yuv.height, e));
-                    hub.want_keyframe.store(true, Ordering::Relaxed);
-                }
-                let (_, _, enc) = encoder.as_mut()?;
-                if hub.want_keyframe.swap(false, Ordering::Relaxed) {
-                    enc.force_intra_frame();
-                }
-                let w = yuv.width as usize;
-                let src = YUVSlices::new(
-                    (&yuv.y, &yuv.u, &yuv.v),
-                    (w, yuv.height as usize),
-                    (w, w / 2, w / 2),
-                );
-                let bits = enc.encode(&src).ok()?;
-                let keyframe = matches!(bits.frame_type(), FrameType::IDR | FrameType::I);
-                annexb.clear();
-                bits.write_vec(&mut annexb);
-                (!annexb.is_empty()).then(|| EncodedUnit {
+            if encoder
+                .as_ref()
+                .is_none_or(|(w, h, _)| (*w, *h) != (yuv.width, yuv.height))
+            {
+                encoder = new_encoder(yuv.width, yuv.height)
+                    .ok()
+                    .map(|e| (yuv.width, yuv.height, e));
+                hub.want_keyframe.store(true, Ordering::Relaxed);
+            }
+            let Some((_, _, enc)) = encoder.as_mut() else {
+                continue;
+            };
+            if hub.want_keyframe.swap(false, Ordering::Relaxed) {
+                enc.force_intra_frame();
+            }
+            let w = yuv.width as usize;
+            let src = YUVSlices::new(
+                (&yuv.y, &yuv.u, &yuv.v),
+                (w, yuv.height as usize),
+                (w, w / 2, w / 2),
+            );
+            let Ok(bits) = enc.encode(&src) else { continue };
+            let keyframe = matches!(bits.frame_type(), FrameType::IDR | FrameType::I);
+            annexb.clear();
+            bits.write_vec(&mut annexb);
+            metrics.observe_encode(stream.name(), t0.elapsed());
+            if !annexb.is_empty() {
+                let unit = EncodedUnit {
                     keyframe,
                     message: message::build(
                         KIND_H264,
@@ -150,12 +180,9 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                         &annexb,
                     ),
                     capture_time_us: frame.capture_time_us,
-                })
-            });
-            metrics.observe_encode(stream.name(), t0.elapsed());
-            if let Some(u) = unit {
+                };
                 // No receivers is fine: the last viewer may be leaving right now.
-                let _ = hub.tx.send(Arc::new(u));
+                let _ = hub.tx.send(Arc::new(unit));
             }
         }
         tracing::debug!(stream = stream.name(), "h264 encoder stopped");

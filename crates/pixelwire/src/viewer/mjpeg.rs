@@ -1,7 +1,8 @@
 //! MJPEG over HTTP: `GET /api/streams/{name}/mjpeg` (`multipart/x-mixed-replace`, what `<img>`,
 //! VLC, ffmpeg, Home Assistant and Frigate read) and `GET /api/streams/{name}/snapshot.jpg`. Camera
 //! JPEGs pass through untouched; rendered frames are encoded once and shared. Each client gets the
-//! newest frame whenever it is ready for one: a slow client skips frames.
+//! newest frame whenever it is ready for one: a slow client skips frames. Without new frames the
+//! newest is repeated every second (browsers display a part only when the next one begins).
 
 use crate::bus::StreamWatch;
 use crate::http::error::ApiError;
@@ -16,6 +17,9 @@ use std::convert::Infallible;
 
 /// The multipart boundary.
 pub const BOUNDARY: &str = "pixelwireframe";
+
+/// Without a new frame for this long, the newest is sent again.
+const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Client {
     watch: StreamWatch,
@@ -44,15 +48,26 @@ pub async fn mjpeg(
         metrics: state.metrics.clone(),
         stream: stream.name().to_string(),
     };
+    // Each part ends with the next boundary, so a browser shows it at once instead of waiting for
+    // the next frame (a still image would otherwise never appear).
+    let opening = futures_util::stream::once(async {
+        Ok::<_, Infallible>(Bytes::from(format!("--{BOUNDARY}\r\n")))
+    });
     let parts = futures_util::stream::unfold(client, |mut c| async move {
         loop {
-            let frame = c.watch.next().await?;
+            // Browsers show a part only when the next one starts, so without new frames the newest
+            // is sent again every second (a still image appears, and idle proxies stay open).
+            let frame = match tokio::time::timeout(REPEAT_AFTER, c.watch.next()).await {
+                Ok(f) => f?,
+                Err(_) => c.watch.stream().latest()?,
+            };
             if let Some(jpeg) = frame.jpeg() {
                 let head = format!(
-                    "--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
+                    "Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
                     jpeg.len()
                 );
-                let chunks = [Bytes::from(head), jpeg, Bytes::from_static(b"\r\n")];
+                let tail = format!("\r\n--{BOUNDARY}\r\n");
+                let chunks = [Bytes::from(head), jpeg, Bytes::from(tail)];
                 return Some((
                     futures_util::stream::iter(chunks.map(Ok::<_, Infallible>)),
                     c,
@@ -61,6 +76,7 @@ pub async fn mjpeg(
         }
     })
     .flatten();
+    let parts = opening.chain(parts);
     Ok((
         [
             (

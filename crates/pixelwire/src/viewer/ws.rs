@@ -10,8 +10,10 @@
 use crate::bus::Stream;
 use crate::http::error::ApiError;
 use crate::state::AppState;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -49,12 +51,17 @@ pub async fn stream(
     State(state): State<AppState>,
     Path(name): Path<String>,
     Query(q): Query<ViewerQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    // The stream first, so an unknown name is 404 whether or not the request is an upgrade.
     let stream = state
         .bus
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return Ok(rejection.into_response()),
+    };
     let codec = if q.codec.as_deref() == Some("jpeg") {
         ViewerCodec::Jpeg
     } else {
