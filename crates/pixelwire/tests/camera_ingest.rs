@@ -605,3 +605,33 @@ async fn the_device_registry_survives_a_restart() {
     assert_eq!(devices[0]["name"], "Garden");
     running.shutdown();
 }
+
+#[tokio::test]
+async fn a_display_routed_to_a_camera_stream_shows_it_letterboxed() {
+    // The stream is declared, so the route is valid before the camera connects.
+    let cfg = "[[streams]]\nname = \"porch\"\nsource = \"camera\"\n[[displays]]\nid = \"hall\"\nstream = \"porch\"\n";
+    let running = start_with_default("porch", cfg).await;
+    let mut dev =
+        common::Device::connect(running.display_addrs[0], common::hello("hall", 160, 160)).await;
+    dev.run_for(Duration::from_millis(300)).await;
+    let (mut cam, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/camera/porch", running.http_addr))
+            .await
+            .unwrap();
+    // 640x480 solid red: on a 160x160 panel it is letterboxed to 160x120 with black bars of 20 rows.
+    let rgba: Vec<u8> = (0..640 * 480).flat_map(|_| [255u8, 0, 0, 255]).collect();
+    let image = pixelwire::media::jpeg::encode_rgba(&rgba, 640, 480, 90).unwrap();
+    cam.send(Message::Binary(image.into())).await.unwrap();
+    dev.run_for(Duration::from_secs(2)).await;
+    assert!(dev.closed.is_none(), "{:?}", dev.closed);
+    let panel = dev.front_rgb();
+    let px = |x: usize, y: usize| &panel[(y * 160 + x) * 3..(y * 160 + x) * 3 + 3];
+    assert_eq!(px(80, 5), [0, 0, 0], "black bar above");
+    assert_eq!(px(80, 155), [0, 0, 0], "black bar below");
+    let mid = px(80, 80);
+    assert!(
+        mid[0] > 240 && mid[1] < 16 && mid[2] < 16,
+        "camera image in the middle: {mid:?}"
+    );
+    running.shutdown();
+}

@@ -37,6 +37,8 @@ pub struct StreamStatus {
     pub active: bool,
     /// Snapshot URL.
     pub snapshot: String,
+    /// Viewer page URL.
+    pub viewer: String,
 }
 
 /// `GET /api/status`.
@@ -73,6 +75,7 @@ fn streams(state: &AppState) -> Vec<StreamStatus> {
                 watchers: s.watchers(),
                 active: s.watchers() > 0,
                 snapshot: format!("/api/streams/{}/snapshot.png", s.name()),
+                viewer: format!("/streams/{}", s.name()),
             }
         })
         .collect()
