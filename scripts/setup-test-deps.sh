@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the build: ffmpeg/ffprobe (they read the MJPEG and
-# H.264 outputs) and Debian's Chromium (headless, for the viewer page tests). Safe to run again.
+# H.264 outputs), Debian's Chromium (headless, for the viewer page tests), and Debian's Prometheus
+# (`prometheus`, `promtool`) and node exporter (the self-monitoring tests start their own
+# instances on free loopback ports with temporary storage). Safe to run again.
 set -euo pipefail
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -8,10 +10,20 @@ as_root() {
     fi
 }
 need=()
-for p in ffmpeg chromium; do
+for p in ffmpeg chromium prometheus prometheus-node-exporter; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+    # Under systemd the Prometheus packages start system services on :9090 and :9100. No test
+    # uses them (nor their ports), so they would only take CPU: stop the ones this run installed.
+    if [ -d /run/systemd/system ]; then
+        for p in "${need[@]}"; do
+            case "$p" in
+                prometheus | prometheus-node-exporter)
+                    as_root systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;;
+            esac
+        done
+    fi
 fi

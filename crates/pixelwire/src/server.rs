@@ -69,6 +69,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         cameras: cameras.clone(),
         api_keys,
         h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
+        dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
     };
     let mut tasks = JoinSet::new();
     for sc in cfg.effective_streams() {
@@ -82,7 +83,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         };
         let stream = Stream::new(sc.name.get_ref().clone(), desc);
         bus.insert(stream.clone());
-        if generated {
+        if sc.source == crate::config::SourceKind::Dashboard {
+            tasks.spawn(crate::source::dashboard::run_dashboard(
+                stream,
+                sc,
+                state.dashboards.clone(),
+                signal.clone(),
+                metrics.clone(),
+            ));
+        } else if generated {
             tasks.spawn(crate::source::run_generated(
                 stream,
                 sc,

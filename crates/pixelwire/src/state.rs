@@ -31,4 +31,6 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeys>,
     /// H.264 encoders by stream, shared by viewers.
     pub h264: Arc<crate::viewer::h264::H264Hubs>,
+    /// What each dashboard stream shows, for the API.
+    pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
 }

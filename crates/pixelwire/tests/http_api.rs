@@ -23,7 +23,7 @@ async fn status_and_streams() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["bios", "cpu", "pattern"]);
+    assert_eq!(names, ["bios", "cpu", "pattern", "pixelwire", "system"]);
     assert_eq!(
         v["streams"][0]["snapshot"],
         "/api/streams/bios/snapshot.png"
@@ -31,7 +31,7 @@ async fn status_and_streams() {
     assert_eq!(v["displays"].as_array().unwrap().len(), 0);
     let r = get(running.http_addr, "/api/streams").await;
     let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v.as_array().unwrap().len(), 5);
     running.shutdown();
 }
 
@@ -108,18 +108,29 @@ async fn metrics_exposition() {
     assert_eq!(r.status, 200);
     let text = String::from_utf8_lossy(&r.body);
     for name in [
-        "# TYPE pixelwire_stream_frames counter",
+        "# TYPE pixelwire_stream_frames_total counter",
         "pixelwire_stream_frames_total{stream=\"bios\"}",
         "# TYPE pixelwire_stream_render_seconds histogram",
         "# TYPE pixelwire_display_latency_seconds histogram",
-        "# TYPE pixelwire_display_frames_skipped counter",
+        "# TYPE pixelwire_display_frames_skipped_total counter",
         "# TYPE pixelwire_display_capacity_bytes_per_second gauge",
         "pixelwire_display_connected{display=\"m1\"} 1",
         "pixelwire_display_connections_total{protocol=\"pixelwire\"} 1",
         "pixelwire_display_stage_seconds_bucket{le=\"0.00001\",display=\"m1\",stage=\"diff\"}",
-        "# EOF",
     ] {
         assert!(text.contains(name), "missing {name} in\n{text}");
     }
+    // Without an Accept header asking for OpenMetrics, the classic text format 0.0.4.
+    assert!(
+        !text.contains("# EOF") && !text.contains("_created"),
+        "{text}"
+    );
+    assert!(
+        r.headers
+            .to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        r.headers
+    );
     running.shutdown();
 }

@@ -4,6 +4,7 @@
 //! file, the line and the key.
 
 mod cameras;
+pub mod dashboard;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 
@@ -26,7 +27,8 @@ pub struct Config {
     pub display_defaults: DisplayTuning,
     /// Settings for seed-000 sketches.
     pub legacy: LegacySettings,
-    /// Named streams; empty means the built-in set (`bios`, `cpu`, `pattern`).
+    /// Named streams; empty means the built-in set (`bios`, `cpu`, `pattern`, and the dashboards
+    /// `system` and `pixelwire`).
     pub streams: Vec<StreamConfig>,
     /// Routes and overrides for pixelwire devices, by device id.
     pub displays: Vec<DisplayRoute>,
@@ -76,6 +78,8 @@ pub enum SourceKind {
     Cpu,
     /// Moving test pattern.
     Pattern,
+    /// Panels of Prometheus queries (`[streams.dashboard]`).
+    Dashboard,
     /// Frames pushed by a camera (WebSocket, HTTP or TCP) that names this stream; declaring it lets
     /// displays be routed to it before the camera connects.
     Camera,
@@ -88,6 +92,7 @@ impl SourceKind {
             Self::Bios => "bios",
             Self::Cpu => "cpu",
             Self::Pattern => "pattern",
+            Self::Dashboard => "dashboard",
             Self::Camera => "camera",
         }
     }
@@ -98,6 +103,7 @@ impl SourceKind {
             Self::Bios => 1.0,
             Self::Cpu => 2.0,
             Self::Pattern => 30.0,
+            Self::Dashboard => 1.0,
             Self::Camera => 30.0,
         }
     }
@@ -123,6 +129,28 @@ pub struct StreamConfig {
     /// Render one frame and keep it (a still image).
     #[serde(default)]
     pub still: bool,
+    /// Panels and Prometheus settings of a `dashboard` stream (default: the "node" preset).
+    pub dashboard: Option<dashboard::DashboardConfig>,
+}
+
+impl StreamConfig {
+    /// A built-in stream of `source` at 320×240.
+    pub fn builtin(name: &str, source: SourceKind) -> Self {
+        Self {
+            name: Spanned::new(0..0, name.to_string()),
+            source,
+            width: default_width(),
+            height: default_height(),
+            fps: None,
+            still: false,
+            dashboard: None,
+        }
+    }
+
+    /// The dashboard settings of a `dashboard` stream.
+    pub fn dashboard_config(&self) -> dashboard::DashboardConfig {
+        self.dashboard.clone().unwrap_or_default()
+    }
 }
 
 fn default_width() -> u32 {
@@ -438,17 +466,18 @@ impl Config {
         if !self.streams.is_empty() {
             return self.streams.clone();
         }
-        [SourceKind::Bios, SourceKind::Cpu, SourceKind::Pattern]
+        let mut out: Vec<StreamConfig> = [SourceKind::Bios, SourceKind::Cpu, SourceKind::Pattern]
             .into_iter()
-            .map(|k| StreamConfig {
-                name: Spanned::new(0..0, k.name().to_string()),
-                source: k,
-                width: 320,
-                height: 240,
-                fps: None,
-                still: false,
-            })
-            .collect()
+            .map(|k| StreamConfig::builtin(k.name(), k))
+            .collect();
+        out.push(StreamConfig::builtin("system", SourceKind::Dashboard));
+        let mut own = StreamConfig::builtin("pixelwire", SourceKind::Dashboard);
+        own.dashboard = Some(dashboard::DashboardConfig {
+            preset: dashboard::Preset::Pixelwire,
+            ..dashboard::DashboardConfig::default()
+        });
+        out.push(own);
+        out
     }
 
     fn validate(&self, text: &str) -> anyhow::Result<()> {
@@ -475,6 +504,21 @@ impl Config {
                 && !(0.1..=120.0).contains(&fps)
             {
                 bail!("line {at}: stream {name:?}: fps = {fps} is outside 0.1..=120");
+            }
+            match (&s.dashboard, s.source) {
+                (Some(d), SourceKind::Dashboard) => {
+                    d.validate(&format!("line {at}: stream {name:?}: dashboard"))?;
+                }
+                (Some(_), other) => bail!(
+                    "line {at}: stream {name:?}: a dashboard table needs source = \"dashboard\" (not {:?})",
+                    other.name()
+                ),
+                (None, _) => {}
+            }
+            if s.source == SourceKind::Dashboard && (s.fps.is_some() || s.still) {
+                bail!(
+                    "line {at}: stream {name:?}: a dashboard renders when its data changes; set dashboard.interval_ms instead of fps or still"
+                );
             }
         }
         let check_ref = |r: &Spanned<String>, key: &str| -> anyhow::Result<()> {
@@ -597,7 +641,12 @@ mod tests {
         let c = Config::parse("", None).unwrap();
         assert_eq!(c.server.http.port(), 8080);
         assert_eq!(c.server.display.port(), 8888);
-        assert_eq!(c.effective_streams().len(), 3);
+        let names: Vec<String> = c
+            .effective_streams()
+            .iter()
+            .map(|s| s.name.get_ref().clone())
+            .collect();
+        assert_eq!(names, ["bios", "cpu", "pattern", "system", "pixelwire"]);
         let (stream, t) = c.route_display("anything");
         assert_eq!(stream, "bios");
         assert_eq!(t.window, 2);

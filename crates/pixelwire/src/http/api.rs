@@ -8,7 +8,7 @@ use crate::media::MediaFrame;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use std::sync::Arc;
@@ -201,14 +201,17 @@ pub async fn display_preview(
     Ok(png_response(png))
 }
 
-/// `GET /metrics`.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.metrics.encode(&state.bus.all());
+/// `GET /metrics`: OpenMetrics for scrapers that ask for it (Prometheus does), the Prometheus text
+/// format 0.0.4 for everyone else ([`crate::metrics::Format::negotiate`]).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let format = crate::metrics::Format::negotiate(accept);
+    let body = state.metrics.encode_as(&state.bus.all(), format);
     (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::VARY, "Accept"),
+        ],
         body,
     )
         .into_response()

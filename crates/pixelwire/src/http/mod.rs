@@ -2,6 +2,7 @@
 //! handlers are tested without sockets; [`serve`] runs it with graceful shutdown.
 
 pub mod api;
+pub mod dashboard;
 pub mod error;
 pub mod images;
 
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
             get(viewer::mjpeg::snapshot),
         )
         .route("/api/streams/{name}/mjpeg", get(viewer::mjpeg::mjpeg))
+        .route("/api/streams/{name}/dashboard", get(dashboard::dashboard))
         .route("/api/streams/{name}/ws", get(viewer::ws::stream))
         .route("/api/displays/{id}/preview.png", get(api::display_preview))
         .route("/ws/camera", get(crate::ingest::ws::camera))

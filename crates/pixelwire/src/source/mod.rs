@@ -2,6 +2,7 @@
 //! nobody watches the stream, and renders on wall-clock-aligned ticks while someone does (so a 1 fps
 //! clock changes exactly on the second).
 
+pub mod dashboard;
 pub mod generator;
 pub mod render;
 pub mod system_info;
@@ -41,7 +42,8 @@ impl Screen {
                 )))
             }
             SourceKind::Pattern => Screen::Pattern(render::PatternScreen::new(w, h)),
-            SourceKind::Camera => return None,
+            // Dashboards run their own task (`dashboard::run_dashboard`); cameras push.
+            SourceKind::Dashboard | SourceKind::Camera => return None,
         })
     }
 

@@ -170,6 +170,34 @@ impl Canvas {
             .stroke_path(&path, &paint, &stroke, Transform::identity(), None);
     }
 
+    /// Blends an anti-aliased closed polygon filled with `color` at opacity `alpha`. Fewer than
+    /// three points draw nothing.
+    pub fn fill_polygon(&mut self, points: &[(f32, f32)], color: Rgb, alpha: u8) {
+        let [first, rest @ ..] = points else {
+            return;
+        };
+        if rest.len() < 2 {
+            return;
+        }
+        let mut pb = PathBuilder::with_capacity(points.len() + 1, points.len() + 1);
+        pb.move_to(first.0, first.1);
+        for p in rest {
+            pb.line_to(p.0, p.1);
+        }
+        pb.close();
+        let Some(path) = pb.finish() else {
+            return; // non-finite coordinates
+        };
+        let paint = solid(color, alpha, true);
+        self.pixmap.fill_path(
+            &path,
+            &paint,
+            FillRule::Winding,
+            Transform::identity(),
+            None,
+        );
+    }
+
     /// An anti-aliased disc shaded by a radial gradient from `center_color` at its centre to
     /// `edge_color` at its rim.
     pub fn shaded_circle(

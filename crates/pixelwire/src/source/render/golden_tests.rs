@@ -194,3 +194,114 @@ fn golden_pattern_480x320() {
         &fixed_input(),
     );
 }
+
+/// The "node" preset with two minutes of deterministic history: CPU a wave, memory 5.2 of
+/// 15.6 GiB, load 1.23, disk and network ramps, 57 °C.
+pub(crate) fn dashboard_fixture() -> (
+    Vec<crate::config::dashboard::PanelSpec>,
+    crate::source::dashboard::model::DashboardModel,
+) {
+    use crate::config::dashboard::DashboardConfig;
+    use crate::source::dashboard::model::{DashboardModel, QueryTarget};
+    use crate::source::dashboard::prom_api::InstantSeries;
+    let specs = DashboardConfig::default().panel_specs();
+    let mut model = DashboardModel::new(&specs, 120);
+    let gib = 1024f64.powi(3);
+    let mib = 1024f64.powi(2);
+    for tick in 0..120i64 {
+        let t = tick as f64;
+        let answers = DashboardModel::queries(&specs)
+            .into_iter()
+            .map(|(target, _)| {
+                let v = match target {
+                    QueryTarget::Series { panel: 0, .. } => 50.0 + 40.0 * (t / 9.0).sin(),
+                    QueryTarget::Series { panel: 1, .. } => 5.2 * gib + (t / 5.0).sin() * 0.1 * gib,
+                    QueryTarget::Max { .. } => 15.6 * gib,
+                    QueryTarget::Series { panel: 2, .. } => 1.23,
+                    QueryTarget::Series {
+                        panel: 3,
+                        series: 0,
+                    } => (t % 40.0) * 0.2 * mib,
+                    QueryTarget::Series { panel: 3, .. } => ((t + 20.0) % 60.0) * 0.05 * mib,
+                    QueryTarget::Series {
+                        panel: 4,
+                        series: 0,
+                    } => 300.0 * 1024.0 + t * 900.0,
+                    QueryTarget::Series { panel: 4, .. } => 40.0 * 1024.0,
+                    QueryTarget::Series { .. } => 57.0,
+                };
+                let value = vec![InstantSeries {
+                    labels: Default::default(),
+                    value: v,
+                }];
+                (target, Ok(value))
+            })
+            .collect();
+        model.apply_instant(1_000_000 + tick, answers);
+    }
+    (specs, model)
+}
+
+/// A dashboard screen over a fixed model, as a [`Generator`] for the golden harness.
+struct DashboardGolden {
+    screen: super::dashboard::DashboardScreen,
+    specs: Vec<crate::config::dashboard::PanelSpec>,
+    model: crate::source::dashboard::model::DashboardModel,
+}
+
+impl DashboardGolden {
+    fn new(width: u32, height: u32) -> Self {
+        let (specs, model) = dashboard_fixture();
+        Self {
+            screen: super::dashboard::DashboardScreen::new(width, height, specs.len(), None),
+            specs,
+            model,
+        }
+    }
+}
+
+impl Generator for DashboardGolden {
+    fn size(&self) -> (u32, u32) {
+        self.screen.size()
+    }
+
+    fn render(&mut self, _input: &RenderInput, rgba: &mut [u8]) {
+        self.screen.update(&self.specs, &self.model);
+        self.screen.copy_to(rgba);
+    }
+}
+
+#[test]
+fn golden_dashboard_320x240() {
+    check_golden(
+        "dashboard-320x240.png",
+        &mut DashboardGolden::new(320, 240),
+        &fixed_input(),
+    );
+}
+
+#[test]
+fn golden_dashboard_240x240() {
+    check_golden(
+        "dashboard-240x240.png",
+        &mut DashboardGolden::new(240, 240),
+        &fixed_input(),
+    );
+}
+
+#[test]
+fn golden_dashboard_640x480() {
+    check_golden(
+        "dashboard-640x480.png",
+        &mut DashboardGolden::new(640, 480),
+        &fixed_input(),
+    );
+}
+
+#[test]
+fn golden_dashboard_unreachable_320x240() {
+    let mut g = DashboardGolden::new(320, 240);
+    g.model
+        .apply_unreachable(1_000_120, "connection refused".to_owned());
+    check_golden("dashboard-unreachable-320x240.png", &mut g, &fixed_input());
+}

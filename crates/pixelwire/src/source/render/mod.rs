@@ -11,6 +11,7 @@
 pub mod bios;
 pub mod canvas;
 pub mod cpu;
+pub mod dashboard;
 pub mod pattern;
 pub mod text;
 
