@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use pixelwire::mock_camera::{FrameSource, Format};
+use pixelwire::mock_camera::{Format, FrameSource};
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -116,6 +116,17 @@ struct Inner {
     camera_dropped: Family<DropLabel, Counter>,
     encode: Hist<StreamLabel>,
     viewers: Family<ViewerLabel, Gauge>,
+    dashboard_polls: Family<PollLabel, Counter>,
+    dashboard_poll_time: Hist<StreamLabel>,
+}
+
+/// `{stream, outcome}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PollLabel {
+    /// Dashboard stream name.
+    pub stream: String,
+    /// "answered" (Prometheus answered, possibly rejecting a query) or "unreachable".
+    pub outcome: String,
 }
 
 /// `{stream, codec}`.
@@ -326,6 +337,16 @@ impl Metrics {
                 "Browser and MJPEG viewers connected",
                 Family::default()
             ),
+            dashboard_polls: reg!(
+                "pixelwire_dashboard_polls",
+                "Dashboard polls of Prometheus, by outcome",
+                Family::default()
+            ),
+            dashboard_poll_time: reg!(
+                "pixelwire_dashboard_poll_seconds",
+                "Time for all queries of one dashboard poll to be answered",
+                hist(latency_histogram)
+            ),
             registry: Registry::default(),
         };
         let inner = Inner {
@@ -504,6 +525,24 @@ impl Metrics {
                 stream: stream.to_string(),
             })
             .inc_by(bytes);
+    }
+
+    /// A dashboard poll ended after `d`; `answered` unless Prometheus was unreachable.
+    pub fn dashboard_poll(&self, stream: &str, answered: bool, d: Duration) {
+        let outcome = if answered { "answered" } else { "unreachable" };
+        self.inner
+            .dashboard_polls
+            .get_or_create(&PollLabel {
+                stream: stream.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.inner
+            .dashboard_poll_time
+            .get_or_create(&StreamLabel {
+                stream: stream.to_string(),
+            })
+            .observe(d.as_secs_f64());
     }
 
     /// A frame took `d` to encode as H.264.

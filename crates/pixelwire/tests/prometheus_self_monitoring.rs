@@ -23,7 +23,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
+/// A pattern stream for the display, and a dashboard whose Prometheus (the discard port) never
+/// answers, so the dashboard poll families have series.
 const CONFIG: &str = "[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps = 10\n\
+[[streams]]\nname = \"dash\"\nsource = \"dashboard\"\n\
+[streams.dashboard]\nprometheus = \"http://127.0.0.1:9\"\ntimeout_ms = 200\n\
 [[displays]]\nid = \"desk\"\nstream = \"pattern\"\n";
 
 const DASHBOARD: &str = include_str!("../../../docs/grafana/pixelwire.json");
@@ -53,6 +57,8 @@ fn documented_metrics() -> Vec<(String, String)> {
 struct Load {
     stop: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Keeps the dashboard polling.
+    _dashboard: pixelwire::bus::StreamWatch,
 }
 
 impl Load {
@@ -140,7 +146,12 @@ impl Load {
                 }
             }
         }));
-        Load { stop, tasks }
+        let _dashboard = running.state.bus.get("dash").expect("dash stream").watch();
+        Load {
+            stop,
+            tasks,
+            _dashboard,
+        }
     }
 
     async fn finish(self) {

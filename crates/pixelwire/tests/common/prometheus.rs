@@ -495,7 +495,16 @@ impl PrometheusApi {
     /// Instant query via `/api/v1/query`: (labels, value) per series (one unlabelled series for
     /// a scalar). `Err` on HTTP, JSON and PromQL errors, and for range-vector results.
     pub fn query(&self, expr: &str) -> Result<Vec<Series>> {
-        let qs = serde_urlencoded::to_string([("query", expr)]).context("encode query")?;
+        self.query_params(expr, &[("query", expr)])
+    }
+
+    /// [`PrometheusApi::query`] evaluated at `time_s` (Unix seconds) instead of now.
+    pub fn query_at(&self, expr: &str, time_s: f64) -> Result<Vec<Series>> {
+        self.query_params(expr, &[("query", expr), ("time", &format!("{time_s:.3}"))])
+    }
+
+    fn query_params(&self, expr: &str, params: &[(&str, &str)]) -> Result<Vec<Series>> {
+        let qs = serde_urlencoded::to_string(params).context("encode query")?;
         let data = self
             .call(&format!("/api/v1/query?{qs}"))
             .with_context(|| format!("query {expr}"))?;

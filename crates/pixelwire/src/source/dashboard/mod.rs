@@ -265,18 +265,21 @@ impl Dashboard {
 }
 
 /// Runs the dashboard stream `cfg` until shutdown.
-pub async fn run_dashboard(
+///
+/// The dashboard's view is registered before this returns, so the API knows the stream is a
+/// dashboard from the moment the server starts; the returned future does the rest.
+pub fn run_dashboard(
     stream: Arc<Stream>,
     cfg: StreamConfig,
     states: Arc<DashboardStates>,
-    mut shutdown: ShutdownSignal,
+    shutdown: ShutdownSignal,
     metrics: crate::metrics::Metrics,
-) {
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let dash = cfg.dashboard_config();
     let client = PromClient::new(&dash.prometheus, Duration::from_millis(dash.timeout_ms));
     let specs = dash.panel_specs();
     let queries = DashboardModel::queries(&specs);
-    let mut d = Dashboard {
+    let d = Dashboard {
         model: DashboardModel::new(&specs, dash.history_samples()),
         screen: DashboardScreen::new(cfg.width, cfg.height, specs.len(), dash.columns),
         logged: vec![None; queries.len()],
@@ -287,10 +290,19 @@ pub async fn run_dashboard(
         frames: 0,
         cfg: dash,
     };
+    d.publish_view();
+    run(d, client, queries, shutdown)
+}
+
+async fn run(
+    mut d: Dashboard,
+    client: PromClient,
+    queries: Vec<(model::QueryTarget, String)>,
+    mut shutdown: ShutdownSignal,
+) {
     let mut schedule = PollSchedule::new(d.cfg.interval_ms);
     let interval_s = d.cfg.interval_ms as f64 / 1000.0;
     let history_len = d.cfg.history_samples();
-    d.publish_view();
     loop {
         tokio::select! {
             _ = d.stream.watched() => {}
@@ -350,7 +362,11 @@ pub async fn run_dashboard(
                 o = answered => o,
                 _ = shutdown.wait() => return,
             };
-            let _poll_time = t0.elapsed();
+            d.metrics.dashboard_poll(
+                d.stream.name(),
+                outcome == PollOutcome::Answered,
+                t0.elapsed(),
+            );
             let done_ms = crate::clock::now().as_micros() / 1000;
             match outcome {
                 PollOutcome::Answered => {
