@@ -242,8 +242,17 @@ impl DamageTracker {
             for tx in tx0..=tx1 {
                 let i = ty * self.tiles_x + tx;
                 let complete = complete_tiles.contains(&i);
+                let t = self.tile_rect(tx, ty);
+                let covered = t.x >= rect.x
+                    && t.right() <= rect.right()
+                    && t.y >= rect.y
+                    && t.bottom() <= rect.bottom();
                 let i = i as usize;
                 self.clean_at[i] = complete.then_some(level);
+                if covered {
+                    // The shadow now holds what the panel shows over the whole tile.
+                    self.known[i] = true;
+                }
                 if complete {
                     // A complete tile's damage was its whole area when unknown, so it is known now.
                     self.dirty_since[i] = None;
@@ -317,6 +326,27 @@ mod tests {
         commit_all(&mut t, &img, &d);
         assert!(t.analyse(&img, QualityLevel::EXACT, 10).is_empty());
         assert_eq!(t.shadow(), &img);
+    }
+
+    #[test]
+    fn partial_commit_makes_covered_tiles_known() {
+        // Regression: a repaint larger than the frame budget is sent in parts (no tile complete).
+        // Tiles a part covers whole must become known, or every later update re-sends the same
+        // first part and the panel never converges (a livelock with a 64 KiB device buffer).
+        let img = Rgb565Image::filled(64, 32, 0x0F0F);
+        let mut t = DamageTracker::new(64, 32, 16);
+        let d = t.analyse(&img, QualityLevel::EXACT, 10);
+        assert_eq!(d.len(), 8, "unknown: every tile");
+        // The first 16 rows went out as one part of a bigger rect.
+        t.commit(&img, Rect::new(0, 0, 64, 16), QualityLevel::EXACT, &[]);
+        let d = t.analyse(&img, QualityLevel::EXACT, 10);
+        assert_eq!(d.len(), 4, "only the bottom row of tiles is left: {d:?}");
+        assert!(d.iter().all(|d| d.rect.y == 16));
+        // A part covering half a tile leaves that tile unknown (it is sent whole again).
+        t.commit(&img, Rect::new(0, 16, 64, 8), QualityLevel::EXACT, &[]);
+        assert_eq!(t.analyse(&img, QualityLevel::EXACT, 10).len(), 4);
+        t.commit(&img, Rect::new(0, 16, 64, 16), QualityLevel::EXACT, &[]);
+        assert!(t.analyse(&img, QualityLevel::EXACT, 10).is_empty());
     }
 
     #[test]
