@@ -3,7 +3,9 @@
 //! like the firmware; simulates a slow link (`--link-kbps`, `--rtt-ms`) and a slow panel
 //! (`--spi-mhz`); prints received fps, bytes/s and capture-to-display latency; writes PNG snapshots;
 //! and reconnects with backoff, keeping the last image. `--legacy` parses the seed-000 protocol
-//! exactly like the sketch instead.
+//! exactly like the sketch instead. `--panel` (with `--rotation`, `--glass`) sends every frame
+//! through the firmware's panel driver to a virtual ILI9341/ST7789/ST7735, so snapshots show what
+//! that panel would show.
 
 pub mod legacy;
 pub mod link;
@@ -65,6 +67,54 @@ pub struct EmuOptions {
     /// Size of the socket receive buffer, bytes (an ESP32 has 5–16 KiB).
     #[arg(long, value_name = "BYTES", default_value_t = 16384)]
     pub recv_buffer: u32,
+    /// Draw through the firmware's panel driver onto a virtual panel: ili9341, st7789 or st7735.
+    /// Its size after `--rotation` replaces `--size`.
+    #[arg(long, value_name = "CONTROLLER")]
+    pub panel: Option<String>,
+    /// Rotation of the `--panel`, degrees: 0, 90, 180 or 270.
+    #[arg(long, value_name = "DEGREES", default_value = "90")]
+    pub rotation: String,
+    /// Glass of the `--panel` in portrait orientation, WxH or WxH+X+Y (its position in the
+    /// controller's memory); default: the controller's usual module.
+    #[arg(long, value_name = "WxH[+X+Y]")]
+    pub glass: Option<String>,
+}
+
+impl EmuOptions {
+    /// The `--panel` configuration, if one was asked for.
+    pub fn panel_config(&self) -> anyhow::Result<Option<pixelwire_panel::PanelConfig>> {
+        let Some(panel) = &self.panel else {
+            return Ok(None);
+        };
+        let (mut width, mut height, mut ox, mut oy) = (None, None, None, None);
+        if let Some(g) = &self.glass {
+            let (size, offset) = match g.split_once('+') {
+                Some((s, o)) => (s, Some(o)),
+                None => (g.as_str(), None),
+            };
+            let (w, h) = size
+                .split_once(['x', 'X'])
+                .ok_or_else(|| anyhow::anyhow!("--glass: expected WxH or WxH+X+Y, got {g:?}"))?;
+            (width, height) = (Some(w), Some(h));
+            if let Some(o) = offset {
+                let (x, y) = o
+                    .split_once('+')
+                    .ok_or_else(|| anyhow::anyhow!("--glass: expected WxH+X+Y, got {g:?}"))?;
+                (ox, oy) = (Some(x), Some(y));
+            }
+        }
+        pixelwire_panel::settings::panel_config(pixelwire_panel::settings::PanelSettings {
+            panel: Some(panel),
+            rotation: Some(&self.rotation),
+            width,
+            height,
+            offset_x: ox,
+            offset_y: oy,
+            ..Default::default()
+        })
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("--panel/--rotation/--glass: {e}"))
+    }
 }
 
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
@@ -193,10 +243,11 @@ impl Emulator {
             return;
         };
         let (w, h) = self.opts.size;
+        let shown = self.panel.shown(self.opts.legacy);
         let img = pixelwire_core::Rgb565Image::from_bytes(
             u32::from(w),
             u32::from(h),
-            &self.panel.fb.front,
+            &shown,
             PixelOrder::BigEndian,
         );
         match crate::http::images::rgb565_png(&img) {
@@ -379,11 +430,17 @@ fn describe(e: DeviceError) -> String {
 }
 
 /// Runs the emulator until `--duration` or Ctrl-C; prints a JSON summary line at the end.
-pub async fn run(opts: EmuOptions) -> anyhow::Result<()> {
+pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
     let now = Instant::now();
-    let (w, h) = opts.size;
+    let panel = match opts.panel_config()? {
+        Some(cfg) => {
+            opts.size = (cfg.width(), cfg.height());
+            EmuPanel::with_virtual_panel(cfg)
+        }
+        None => EmuPanel::new(opts.size.0, opts.size.1),
+    };
     let mut emu = Emulator {
-        panel: EmuPanel::new(w, h),
+        panel,
         measuring_from: now + Duration::from_secs_f64(opts.warmup.max(0.0)),
         window_start: now,
         deadline: opts

@@ -1,9 +1,81 @@
 //! The emulated panel: a double-buffered framebuffer fed by the shared `pixelwire-proto` device
 //! code, plus what the emulator measures (frames, latency) and a model of the SPI bus (how long the
 //! pixels of a chunk take to reach the panel).
+//!
+//! With `--panel`, every presented frame also goes through the firmware's panel driver
+//! (`pixelwire-panel`: address windows, MADCTL rotation, offsets, RGB565 on the SPI bus) into a
+//! virtual DCS panel, and snapshots show what that panel would show.
 
+use pixelwire_panel::virtual_panel::{NoDelay, VirtualDc, VirtualSpi, block_on};
+use pixelwire_panel::{Panel, PanelConfig, VirtualPanel, Window};
 use pixelwire_proto::{DoubleBuffer, FrameEnd, PixelSink, RectHeader};
 use std::time::Duration;
+
+/// The firmware's driver on a virtual panel.
+pub struct VirtualDisplay {
+    panel: VirtualPanel,
+    driver: Panel<VirtualSpi, VirtualDc>,
+    /// Rectangles of the frame being received.
+    rects: Vec<RectHeader>,
+}
+
+impl VirtualDisplay {
+    /// A virtual panel configured as `cfg`, initialised by the driver.
+    pub fn new(cfg: PanelConfig) -> Self {
+        let panel = VirtualPanel::for_config(&cfg);
+        let mut driver = Panel::new(panel.spi(), panel.dc(), cfg);
+        // The virtual bus cannot fail (its error type is `Infallible`).
+        let _ = block_on(driver.init(&mut NoDelay));
+        Self {
+            panel,
+            driver,
+            rects: Vec::new(),
+        }
+    }
+
+    /// Size of the image the driver draws (after rotation).
+    pub fn size(&self) -> (u16, u16) {
+        (self.driver.width(), self.driver.height())
+    }
+
+    /// Writes `rect` of the framebuffer `fb` (`width` pixels wide, RGB565 big-endian) to the panel.
+    fn push(&mut self, fb: &[u8], rect: RectHeader) {
+        let (w, h) = self.size();
+        let Some(win) = Window::clip(rect.x, rect.y, rect.w, rect.h, w, h) else {
+            return;
+        };
+        let stride = usize::from(w) * 2;
+        let _ = block_on(async {
+            self.driver.set_window(win).await?;
+            for y in win.y..win.y + win.h {
+                let start = usize::from(y) * stride + usize::from(win.x) * 2;
+                let row = fb.get(start..start + usize::from(win.w) * 2).unwrap_or(&[]);
+                self.driver.write_pixels(row).await?;
+            }
+            Ok::<(), pixelwire_panel::driver::ErrorOf<VirtualSpi, VirtualDc>>(())
+        });
+    }
+
+    /// Writes the whole framebuffer (the legacy path, which draws into it directly).
+    pub fn push_all(&mut self, fb: &[u8]) {
+        let (w, h) = self.size();
+        self.push(
+            fb,
+            RectHeader {
+                x: 0,
+                y: 0,
+                w,
+                h,
+                codec: pixelwire_proto::Codec::Raw,
+            },
+        );
+    }
+
+    /// What the panel shows, RGB565 big-endian, row-major.
+    pub fn shown(&self) -> Vec<u8> {
+        self.panel.render_visible_be()
+    }
+}
 
 /// Panel sink; see the module docs.
 pub struct EmuPanel {
@@ -15,6 +87,8 @@ pub struct EmuPanel {
     pub frames: u64,
     /// Pixels written since the last call to [`EmuPanel::take_pixels`].
     pixels: u64,
+    /// The `--panel` path, if chosen.
+    virt: Option<VirtualDisplay>,
 }
 
 impl EmuPanel {
@@ -26,6 +100,18 @@ impl EmuPanel {
             latencies_ms: Vec::new(),
             frames: 0,
             pixels: 0,
+            virt: None,
+        }
+    }
+
+    /// A panel whose frames also go through the firmware's driver to a virtual `cfg` panel; its
+    /// size is the panel's (after rotation).
+    pub fn with_virtual_panel(cfg: PanelConfig) -> Self {
+        let virt = VirtualDisplay::new(cfg);
+        let (w, h) = virt.size();
+        Self {
+            virt: Some(virt),
+            ..Self::new(w, h)
         }
     }
 
@@ -33,10 +119,28 @@ impl EmuPanel {
     pub fn take_pixels(&mut self) -> u64 {
         std::mem::take(&mut self.pixels)
     }
+
+    /// What the panel shows now, RGB565 big-endian: the virtual panel's visible image with
+    /// `--panel`, else the front buffer. `legacy` first copies the front buffer to the virtual
+    /// panel (the legacy parser draws into the front buffer directly).
+    pub fn shown(&mut self, legacy: bool) -> Vec<u8> {
+        match &mut self.virt {
+            Some(v) => {
+                if legacy {
+                    v.push_all(&self.fb.front);
+                }
+                v.shown()
+            }
+            None => self.fb.front.clone(),
+        }
+    }
 }
 
 impl PixelSink for EmuPanel {
     fn begin_rect(&mut self, rect: &RectHeader) {
+        if let Some(v) = &mut self.virt {
+            v.rects.push(*rect);
+        }
         self.fb.begin_rect(rect);
     }
 
@@ -52,6 +156,12 @@ impl PixelSink for EmuPanel {
 
     fn present(&mut self, frame: &FrameEnd, latency_us: Option<i64>) {
         self.fb.present(frame, latency_us);
+        if let Some(v) = &mut self.virt {
+            // As the firmware does: the frame's rectangles reach the panel at FRAME_END.
+            for r in std::mem::take(&mut v.rects) {
+                v.push(&self.fb.front, r);
+            }
+        }
         self.frames += 1;
         if let Some(l) = latency_us {
             self.latencies_ms.push(l as f64 / 1000.0);

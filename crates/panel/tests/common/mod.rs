@@ -1,0 +1,54 @@
+//! Shared by the panel tests: a delay that does not wait, a transaction log printer, and test
+//! images.
+#![allow(dead_code)]
+
+use pixelwire_panel::virtual_panel::Transaction;
+
+/// A delay that returns at once and adds up what was asked.
+#[derive(Debug, Default)]
+pub struct NoDelay {
+    pub total_ns: u64,
+}
+
+impl embedded_hal_async::delay::DelayNs for NoDelay {
+    async fn delay_ns(&mut self, ns: u32) {
+        self.total_ns += u64::from(ns);
+    }
+}
+
+/// A transaction log as text: `C:2a D:0000013f` per transaction, joined by spaces.
+pub fn log_text(log: &[Transaction]) -> String {
+    log.iter()
+        .map(|t| {
+            let hex: String = t.bytes.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{}:{hex}", if t.dc { "D" } else { "C" })
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A test image: four quadrants of distinct colours, a diagonal and a one-pixel frame, so that
+/// any flip, rotation, offset or colour swap shows.
+pub fn test_image(w: u16, h: u16) -> Vec<u16> {
+    let (w, h) = (usize::from(w), usize::from(h));
+    let mut img = vec![0u16; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let q = match (x < w / 2, y < h / 2) {
+                (true, true) => 0xF800,   // red
+                (false, true) => 0x07E0,  // green
+                (true, false) => 0x001F,  // blue
+                (false, false) => 0xFFE0, // yellow
+            };
+            let v = if x == 0 || y == 0 || x == w - 1 || y == h - 1 {
+                0xFFFF
+            } else if x * h == y * w {
+                0x0000
+            } else {
+                q ^ ((x as u16 & 7) << 5)
+            };
+            img[y * w + x] = v;
+        }
+    }
+    img
+}
