@@ -3,7 +3,10 @@
 //! Two wire formats:
 //! * pixelwire: each rectangle is cut into bands (and, for panels wider than a packet, columns) whose
 //!   RECT message fits the device's `max_packet_bytes`; each band uses the smallest of the codecs the
-//!   device decodes (RAW is always possible, so a band always fits).
+//!   device decodes (RAW is always possible, so a band always fits). With a [`CostModel`] (the
+//!   device's decode cost and the link's measured rate), "smallest" becomes "soonest on the panel
+//!   per pixel": link time and device decode time together, so a slow CPU on a fast link gets RAW
+//!   for content that RLE would only shrink a little.
 //! * legacy (seed 000): 12-byte big-endian header + RGB565 big-endian, bands of at most
 //!   `max_payload` bytes with the same x and w (`seed-protocols.md` §A.2, §A.5 step 3).
 //!
@@ -11,6 +14,7 @@
 //! the update is left for the next frame (at least one message is always written, so an update
 //! always makes progress).
 
+use crate::decode_cost::{CostModel, DeviceTime};
 use crate::frame::Rect;
 use crate::image565::Rgb565Image;
 use crate::quality::QualityLevel;
@@ -62,6 +66,20 @@ pub struct EncodeStats {
     pub codec_bytes: [u64; 3],
     /// Messages per codec.
     pub codec_messages: [u32; 3],
+    /// Estimated device time of the receive pass, ns (0 without a cost model).
+    pub device_receive_ns: u64,
+    /// Estimated device time of the present pass, ns (0 without a cost model).
+    pub device_present_ns: u64,
+}
+
+impl EncodeStats {
+    /// Estimated device time of what was encoded ([`DeviceTime::NONE`] without a cost model).
+    pub fn device_time(&self) -> DeviceTime {
+        DeviceTime {
+            receive_s: self.device_receive_ns as f64 * 1e-9,
+            present_s: self.device_present_ns as f64 * 1e-9,
+        }
+    }
 }
 
 /// The bytes of one update being built, its byte budget and its counters.
@@ -103,12 +121,26 @@ pub struct UpdateEncoder {
     best: Vec<u8>,
     /// Bytes per pixel each codec produced last time, to guess how many rows fit a packet.
     bytes_per_pixel: [Option<f32>; 3],
+    /// Link and device costs, when known; see the module docs.
+    cost_model: Option<CostModel>,
+    /// Device time of the band in `best`.
+    best_device: DeviceTime,
 }
 
 impl UpdateEncoder {
     /// A new encoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets (or clears) the link and device costs that codec choice weighs.
+    pub fn set_cost_model(&mut self, model: Option<CostModel>) {
+        self.cost_model = model;
+    }
+
+    /// The cost model in use.
+    pub fn cost_model(&self) -> Option<&CostModel> {
+        self.cost_model.as_ref()
     }
 
     /// Appends the messages for `rect` of `target` at `level` to `update`, stopping before it would
@@ -173,6 +205,8 @@ impl UpdateEncoder {
                 stats.pixels += part.area();
                 stats.bytes += msg_len as u64;
                 self.note_codec(format, msg_len, stats);
+                stats.device_receive_ns += (self.best_device.receive_s * 1e9) as u64;
+                stats.device_present_ns += (self.best_device.present_s * 1e9) as u64;
                 outcome.sent.push(part);
                 y += rows;
             }
@@ -256,6 +290,7 @@ impl UpdateEncoder {
         let raw_rows = (cap / (px.width * 2)).max(1).min(px.height);
         match *format {
             WireFormat::Legacy { .. } => {
+                self.best_device = DeviceTime::NONE;
                 let n = px.width * raw_rows * 2;
                 self.best.clear();
                 self.best.resize(legacy::HEADER_LEN + n, 0);
@@ -277,21 +312,44 @@ impl UpdateEncoder {
             WireFormat::Pixelwire { order, codecs, .. } => {
                 let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
                 self.scratch.resize(cap, 0);
+                let raw_len = px.width * raw_rows * 2;
+                let model = self.cost_model;
+                // With a cost model: seconds to the panel per pixel of each candidate, RAW's first.
+                let per_pixel = |m: &CostModel, codec, rows: usize, payload: &[u8], n: usize| {
+                    let pixels = rows * px.width;
+                    let dev = m.decode.device_time(codec, pixels, payload);
+                    (m.band_seconds(head + n, pixels, dev) / pixels as f64, dev)
+                };
+                let raw_cost = model.map(|m| per_pixel(&m, Codec::Raw, raw_rows, &[], raw_len));
                 let mut chosen: Option<(Codec, usize, usize)> = None;
+                let mut chosen_cost = raw_cost;
                 for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
-                    if let Some((rows, n)) = self.fit_rows(codec, px, order, cap, raw_rows)
-                        && chosen.is_none_or(|(_, r, best)| rows > r || rows == r && n < best)
-                    {
+                    let Some((rows, n)) = self.fit_rows(codec, px, order, cap, raw_rows) else {
+                        continue;
+                    };
+                    let better = match &model {
+                        Some(m) => {
+                            let c = per_pixel(m, codec, rows, &self.scratch[..n], n);
+                            let better = chosen_cost.is_none_or(|(best, _)| c.0 < best);
+                            if better {
+                                chosen_cost = Some(c);
+                            }
+                            better
+                        }
+                        None => chosen.is_none_or(|(_, r, best)| rows > r || rows == r && n < best),
+                    };
+                    if better {
                         chosen = Some((codec, rows, n));
                         self.best.clear();
                         self.best.resize(head, 0);
                         self.best.extend_from_slice(&self.scratch[..n]);
                     }
                 }
-                let raw_len = px.width * raw_rows * 2;
+                self.best_device = chosen_cost.map_or(DeviceTime::NONE, |(_, d)| d);
                 let (codec, rows, n) = match chosen {
-                    // A compressed band covering at least RAW's rows wins unless RAW is smaller.
-                    Some((c, r, n)) if r > raw_rows || n < raw_len => (c, r, n),
+                    // With a model, a compressed band only got here by costing less than RAW;
+                    // without, one covering at least RAW's rows wins unless RAW is smaller.
+                    Some((c, r, n)) if model.is_some() || r > raw_rows || n < raw_len => (c, r, n),
                     _ => {
                         self.best.clear();
                         self.best.resize(head + raw_len, 0);
@@ -383,6 +441,75 @@ mod tests {
             s.codec_messages[1] + s.codec_messages[2] > 0,
             "compression used: {s:?}"
         );
+    }
+
+    /// Runs of three pixels in many colours: RLE halves the bytes but spends a token per three
+    /// pixels, far more than RAW's copy costs a small CPU.
+    fn busy_content(w: u32, h: u32) -> Rgb565Image {
+        let mut img = Rgb565Image::filled(w, h, 0);
+        for y in 0..h {
+            for x in 0..w {
+                img.px[(y * w + x) as usize] = ((x / 3 * 37 + y * 11) % 4096) as u16;
+            }
+        }
+        img
+    }
+
+    /// Encodes `img` whole with `model` and returns (messages per codec, decoded pixels match).
+    fn codecs_chosen(img: &Rgb565Image, model: Option<CostModel>) -> ([u32; 3], EncodeStats) {
+        let mut enc = UpdateEncoder::new();
+        enc.set_cost_model(model);
+        let mut u = UpdateBytes::with_budget(usize::MAX);
+        let r = enc.encode_rect(&pw(4096), img, img.bounds(), QualityLevel::EXACT, &mut u);
+        assert!(r.complete);
+        let want: Vec<u8> = img.px.iter().flat_map(|p| p.to_be_bytes()).collect();
+        assert_eq!(apply(&u.bytes, img.width, img.height), want);
+        (u.stats.codec_messages, u.stats)
+    }
+
+    fn esp32c3_on(link_bytes_per_s: f64) -> Option<CostModel> {
+        Some(CostModel {
+            decode: crate::DecodeCost::ESP32C3,
+            link_bytes_per_s,
+            panel_px_per_s: Some(2_500_000.0),
+        })
+    }
+
+    #[test]
+    fn decode_cost_moves_busy_content_to_raw_on_a_fast_link_only() {
+        let img = busy_content(320, 240);
+        // Without a model the smallest encoding wins: RLE everywhere.
+        let (m, s) = codecs_chosen(&img, None);
+        assert_eq!((m[0], m[2]), (0, 0), "{m:?}");
+        assert!(m[1] > 0);
+        assert_eq!(s.device_time(), DeviceTime::NONE);
+        // A 160 MHz device on a 2.5 MB/s link: decoding a token per 3 pixels costs more than
+        // sending twice the bytes, so RAW.
+        let (m, s) = codecs_chosen(&img, esp32c3_on(2_500_000.0));
+        assert_eq!((m[1], m[2]), (0, 0), "{m:?}");
+        assert!(m[0] > 0);
+        // RAW's estimate: 76800 px × 13 cycles / 160 MHz = 6.24 ms over both passes.
+        let d = s.device_time();
+        assert!((d.receive_s + d.present_s - 0.00624).abs() < 1e-4, "{d:?}");
+        // The same device on a 100 kB/s link: bytes dominate, RLE again.
+        let (m, s) = codecs_chosen(&img, esp32c3_on(100_000.0));
+        assert_eq!((m[0], m[2]), (0, 0), "{m:?}");
+        // about one token per 3 pixels at 1450 cycles: ~230 ms of device time
+        let d = s.device_time();
+        assert!((0.2..0.26).contains(&(d.receive_s + d.present_s)), "{d:?}");
+    }
+
+    #[test]
+    fn decode_cost_keeps_text_like_content_compressed_on_a_fast_link() {
+        // Two colours in long runs: few tokens, so compression wins at any link speed.
+        let mut img = Rgb565Image::filled(320, 240, 0x0010);
+        for y in (0..240).step_by(12) {
+            for x in 0..200 {
+                img.px[(y * 320 + x) as usize] = 0xFFFF;
+            }
+        }
+        let (m, _) = codecs_chosen(&img, esp32c3_on(2_500_000.0));
+        assert_eq!(m[0], 0, "{m:?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! The first frame after connecting repaints the whole panel. An all-zero 12-byte header (a no-op
 //! for the sketch) is sent after `keepalive` of silence, so a dead peer is found by a failing write.
 
+use crate::decode_cost::DeviceTime;
 use crate::encode::WireFormat;
 use crate::frame::Frame;
 use crate::image565::Rgb565Image;
@@ -148,7 +149,8 @@ impl LegacySession {
     /// Every byte handed out so far has been written to the socket.
     pub fn handle_written(&mut self, now: Timestamp) {
         if let Some(w) = self.writing.take() {
-            self.sink.on_delivered(now, w.sent_at, w.bytes, w.pixels);
+            self.sink
+                .on_delivered(now, w.sent_at, w.bytes, w.pixels, DeviceTime::NONE);
             self.events.push(LegacyEvent::Written {
                 seq: w.seq,
                 bytes: w.bytes,

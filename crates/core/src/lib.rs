@@ -19,6 +19,8 @@ pub mod quality;
 
 pub use damage::{DamageTracker, DirtyTile};
 pub use quality::QualityLevel;
+pub mod decode_cost;
+pub use decode_cost::{CostModel, DecodeCost, DeviceTime};
 pub mod encode;
 pub mod merge;
 

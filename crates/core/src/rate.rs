@@ -14,6 +14,7 @@
 //!   be predicted within `headroom × soft` for `hold_frames` consecutive frames. The dead band
 //!   between `headroom × soft` and `soft` is what makes the level settle instead of oscillating.
 
+use crate::decode_cost::DeviceTime;
 use crate::quality::QualityLevel;
 use crate::time::Timestamp;
 use std::collections::VecDeque;
@@ -62,7 +63,13 @@ pub struct Budgets {
 struct Delivery {
     at: Timestamp,
     bytes: u64,
+    /// Delivery time without the panel's pixel time (link and device CPU).
     busy: Duration,
+    /// Delivery time without the present pass and panel time: the link and the receive pass,
+    /// which overlap.
+    front: Duration,
+    /// Whether the link rather than the receive pass bound `front`.
+    link_bound: bool,
 }
 
 /// Estimates link + device capacity and round-trip time from acknowledgements.
@@ -91,10 +98,14 @@ impl LinkEstimator {
         self.min_rtt
     }
 
-    /// A frame of `bytes` carrying `pixels` sent at `sent` was acknowledged at `now`. With the
-    /// panel's pixel rate known, the time the panel needed for those pixels is not link time: it is
-    /// subtracted, and a frame whose delivery was almost all panel time is left out (it says
-    /// nothing about the link).
+    /// A frame of `bytes` carrying `pixels` sent at `sent` was acknowledged at `now`; `device` is
+    /// its estimated device time ([`DeviceTime::NONE`] if the device's cost is unknown).
+    ///
+    /// With the panel's pixel rate known, the time the panel needed for those pixels is not link
+    /// time: it is subtracted, and a frame whose delivery was almost all panel time is left out (it
+    /// says nothing about the link). For the link-only estimate ([`Self::link_capacity`]) the
+    /// present pass (which overlaps the panel) is subtracted too, and a frame whose remaining time
+    /// is within 25 % of its receive pass is taken as CPU-bound and not counted as link time.
     pub fn on_ack(
         &mut self,
         now: Timestamp,
@@ -102,23 +113,29 @@ impl LinkEstimator {
         bytes: u64,
         pixels: u64,
         panel_px_per_s: Option<f64>,
+        device: DeviceTime,
     ) {
         let rtt = self.min_rtt.unwrap_or_default();
         let start = (sent + rtt).max(self.last_ack.unwrap_or(sent));
         let mut busy = now.since(start);
         self.last_ack = Some(now);
-        if let Some(p) = panel_px_per_s {
-            let panel = Duration::from_secs_f64(pixels as f64 / p);
-            let link = busy.saturating_sub(panel);
+        let panel = panel_px_per_s.map_or(0.0, |p| pixels as f64 / p);
+        if panel > 0.0 {
+            let link = busy.saturating_sub(Duration::from_secs_f64(panel));
             if link < busy / 5 {
                 return;
             }
             busy = link;
         }
+        let tail = Duration::from_secs_f64(device.present_s.max(panel) - panel);
+        let front = busy.saturating_sub(tail);
+        let link_bound = front.as_secs_f64() > device.receive_s * 1.25 && front >= busy / 5;
         self.deliveries.push_back(Delivery {
             at: now,
             bytes,
             busy,
+            front,
+            link_bound,
         });
         while self
             .deliveries
@@ -139,6 +156,29 @@ impl LinkEstimator {
         let busy: Duration = self.deliveries.iter().map(|d| d.busy).sum();
         let bytes: u64 = self.deliveries.iter().map(|d| d.bytes).sum();
         (busy >= MIN_TRUSTED_BUSY).then(|| bytes as f64 / busy.as_secs_f64())
+    }
+
+    /// The link's own throughput, bytes per second, for weighing link time against device time:
+    /// from the frames whose delivery the link bound (device time taken out); if every recent frame
+    /// was bound by the device's receive pass, twice the best rate they showed (they only bound the
+    /// link from below; the higher guess lets the encoder try a cheaper-to-decode codec, whose
+    /// frames then measure the link); `None` before any frame.
+    pub fn link_capacity(&self) -> Option<f64> {
+        let (bytes, busy) = self
+            .deliveries
+            .iter()
+            .filter(|d| d.link_bound)
+            .fold((0u64, Duration::ZERO), |(n, t), d| {
+                (n + d.bytes, t + d.front)
+            });
+        if busy >= MIN_TRUSTED_BUSY {
+            return Some(bytes as f64 / busy.as_secs_f64());
+        }
+        self.deliveries
+            .iter()
+            .filter(|d| !d.front.is_zero())
+            .map(|d| 2.0 * d.bytes as f64 / d.front.as_secs_f64())
+            .max_by(f64::total_cmp)
     }
 
     /// Bytes that may be in flight before another frame would only queue behind them: two
@@ -192,9 +232,16 @@ impl RateController {
     }
 
     /// A frame was acknowledged (see [`LinkEstimator::on_ack`]).
-    pub fn on_ack(&mut self, now: Timestamp, sent: Timestamp, bytes: u64, pixels: u64) {
+    pub fn on_ack(
+        &mut self,
+        now: Timestamp,
+        sent: Timestamp,
+        bytes: u64,
+        pixels: u64,
+        device: DeviceTime,
+    ) {
         self.link
-            .on_ack(now, sent, bytes, pixels, self.panel_px_per_s);
+            .on_ack(now, sent, bytes, pixels, self.panel_px_per_s, device);
     }
 
     /// What a frame changing `pixels` pixels may carry: the link's capacity over the part of the
@@ -308,7 +355,7 @@ mod tests {
         let mut l = LinkEstimator::default();
         l.on_rtt(ts(0), Duration::from_millis(10));
         for i in 0..10 {
-            l.on_ack(ts(60 + 50 * i), ts(0), 10_000, 0, None);
+            l.on_ack(ts(60 + 50 * i), ts(0), 10_000, 0, None, DeviceTime::NONE);
         }
         let c = l.capacity().unwrap();
         assert!((c - 200_000.0).abs() < 30_000.0, "{c}");
@@ -322,7 +369,7 @@ mod tests {
         for i in 0..20 {
             let sent = ts(100 * i);
             l.on_rtt(sent, Duration::from_millis(10));
-            l.on_ack(ts(100 * i + 20), sent, 3000, 0, None);
+            l.on_ack(ts(100 * i + 20), sent, 3000, 0, None, DeviceTime::NONE);
         }
         let c = l.capacity().unwrap();
         assert!((c - 300_000.0).abs() < 1.0, "{c}");
@@ -339,7 +386,7 @@ mod tests {
         r.link.on_rtt(ts(0), Duration::from_millis(5));
         let per = capacity_bps / 20;
         for i in 0..40 {
-            r.on_ack(ts(50 * (i + 1)), ts(50 * i), per, 0);
+            r.on_ack(ts(50 * (i + 1)), ts(50 * i), per, 0, DeviceTime::NONE);
         }
         r
     }
@@ -385,6 +432,7 @@ mod tests {
                 10_000,
                 37_500,
                 Some(2_500_000.0),
+                DeviceTime::NONE,
             );
         }
         let c = l.capacity().unwrap();
@@ -393,7 +441,14 @@ mod tests {
         let mut l = LinkEstimator::default();
         l.on_rtt(ts(0), Duration::from_millis(1));
         for i in 0..40 {
-            l.on_ack(ts(25 * (i + 1)), ts(25 * i), 10_000, 37_500, None);
+            l.on_ack(
+                ts(25 * (i + 1)),
+                ts(25 * i),
+                10_000,
+                37_500,
+                None,
+                DeviceTime::NONE,
+            );
         }
         assert!(l.capacity().unwrap() < 450_000.0);
     }
@@ -410,6 +465,7 @@ mod tests {
                 1000,
                 76_800,
                 Some(2_500_000.0),
+                DeviceTime::NONE,
             );
         }
         assert_eq!(l.capacity(), None, "no sample says anything about the link");
@@ -417,10 +473,50 @@ mod tests {
         let mut r = RateController::new(RateConfig::default());
         r.set_panel_rate(Some(2_500_000.0));
         for i in 0..20 {
-            r.on_ack(ts(30 * (i + 1)), ts(30 * i), 1000, 76_800);
+            r.on_ack(ts(30 * (i + 1)), ts(30 * i), 1000, 76_800, DeviceTime::NONE);
             r.after_frame(r.level(), 76_800, 76_800, 1000);
         }
         assert_eq!(r.level(), QualityLevel::EXACT);
+    }
+
+    /// Acks of full 320x240 frames over a link of `link_bps` to a device whose receive and present
+    /// passes take `device` (SPI at 2.5 Mpx/s), each frame sent at the previous ack, 1 ms RTT.
+    fn link_estimate(link_bps: f64, bytes: u64, device: DeviceTime) -> Option<f64> {
+        let mut l = LinkEstimator::default();
+        l.on_rtt(ts(0), Duration::from_millis(1));
+        let panel = 76_800.0 / 2_500_000.0;
+        let frame = (bytes as f64 / link_bps).max(device.receive_s) + device.present_s.max(panel);
+        let mut t = 0.0;
+        for _ in 0..20 {
+            let sent = Timestamp::from_micros((t * 1e6) as u64);
+            t += frame + 0.001;
+            let now = Timestamp::from_micros((t * 1e6) as u64);
+            l.on_ack(now, sent, bytes, 76_800, Some(2_500_000.0), device);
+        }
+        l.link_capacity()
+    }
+
+    #[test]
+    fn link_capacity_takes_out_device_time() {
+        // RLE-heavy frames of 50 kB on a 300 kB/s link: 167 ms of link hides the 60 ms receive
+        // pass, the 79 ms present pass outlasts the 31 ms SPI. The link is seen as it is.
+        let rle = DeviceTime {
+            receive_s: 0.060,
+            present_s: 0.079,
+        };
+        let c = link_estimate(300_000.0, 50_000, rle).unwrap();
+        assert!((c - 300_000.0).abs() < 10_000.0, "{c}");
+        // The same frames on a 2.5 MB/s link are bound by the receive pass (20 ms of link under
+        // 60 ms of CPU): the estimate is a guess above what the CPU allowed (2 × 50 kB / 60 ms).
+        let c = link_estimate(2_500_000.0, 50_000, rle).unwrap();
+        assert!((c - 1_666_000.0).abs() < 50_000.0, "{c}");
+        // RAW frames (cheap to decode) on that link measure it.
+        let raw = DeviceTime {
+            receive_s: 0.0027,
+            present_s: 0.0036,
+        };
+        let c = link_estimate(2_500_000.0, 153_600, raw).unwrap();
+        assert!((c - 2_500_000.0).abs() < 80_000.0, "{c}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! window is full, new source frames only replace the pending one and damage accumulates against
 //! the shadow, so the next frame carries the newest state and latency cannot grow on a slow link.
 
+use crate::decode_cost::{DecodeCost, DeviceTime};
 use crate::encode::WireFormat;
 use crate::frame::Frame;
 use crate::image565::Rgb565Image;
@@ -127,6 +128,7 @@ struct InFlight {
     bytes: u64,
     rects: u32,
     pixels: u64,
+    device: DeviceTime,
     capture_time_us: u64,
 }
 
@@ -441,6 +443,7 @@ impl DisplaySession {
             stopwatch,
         );
         sink.invalidate();
+        sink.set_decode_cost(DecodeCost::for_firmware(hello.firmware.as_str()));
         let format = WireFormat::Pixelwire {
             order: hello.pixel_order,
             codecs,
@@ -471,7 +474,7 @@ impl DisplaySession {
         // Acks are cumulative: frames before `seq` were presented too.
         for f in self.in_flight.drain(..=pos).collect::<Vec<_>>() {
             if let State::Streaming { sink, .. } = &mut self.state {
-                sink.on_delivered(now, f.sent_at, f.bytes, f.pixels);
+                sink.on_delivered(now, f.sent_at, f.bytes, f.pixels, f.device);
                 let half_rtt = sink.rate().link.min_rtt().unwrap_or_default() / 2;
                 let latency =
                     Duration::from_micros(now.as_micros().saturating_sub(f.capture_time_us))
@@ -539,6 +542,7 @@ impl DisplaySession {
             bytes,
             rects,
             pixels: update.stats.pixels,
+            device: update.stats.device_time(),
             capture_time_us: update.capture_time_us,
         });
         self.damage_left = !update.complete;

@@ -4,6 +4,7 @@
 
 use crate::color::{ColorCorrection, Dither, Rgb565Converter};
 use crate::damage::DamageTracker;
+use crate::decode_cost::{CostModel, DecodeCost, DeviceTime};
 use crate::encode::{EncodeStats, UpdateBytes, UpdateEncoder, WireFormat};
 use crate::frame::Frame;
 use crate::image565::Rgb565Image;
@@ -94,6 +95,7 @@ pub struct DisplaySink {
     tracker: DamageTracker,
     encoder: UpdateEncoder,
     rate: RateController,
+    decode_cost: Option<DecodeCost>,
     stopwatch: Box<dyn Stopwatch>,
 }
 
@@ -122,6 +124,7 @@ impl DisplaySink {
             tracker: DamageTracker::new(width, height, cfg.tile_size),
             encoder: UpdateEncoder::new(),
             rate: RateController::new(cfg.rate),
+            decode_cost: None,
             stopwatch,
         }
     }
@@ -184,6 +187,14 @@ impl DisplaySink {
             self.rate.bytes_per_pixel(),
         );
         let t1 = self.stopwatch.now_us();
+        self.encoder
+            .set_cost_model(self.decode_cost.and_then(|decode| {
+                Some(CostModel {
+                    decode,
+                    link_bytes_per_s: self.rate.link.link_capacity()?,
+                    panel_px_per_s: self.rate.panel_rate(),
+                })
+            }));
         let mut bytes = UpdateBytes::with_budget(budgets.hard_bytes.min(frame_cap));
         let mut complete = true;
         for r in &rects {
@@ -220,9 +231,27 @@ impl DisplaySink {
     }
 
     /// A frame of `bytes` with `pixels` sent at `sent` was presented (acknowledged, or written for
-    /// legacy peers).
-    pub fn on_delivered(&mut self, now: Timestamp, sent: Timestamp, bytes: u64, pixels: u64) {
-        self.rate.on_ack(now, sent, bytes, pixels);
+    /// legacy peers); `device` is its estimated device time ([`crate::EncodeStats::device_time`]).
+    pub fn on_delivered(
+        &mut self,
+        now: Timestamp,
+        sent: Timestamp,
+        bytes: u64,
+        pixels: u64,
+        device: DeviceTime,
+    ) {
+        self.rate.on_ack(now, sent, bytes, pixels, device);
+    }
+
+    /// Sets the device's decode cost: codec choice then weighs device time against link time
+    /// (`None`: the smallest encoding wins).
+    pub fn set_decode_cost(&mut self, cost: Option<DecodeCost>) {
+        self.decode_cost = cost;
+    }
+
+    /// The device's decode cost, if known.
+    pub fn decode_cost(&self) -> Option<&DecodeCost> {
+        self.decode_cost.as_ref()
     }
 
     /// The device's panel throughput, pixels per second (from its STATS).

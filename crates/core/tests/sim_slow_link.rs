@@ -2,51 +2,12 @@
 //! drawing into a double buffer) over a simulated slow link, in virtual time. Shows that latency stays
 //! bounded while the source outruns the link, and that the panel ends up equal to the source.
 
+mod common;
+
+use common::Pipe;
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp};
 use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
-use std::collections::VecDeque;
 use std::sync::Arc;
-
-/// One direction of a link: FIFO, fixed rate, fixed propagation delay, delivered in 1460-byte
-/// segments (as TCP would).
-struct Pipe {
-    bytes_per_s: f64,
-    delay_us: u64,
-    busy_until: u64,
-    queue: VecDeque<(u64, Vec<u8>)>,
-}
-
-impl Pipe {
-    fn new(bytes_per_s: f64, delay_us: u64) -> Self {
-        Self {
-            bytes_per_s,
-            delay_us,
-            busy_until: 0,
-            queue: VecDeque::new(),
-        }
-    }
-
-    fn send(&mut self, now: u64, bytes: &[u8]) {
-        for seg in bytes.chunks(1460) {
-            let start = self.busy_until.max(now);
-            self.busy_until = start + (seg.len() as f64 / self.bytes_per_s * 1e6) as u64;
-            self.queue
-                .push_back((self.busy_until + self.delay_us, seg.to_vec()));
-        }
-    }
-
-    fn next(&self) -> Option<u64> {
-        self.queue.front().map(|(t, _)| *t)
-    }
-
-    fn take_due(&mut self, now: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.queue.front().is_some_and(|(t, _)| *t <= now) {
-            out.extend(self.queue.pop_front().map(|(_, b)| b).unwrap_or_default());
-        }
-        out
-    }
-}
 
 const W: u32 = 320;
 const H: u32 = 240;

@@ -233,6 +233,24 @@ impl CodecDecoder {
     }
 }
 
+/// Runs a decoder over a whole payload and counts the pixel runs it emits (one per token when the
+/// payload arrives in one piece); for tests of the token counters.
+#[cfg(test)]
+pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
+    let mut d = CodecDecoder::new(codec, pixels);
+    let mut rest = payload;
+    let mut runs = 0;
+    loop {
+        let (used, run) = d.step(rest).expect("valid payload");
+        rest = &rest[used..];
+        match run {
+            Some(_) => runs += 1,
+            None if used == 0 => return runs,
+            None => {}
+        }
+    }
+}
+
 /// Collects a decoder's whole output for `pixels` pixels from a complete payload (tests, tools).
 #[cfg(any(test, feature = "alloc"))]
 pub fn decode_to_vec(

@@ -121,6 +121,22 @@ pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize
     Ok(pos)
 }
 
+/// Number of run tokens in a PALETTE_RLE payload (what a decoder's per-token work scales with).
+/// Walks the token bytes only, without checking indices or pixel counts: meant for payloads this
+/// crate encoded.
+pub fn token_count(payload: &[u8]) -> usize {
+    let Some(&n) = payload.first() else {
+        return 0;
+    };
+    let mut pos = 1 + 2 * usize::from(n);
+    let mut tokens = 0;
+    while let Some(&t) = payload.get(pos) {
+        tokens += 1;
+        pos += if t >> 4 == 15 { 2 } else { 1 };
+    }
+    tokens
+}
+
 #[derive(Debug, Clone, Copy)]
 enum State {
     Count,
@@ -236,6 +252,21 @@ mod tests {
             enc(&data, 23).unwrap(),
             [0x02, 0x00, 0x00, 0xFF, 0xFF, 0x20, 0xF1, 0x04]
         );
+    }
+
+    #[test]
+    fn token_count_matches_the_decoder() {
+        let mut data = vec![0u16; 3];
+        data.extend([0xFFFF; 20]);
+        assert_eq!(token_count(&enc(&data, 23).unwrap()), 2);
+        assert_eq!(token_count(&[]), 0);
+        let data: Vec<u16> = (0..320 * 16u32)
+            .map(|i| [0u16, 0xFFFF, 0xF800][((i / 5 + i / 300) % 3) as usize])
+            .collect();
+        let payload = enc(&data, 320).unwrap();
+        let runs = crate::codec::runs_emitted(Codec::PaletteRle, data.len() as u32, &payload);
+        assert!(runs > 100);
+        assert_eq!(token_count(&payload), runs);
     }
 
     #[test]

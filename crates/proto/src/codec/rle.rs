@@ -125,6 +125,23 @@ pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize
     Ok(o.pos)
 }
 
+/// Number of tokens in an RLE payload (what a decoder's per-token work scales with); a token cut
+/// short by the end of `payload` counts. Walks the control bytes only, without checking pixel
+/// counts: meant for payloads this crate encoded.
+pub fn token_count(payload: &[u8]) -> usize {
+    let mut pos = 0;
+    let mut tokens = 0;
+    while let Some(&c) = payload.get(pos) {
+        tokens += 1;
+        pos += match c {
+            0x00..=0x7F => 1 + 2 * (usize::from(c) + 1),
+            0xFF => 1 + 2 + 2,
+            _ => 1 + 2,
+        };
+    }
+    tokens
+}
+
 #[derive(Debug, Clone, Copy)]
 enum State {
     Control,
@@ -275,6 +292,21 @@ mod tests {
         assert_eq!(enc(&[7; 127]), [0xFE, 0x00, 0x07]);
         // two equal pixels after a literal stay in the literal
         assert_eq!(enc(&[1, 2, 2]), [0x02, 0x00, 0x01, 0x00, 0x02, 0x00, 0x02]);
+    }
+
+    #[test]
+    fn token_count_matches_the_decoder() {
+        assert_eq!(token_count(&enc(&[0xF800; 5])), 1);
+        assert_eq!(token_count(&enc(&[0x07E0; 300])), 1);
+        assert_eq!(token_count(&enc(&[1, 2, 2, 9, 9, 9, 9])), 2);
+        assert_eq!(token_count(&[]), 0);
+        let data: Vec<u16> = (0..5000u32)
+            .map(|i| ((i / 7) % 5 + u32::from(i % 50 < 9) * (i % 4)) as u16)
+            .collect();
+        let payload = enc(&data);
+        let runs = crate::codec::runs_emitted(Codec::Rle, data.len() as u32, &payload);
+        assert!(runs > 100);
+        assert_eq!(token_count(&payload), runs);
     }
 
     #[test]
