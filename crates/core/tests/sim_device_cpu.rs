@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::Pipe;
+use common::{Pipe, Timed};
 use pixelwire_core::{
     DecodeCost, DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
 };
@@ -20,7 +20,7 @@ use pixelwire_proto::{
     Codec, CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelOrder, ShortStr,
     Stats,
 };
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 const W: u32 = 320;
@@ -59,7 +59,7 @@ struct Cpu {
     free_at_us: f64,
     frame_cycles: f64,
     frame_pixels: f64,
-    done: VecDeque<(u64, Vec<u8>)>,
+    done: Timed,
 }
 
 impl Cpu {
@@ -71,7 +71,7 @@ impl Cpu {
             free_at_us: 0.0,
             frame_cycles: 0.0,
             frame_pixels: 0.0,
-            done: VecDeque::new(),
+            done: Timed::default(),
         }
     }
 
@@ -109,19 +109,7 @@ impl Cpu {
             t += cycles * c.receive_share / c.clock_hz * 1e6;
         }
         self.free_at_us = t;
-        self.done.push_back((t.ceil() as u64, bytes));
-    }
-
-    fn next(&self) -> Option<u64> {
-        self.done.front().map(|(t, _)| *t)
-    }
-
-    fn take_due(&mut self, now: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.done.front().is_some_and(|(t, _)| *t <= now) {
-            out.extend(self.done.pop_front().map(|(_, b)| b).unwrap_or_default());
-        }
-        out
+        self.done.push(t.ceil() as u64, bytes);
     }
 }
 
@@ -203,7 +191,7 @@ fn run(link_bytes_per_s: f64, firmware: &str, seconds_moving: u64) -> Outcome {
         if !got.is_empty() {
             cpu.push(now, got);
         }
-        let got = cpu.take_due(now);
+        let got = cpu.done.take_due(now);
         if !got.is_empty() {
             device
                 .handle_input(now, &got, &mut panel)
@@ -232,7 +220,7 @@ fn run(link_bytes_per_s: f64, firmware: &str, seconds_moving: u64) -> Outcome {
             device.poll_timeout(),
             up.next().unwrap_or(u64::MAX),
             down.next().unwrap_or(u64::MAX),
-            cpu.next().unwrap_or(u64::MAX),
+            cpu.done.next().unwrap_or(u64::MAX),
         ];
         now = candidates.into_iter().min().unwrap_or(end).max(now + 1);
     }
@@ -254,18 +242,25 @@ fn run(link_bytes_per_s: f64, firmware: &str, seconds_moving: u64) -> Outcome {
 const KNOWN: &str = "pixelwire-esp32c3 sim";
 const UNKNOWN: &str = "sim";
 
-#[test]
-fn fast_link_cpu_bound_device_gets_cheaper_codecs() {
-    let with = run(2_500_000.0, KNOWN, 6);
-    let without = run(2_500_000.0, UNKNOWN, 6);
+/// The same 6 s of motion with the firmware known and unknown; both panels must end exact.
+fn with_and_without(link_bytes_per_s: f64) -> (Outcome, Outcome) {
+    let with = run(link_bytes_per_s, KNOWN, 6);
+    let without = run(link_bytes_per_s, UNKNOWN, 6);
     eprintln!(
-        "2.5 MB/s, 6 s: with decode cost {} complete frames, {} px; without {} complete, {} px",
+        "{link_bytes_per_s} B/s, 6 s: with decode cost {} complete frames, {} px; \
+         without {} complete, {} px",
         with.complete_frames_presented,
         with.pixels_presented,
         without.complete_frames_presented,
         without.pixels_presented
     );
     assert!(with.panel_equals_source && without.panel_equals_source);
+    (with, without)
+}
+
+#[test]
+fn fast_link_cpu_bound_device_gets_cheaper_codecs() {
+    let (with, without) = with_and_without(2_500_000.0);
     assert!(
         with.complete_frames_presented >= 3 * without.complete_frames_presented.max(1),
         "complete frames: with {} without {}",
@@ -285,16 +280,7 @@ fn fast_link_cpu_bound_device_gets_cheaper_codecs() {
 
 #[test]
 fn slow_link_keeps_compression() {
-    let with = run(300_000.0, KNOWN, 6);
-    let without = run(300_000.0, UNKNOWN, 6);
-    eprintln!(
-        "300 kB/s, 6 s: with decode cost {} complete frames, {} px; without {} complete, {} px",
-        with.complete_frames_presented,
-        with.pixels_presented,
-        without.complete_frames_presented,
-        without.pixels_presented
-    );
-    assert!(with.panel_equals_source && without.panel_equals_source);
+    let (with, without) = with_and_without(300_000.0);
     assert!(
         with.pixels_presented as f64 >= 0.9 * without.pixels_presented as f64,
         "pixels: with {} without {}",
