@@ -75,28 +75,43 @@ pub fn decode_i420(data: &[u8], info: &JpegInfo) -> Result<I420, JpegError> {
     }
     let yuv = turbojpeg::decompress_to_yuv(data).map_err(|e| JpegError::Decode(e.to_string()))?;
     let (w, h) = (yuv.width as u32, yuv.height as u32);
-    // turbojpeg pads each plane row to `align`; chroma planes are ceil(w/2) x ceil(h/2).
+    // turbojpeg's 4:2:0 planes (tjPlaneWidth/tjPlaneHeight): luma is the size padded to even,
+    // chroma half that; each row is padded to `align` bytes.
     let align = yuv.align.max(1);
-    let y_stride = (yuv.width).div_ceil(align) * align;
     let (cw, ch) = (yuv.width.div_ceil(2), yuv.height.div_ceil(2));
+    let y_stride = (cw * 2).div_ceil(align) * align;
     let c_stride = cw.div_ceil(align) * align;
     let (ew, eh) = (w & !1, h & !1);
     if ew == 0 || eh == 0 {
         return Err(JpegError::Decode("image too small for 4:2:0".into()));
     }
-    let y_len = y_stride * yuv.height;
+    let y_len = y_stride * ch * 2;
     let c_len = c_stride * ch;
     if yuv.pixels.len() < y_len + 2 * c_len {
         return Err(JpegError::Decode("short YUV buffer".into()));
     }
+    // Unpadded planes of even size (the usual camera case) are the buffer itself, split in three.
+    if (y_stride, c_stride) == (ew as usize, ew as usize / 2) && (w, h) == (ew, eh) {
+        let mut y = yuv.pixels;
+        y.truncate(y_len + 2 * c_len);
+        let mut u = y.split_off(y_len);
+        let v = u.split_off(c_len);
+        return Ok(I420 {
+            width: ew,
+            height: eh,
+            y,
+            u,
+            v,
+        });
+    }
+    // Otherwise copy the visible part of each row (one memcpy per row).
     let plane = |start: usize, stride: usize, pw: u32, ph: u32| -> Vec<u8> {
-        (0..ph as usize)
-            .flat_map(|r| {
-                yuv.pixels[start + r * stride..start + r * stride + pw as usize]
-                    .iter()
-                    .copied()
-            })
-            .collect()
+        let mut out = Vec::with_capacity(pw as usize * ph as usize);
+        for r in 0..ph as usize {
+            let row = start + r * stride;
+            out.extend_from_slice(&yuv.pixels[row..row + pw as usize]);
+        }
+        out
     };
     Ok(I420 {
         width: ew,
@@ -156,6 +171,31 @@ mod tests {
         let mut bad = vec![0xFF, 0xD8, 0x00, 0x01, 0x02, 0x03];
         bad.extend_from_slice(&[0xFF, 0xD9]);
         assert!(matches!(inspect(&bad), Err(JpegError::Header(_))));
+    }
+
+    /// The JPEG's own planes (unpadded: split in place; padded rows: copied) hold the image: they
+    /// match a conversion of the decoded RGBA.
+    #[test]
+    fn i420_planes_hold_the_image_with_and_without_row_padding() {
+        for (w, h) in [(64, 48), (66, 50), (33, 17)] {
+            let jpeg = sample(w, h);
+            let yuv = decode_i420(&jpeg, &inspect(&jpeg).unwrap()).unwrap();
+            let (dw, dh, rgba) = decode_rgba(&jpeg).unwrap();
+            let mut even = Vec::new();
+            for row in rgba.chunks_exact(dw as usize * 4).take((dh & !1) as usize) {
+                even.extend_from_slice(&row[..(dw & !1) as usize * 4]);
+            }
+            let want = I420::from_rgba(&even, dw & !1, dh & !1).unwrap();
+            for (name, got, want) in [
+                ("y", &yuv.y, &want.y),
+                ("u", &yuv.u, &want.u),
+                ("v", &yuv.v, &want.v),
+            ] {
+                assert_eq!(got.len(), want.len(), "{w}x{h} {name}");
+                let worst = got.iter().zip(want).map(|(a, b)| a.abs_diff(*b)).max();
+                assert!(worst.unwrap_or(0) <= 8, "{w}x{h} {name}: worst {worst:?}");
+            }
+        }
     }
 
     #[test]
