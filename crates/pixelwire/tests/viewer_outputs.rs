@@ -290,6 +290,31 @@ async fn ping_gives_the_server_clock_and_keyframe_requests_are_honoured() {
 }
 
 #[tokio::test]
+async fn an_oversized_viewer_message_ends_only_that_viewer() {
+    let running = start_with_default("still", STREAMS).await;
+    let url = format!("ws://{}/api/streams/pattern/ws", running.http_addr);
+    let (mut bad, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // Viewers send small JSON; 100 KiB is past the 64 KiB cap.
+    let big = format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(100 * 1024));
+    bad.send(Message::Text(big.into())).await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match bad.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "the server ends the oversized viewer");
+    // Everyone else is served as before.
+    let (hello, msgs) = read_viewer(&url, 5).await;
+    assert_eq!(hello["type"], "hello");
+    assert_eq!(msgs.len(), 5);
+    running.shutdown();
+}
+
+#[tokio::test]
 async fn a_viewer_that_stops_reading_does_not_slow_the_others() {
     let running = start_with_default("still", STREAMS).await;
     let url = format!("ws://{}/api/streams/pattern/ws", running.http_addr);

@@ -67,12 +67,21 @@ pub async fn stream(
     } else {
         ViewerCodec::H264
     };
-    Ok(ws.on_upgrade(move |socket| run(socket, state, stream, codec)))
+    Ok(small_reads(ws).on_upgrade(move |socket| run(socket, state, stream, codec)))
+}
+
+/// Viewers only send small JSON (pings, keyframe requests): a 4 KiB read buffer instead of
+/// tungstenite's 128 KiB, which it keeps zero-filled and resident for every socket, and a 64 KiB
+/// message cap.
+fn small_reads(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.read_buffer_size(4096)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
 }
 
 /// seed 001's `/ws/viewer`: H.264 of the most recently active camera (waits for one).
 pub async fn compat(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| async move {
+    small_reads(ws).on_upgrade(move |socket| async move {
         let mut sd = state.shutdown.clone();
         let stream = loop {
             if let Some(s) = state.cameras.last_active() {
