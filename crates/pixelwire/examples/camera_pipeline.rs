@@ -13,13 +13,11 @@
 use anyhow::Context;
 use clap::Parser;
 use openh264::OpenH264API;
-use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, MatrixCoefficients,
-    RateControlMode, UsageType, VuiConfig,
-};
+use openh264::encoder::{Encoder, EncoderConfig};
 use openh264::formats::YUVSlices;
 use pixelwire::media::jpeg;
 use pixelwire::media::yuv::I420;
+use pixelwire::viewer::h264;
 use std::path::PathBuf;
 
 /// Command-line options.
@@ -45,24 +43,6 @@ fn cpu_time_ns() -> anyhow::Result<u64> {
             .context("unexpected schedstat format")?;
     }
     Ok(ns)
-}
-
-/// The server's encoder settings, as in `viewer::h264::new_encoder` (private there; keep in step).
-fn server_config(width: u32, height: u32) -> EncoderConfig {
-    let bitrate = ((width * height) as f64 * 30.0 * 0.12).max(300_000.0) as u32;
-    EncoderConfig::new()
-        .usage_type(UsageType::CameraVideoRealTime)
-        .complexity(Complexity::Low)
-        .rate_control_mode(RateControlMode::Bitrate)
-        .bitrate(BitRate::from_bps(bitrate))
-        .max_frame_rate(FrameRate::from_hz(30.0))
-        .skip_frames(false)
-        .intra_frame_period(IntraFramePeriod::from_num_frames(60))
-        .vui(
-            VuiConfig::bt709()
-                .matrix_coefficients(MatrixCoefficients::Smpte170M)
-                .full_range(true),
-        )
 }
 
 /// Median over `passes` of the mean CPU ms per item of `pass` (which handles `items` items).
@@ -120,24 +100,28 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    let mut encoded_bytes = 0;
-    let encode = ms_per_item(args.passes, n, || {
-        let mut enc = Encoder::with_api_config(OpenH264API::from_source(), server_config(w, h))?;
-        let mut annexb = Vec::with_capacity(64 * 1024);
-        encoded_bytes = 0;
-        for f in &yuv {
-            let wu = f.width as usize;
-            let src = YUVSlices::new(
-                (&f.y, &f.u, &f.v),
-                (wu, f.height as usize),
-                (wu, wu / 2, wu / 2),
-            );
-            annexb.clear();
-            enc.encode(&src)?.write_vec(&mut annexb);
-            encoded_bytes += annexb.len();
-        }
-        Ok(())
-    })?;
+    let encode = |cfg: EncoderConfig| -> anyhow::Result<(f64, f64)> {
+        let mut encoded_bytes = 0;
+        let ms = ms_per_item(args.passes, n, || {
+            let mut enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)?;
+            let mut annexb = Vec::with_capacity(64 * 1024);
+            encoded_bytes = 0;
+            for f in &yuv {
+                let wu = f.width as usize;
+                let src = YUVSlices::new(
+                    (&f.y, &f.u, &f.v),
+                    (wu, f.height as usize),
+                    (wu, wu / 2, wu / 2),
+                );
+                annexb.clear();
+                enc.encode(&src)?.write_vec(&mut annexb);
+                encoded_bytes += annexb.len();
+            }
+            Ok(())
+        })?;
+        Ok((ms, encoded_bytes as f64 * 8.0 / 1000.0 / (n as f64 / 30.0)))
+    };
+    let (encode_ms, kbps) = encode(h264::encoder_config(w, h))?;
 
     println!(
         "{n} frames of {w}x{h}, mean {:.0} bytes; CPU time, medians of {} passes\n",
@@ -148,7 +132,7 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---:|---:|");
     for (name, ms) in [
         (
-            "JPEG → I420, server (`decode_i420`: turbojpeg + plane repack)",
+            "JPEG → I420, server (`decode_i420`: turbojpeg, planes split in place)",
             server_decode,
         ),
         (
@@ -156,11 +140,8 @@ fn main() -> anyhow::Result<()> {
             turbo_only,
         ),
         (
-            &format!(
-                "OpenH264 encode, server settings ({:.0} kbit/s)",
-                encoded_bytes as f64 * 8.0 / 1000.0 / (n as f64 / 30.0)
-            ),
-            encode,
+            &format!("OpenH264 encode, server settings ({kbps:.0} kbit/s)"),
+            encode_ms,
         ),
     ] {
         println!("| {name} | {ms:.2} | {:.3} |", ms * 30.0 / 1000.0);

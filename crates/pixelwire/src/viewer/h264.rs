@@ -64,8 +64,10 @@ fn bitrate_for(width: u32, height: u32) -> u32 {
     ((width * height) as f64 * 30.0 * 0.12).max(300_000.0) as u32
 }
 
-fn new_encoder(width: u32, height: u32) -> Result<Encoder, openh264::Error> {
-    let cfg = EncoderConfig::new()
+/// The encoder settings for a `width × height` stream: constrained baseline for browsers, camera
+/// real-time mode at low complexity, constant bitrate, an IDR every 2 s, no frame skipping.
+pub fn encoder_config(width: u32, height: u32) -> EncoderConfig {
+    EncoderConfig::new()
         .usage_type(UsageType::CameraVideoRealTime)
         .complexity(Complexity::Low)
         .rate_control_mode(RateControlMode::Bitrate)
@@ -81,8 +83,11 @@ fn new_encoder(width: u32, height: u32) -> Result<Encoder, openh264::Error> {
             VuiConfig::bt709()
                 .matrix_coefficients(MatrixCoefficients::Smpte170M)
                 .full_range(true),
-        );
-    Encoder::with_api_config(OpenH264API::from_source(), cfg)
+        )
+}
+
+fn new_encoder(width: u32, height: u32) -> Result<Encoder, openh264::Error> {
+    Encoder::with_api_config(OpenH264API::from_source(), encoder_config(width, height))
 }
 
 impl H264Hubs {
