@@ -51,7 +51,8 @@ import tempfile
 import threading
 import time
 
-TICK = os.sysconf("SC_CLK_TCK")
+from bench_common import TICK, cpu_seconds, free_port
+
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 STREAM = "cam"
 FPS = 30.0
@@ -82,17 +83,6 @@ def log(*a):
     print("#", *a, file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    """utime + stime of every thread of `pid`, in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def busy_seconds():

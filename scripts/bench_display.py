@@ -16,13 +16,14 @@ import argparse
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from bench_common import cpu_seconds, free_port
 
 CONFIG = """
 [server]
@@ -59,19 +60,8 @@ stream = "pattern"
 
 LINKS = [("unthrottled", []), ("300 kB/s, 10 ms RTT", ["--link-kbps", "300", "--rtt-ms", "10"])]
 SCREENS = ["bios", "cpu", "pattern"]
-TICK = os.sysconf("SC_CLK_TCK")
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
 
 
 def render_seconds(http, stream):
