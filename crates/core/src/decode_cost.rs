@@ -2,7 +2,7 @@
 //! it picks a codec, and the link estimate can tell link time from device time.
 //!
 //! A compressed band is not free for a 160 MHz microcontroller: on the ESP32-C3 firmware, RLE costs
-//! about 1450 cycles per token over its two passes (the session's receive check as bytes arrive,
+//! about 740 cycles per token over its two passes (the session's receive check as bytes arrive,
 //! then the strip decode at FRAME_END), so a high-entropy screen decodes slower than RAW's bytes
 //! would cross a fast WiFi link (BENCHMARKS.md, "Firmware decode cost"). The model here is the one
 //! derived there:
@@ -64,13 +64,13 @@ pub const ESP32C3_FIRMWARE_PREFIX: &str = "pixelwire-esp32c3";
 
 impl DecodeCost {
     /// The ESP32-C3 firmware at 160 MHz (BENCHMARKS.md, "Device cost figures for the server's codec
-    /// choice"; receive : present = 0.76 : 1).
+    /// choice"; receive : present = 0.57 : 1).
     pub const ESP32C3: Self = Self {
         clock_hz: 160e6,
         raw_pixel_cycles: 13.0,
-        rle_token_cycles: 1450.0,
-        palette_token_cycles: 1250.0,
-        receive_share: 0.43,
+        rle_token_cycles: 740.0,
+        palette_token_cycles: 950.0,
+        receive_share: 0.36,
     };
 
     /// The cost model of the firmware that announces itself as `firmware` in HELLO, if known.
@@ -133,20 +133,20 @@ mod tests {
     #[test]
     fn device_time_counts_tokens_and_pixels() {
         let c = DecodeCost::ESP32C3;
-        // RAW: 1000 pixels × 13 cycles at 160 MHz = 81.25 µs, 43 % of it in the receive pass.
+        // RAW: 1000 pixels × 13 cycles at 160 MHz = 81.25 µs, 36 % of it in the receive pass.
         let raw = c.device_time(Codec::Raw, 1000, &[0; 2000]);
         assert!((raw.receive_s + raw.present_s - 81.25e-6).abs() < 1e-9);
-        assert!((raw.receive_s - 0.43 * 81.25e-6).abs() < 1e-9);
+        assert!((raw.receive_s - 0.36 * 81.25e-6).abs() < 1e-9);
         // RLE: a run token (0x84 + pixel) and a one-pixel literal (0x00 + pixel) = 2 tokens.
         let rle = c.device_time(Codec::Rle, 6, &[0x84, 0xF8, 0x00, 0x00, 0x12, 0x34]);
-        assert!((rle.receive_s + rle.present_s - 2.0 * 1450.0 / 160e6).abs() < 1e-12);
+        assert!((rle.receive_s + rle.present_s - 2.0 * 740.0 / 160e6).abs() < 1e-12);
         // PALETTE_RLE: 2 colours, one short and one long run token = 2 tokens.
         let pal = c.device_time(
             Codec::PaletteRle,
             23,
             &[0x02, 0x00, 0x00, 0xFF, 0xFF, 0x20, 0xF1, 0x04],
         );
-        assert!((pal.receive_s + pal.present_s - 2.0 * 1250.0 / 160e6).abs() < 1e-12);
+        assert!((pal.receive_s + pal.present_s - 2.0 * 950.0 / 160e6).abs() < 1e-12);
     }
 
     #[test]

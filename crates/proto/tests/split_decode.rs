@@ -131,3 +131,79 @@ fn truncated_rect_payload_is_an_error_not_a_panic() {
     let mut d = Decoder::default();
     assert!(d.feed(&bad).any(|r| r.is_err()));
 }
+
+/// One RECT per codec over content with every token kind: RLE long runs (0xFF), literals and short
+/// runs; PALETTE_RLE long runs (an extra byte) and short ones. The decoder has a one-call path for
+/// tokens that arrive whole and a byte-by-byte one for tokens cut by a read; both must agree.
+fn token_kinds_stream() -> (Vec<u8>, Vec<u16>) {
+    let (w, h) = (32usize, 20usize);
+    let mut img = vec![0u16; w * h];
+    for (i, p) in img.iter_mut().enumerate() {
+        *p = match i {
+            0..200 => 0x07E0,                     // long run
+            200..260 => (i * 97 % 65_521) as u16, // literal
+            260..300 => [0x1234, 0xFFFF][i / 5 % 2],
+            300..420 => 0xF800,                   // long palette run
+            _ => [0x0000, 0xFFFF, 0x001F][i % 3], // short palette runs
+        };
+    }
+    let mut out = vec![0u8; 8192];
+    let mut pos = 0;
+    for (codec, rows) in [(Codec::Rle, 0..10), (Codec::PaletteRle, 10..20)] {
+        let px = Pixels {
+            data: &img[rows.start * w..],
+            stride: w,
+            width: w,
+            height: rows.len(),
+        };
+        let mut payload = vec![0u8; 2048];
+        let n = match codec.encode(px, PixelOrder::BigEndian, &mut payload) {
+            Ok(n) => n,
+            Err(e) => panic!("{codec:?}: {e:?}"),
+        };
+        let hdr = RectHeader {
+            x: 0,
+            y: rows.start as u16,
+            w: w as u16,
+            h: rows.len() as u16,
+            codec,
+        };
+        pos += hdr.encode(&mut out[pos..], n).unwrap();
+        out[pos..pos + n].copy_from_slice(&payload[..n]);
+        pos += n;
+    }
+    out.truncate(pos);
+    (out, img)
+}
+
+#[test]
+fn tokens_whole_and_cut_decode_alike() {
+    let (stream, img) = token_kinds_stream();
+    let mut d = Decoder::default();
+    let mut fbw = FramebufferWriter::new(32, 20);
+    let mut fb = vec![0u8; 32 * 20 * 2];
+    for ev in d.feed(&stream) {
+        fbw.apply(&mut fb, &ev.unwrap());
+    }
+    let want: Vec<u8> = img.iter().flat_map(|p| p.to_be_bytes()).collect();
+    assert_eq!(fb, want, "one read");
+    let pieces: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run_pixels(&pieces), want, "one byte at a time");
+    for cut in 0..=stream.len() {
+        let (a, b) = stream.split_at(cut);
+        assert_eq!(run_pixels(&[a, b]), want, "split at {cut}");
+    }
+}
+
+fn run_pixels(pieces: &[&[u8]]) -> Vec<u8> {
+    let mut d = Decoder::default();
+    let mut fbw = FramebufferWriter::new(32, 20);
+    let mut fb = vec![0u8; 32 * 20 * 2];
+    for p in pieces {
+        for ev in d.feed(p) {
+            fbw.apply(&mut fb, &ev.unwrap());
+        }
+    }
+    assert!(d.is_idle());
+    fb
+}

@@ -190,6 +190,15 @@ impl Decoder {
                 self.state = State::Palette { have: 0 };
                 Ok((1, None))
             }
+            State::Palette { have: 0 } if input.len() >= usize::from(self.n) * 2 => {
+                // The whole palette is here: load it in one call.
+                let entries = self.palette.iter_mut().take(usize::from(self.n));
+                for (entry, px) in entries.zip(input.chunks_exact(2)) {
+                    *entry = [px[0], px[1]];
+                }
+                self.state = State::Token;
+                Ok((usize::from(self.n) * 2, None))
+            }
             State::Palette { have } => {
                 self.palette[(have / 2) as usize][(have % 2) as usize] = b;
                 let have = have + 1;
@@ -207,6 +216,10 @@ impl Decoder {
                 }
                 let r = b >> 4;
                 if r == 15 {
+                    if let Some(&e) = input.get(1) {
+                        // The long run's extra byte is here too: one call.
+                        return Ok((2, Some(self.fill(idx, 16 + u32::from(e))?)));
+                    }
                     self.state = State::LongRun { idx };
                     Ok((1, None))
                 } else {

@@ -181,6 +181,33 @@ impl Decoder {
         };
         match self.state {
             State::Control => {
+                // Fast paths: a token whose bytes are all in `input` is decoded in one call (a
+                // literal yields the pixel bytes that are there). Otherwise byte by byte below.
+                match (b, input) {
+                    (0x00..=0x7F, [_, rest @ ..]) if !rest.is_empty() => {
+                        let n = u32::from(b) + 1;
+                        self.take(n)?;
+                        let k = rest.len().min(n as usize * 2);
+                        let left = n * 2 - k as u32;
+                        if left > 0 {
+                            self.state = State::Literal { bytes_left: left };
+                        }
+                        return Ok((1 + k, Some(PixelRun::Bytes(&rest[..k]))));
+                    }
+                    (0x80..=0xFE, [_, p0, p1, ..]) => {
+                        let count = u32::from(b - 0x7F);
+                        self.take(count)?;
+                        let pixel = [*p0, *p1];
+                        return Ok((3, Some(PixelRun::Fill { pixel, count })));
+                    }
+                    (0xFF, [_, lo, hi, p0, p1, ..]) => {
+                        let count = u32::from(u16::from_le_bytes([*lo, *hi]));
+                        self.take(count)?;
+                        let pixel = [*p0, *p1];
+                        return Ok((5, Some(PixelRun::Fill { pixel, count })));
+                    }
+                    _ => {}
+                }
                 match b {
                     0x00..=0x7F => {
                         let n = u32::from(b) + 1;
