@@ -70,6 +70,9 @@ struct Delivery {
     front: Duration,
     /// Whether the link rather than the receive pass bound `front`.
     link_bound: bool,
+    /// Time the device spent after the frame's last byte (present pass or panel, whichever is
+    /// longer): the link idles then unless another frame is already on its way.
+    tail: Duration,
 }
 
 /// Estimates link + device capacity and round-trip time from acknowledgements.
@@ -136,6 +139,7 @@ impl LinkEstimator {
             busy,
             front,
             link_bound,
+            tail: Duration::from_secs_f64(device.present_s.max(panel)),
         });
         while self
             .deliveries
@@ -181,15 +185,18 @@ impl LinkEstimator {
             .max_by(f64::total_cmp)
     }
 
-    /// Bytes that may be in flight before another frame would only queue behind them: two
-    /// bandwidth-delay products, at least 8 KiB; unlimited while the capacity is unknown.
+    /// Bytes that may be in flight before another frame would only queue behind them: what the
+    /// link carries in two round trips plus the device's mean time after a frame's last byte
+    /// (presenting it; the next frame arriving meanwhile keeps the link busy), at least 8 KiB;
+    /// unlimited while the capacity is unknown.
     pub fn inflight_limit(&self) -> u64 {
-        match self.capacity() {
-            None => u64::MAX,
-            Some(c) => {
-                ((c * self.min_rtt.unwrap_or_default().as_secs_f64() * 2.0) as u64).max(8192)
-            }
-        }
+        let Some(c) = self.capacity() else {
+            return u64::MAX;
+        };
+        let n = self.deliveries.len().max(1) as u32;
+        let tail = self.deliveries.iter().map(|d| d.tail).sum::<Duration>() / n;
+        let rtt = self.min_rtt.unwrap_or_default();
+        ((c * (rtt * 2 + tail).as_secs_f64()) as u64).max(8192)
     }
 }
 
