@@ -262,26 +262,32 @@ fn text(v: &Value, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// What register and heartbeat share: a valid key before the body is read, the body, its
+/// `deviceId` (`missing` is the firmware's expected message when it is absent), and a key that
+/// covers that device.
+async fn device_request(
+    state: &AppState,
+    req: Request,
+    missing: &str,
+) -> Result<(Value, String), Response> {
+    let headers = req.headers().clone();
+    authorise(state, &headers, None).map_err(refused)?;
+    let body = body_fields(state, req).await.map_err(refused)?;
+    let id = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
+    authorise(state, &headers, Some(&id)).map_err(refused)?;
+    Ok((body, id))
+}
+
 /// `POST /api/v1/devices/register`.
 pub async fn register(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let headers = req.headers().clone();
-    if let Err(r) = authorise(&state, &headers, None) {
-        return refused(r);
-    }
-    let body = match body_fields(&state, req).await {
-        Ok(b) => b,
-        Err(r) => return refused(r),
+    let (body, id) = match device_request(&state, req, "Missing required fields").await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let Some(id) = text(&body, "deviceId") else {
-        return error(StatusCode::BAD_REQUEST, "Missing required fields");
-    };
-    if let Err(r) = authorise(&state, &headers, Some(&id)) {
-        return refused(r);
-    }
     let capabilities = body
         .get("capabilities")
         .and_then(Value::as_array)
@@ -311,20 +317,10 @@ pub async fn register(
 
 /// `POST /api/v1/devices/heartbeat`.
 pub async fn heartbeat(State(state): State<AppState>, req: Request) -> Response {
-    let headers = req.headers().clone();
-    if let Err(r) = authorise(&state, &headers, None) {
-        return refused(r);
-    }
-    let body = match body_fields(&state, req).await {
-        Ok(b) => b,
-        Err(r) => return refused(r),
+    let (body, id) = match device_request(&state, req, "Device ID required").await {
+        Ok(r) => r,
+        Err(r) => return r,
     };
-    let Some(id) = text(&body, "deviceId") else {
-        return error(StatusCode::BAD_REQUEST, "Device ID required");
-    };
-    if let Err(r) = authorise(&state, &headers, Some(&id)) {
-        return refused(r);
-    }
     let num = |k: &str| body.get(k).and_then(Value::as_i64);
     let known = state.cameras.registry.heartbeat(
         &id,

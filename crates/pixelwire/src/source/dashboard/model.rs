@@ -259,6 +259,18 @@ impl DashboardModel {
         }
     }
 
+    /// Starts applying a poll at `tick`: false (and the unreachable state recorded) if Prometheus
+    /// could not be reached, else every history advanced to `tick` and the connection marked ok.
+    fn begin_poll(&mut self, tick: i64, outcome: &PollOutcome) -> bool {
+        if let PollOutcome::Unreachable(e) = outcome {
+            self.apply_unreachable(tick, e.clone());
+            return false;
+        }
+        self.advance_all(tick);
+        self.connection = Connection::Ok;
+        true
+    }
+
     /// Applies the answers of an instant poll at `tick`.
     pub fn apply_instant(
         &mut self,
@@ -266,12 +278,9 @@ impl DashboardModel {
         answers: Vec<(QueryTarget, Result<Vec<InstantSeries>, QueryError>)>,
     ) -> PollOutcome {
         let outcome = outcome_of(answers.iter().map(|(_, r)| r.as_ref().err()));
-        if let PollOutcome::Unreachable(e) = &outcome {
-            self.apply_unreachable(tick, e.clone());
+        if !self.begin_poll(tick, &outcome) {
             return outcome;
         }
-        self.advance_all(tick);
-        self.connection = Connection::Ok;
         for (target, answer) in answers {
             let reading = match answer {
                 Ok(series) => match series.as_slice() {
@@ -301,12 +310,9 @@ impl DashboardModel {
         answers: Vec<(QueryTarget, Result<Vec<RangeSeries>, QueryError>)>,
     ) -> PollOutcome {
         let outcome = outcome_of(answers.iter().map(|(_, r)| r.as_ref().err()));
-        if let PollOutcome::Unreachable(e) = &outcome {
-            self.apply_unreachable(tick, e.clone());
+        if !self.begin_poll(tick, &outcome) {
             return outcome;
         }
-        self.advance_all(tick);
-        self.connection = Connection::Ok;
         let to_tick = |t_s: f64| (t_s * 1000.0 / interval_ms.max(1) as f64).round() as i64;
         for (target, answer) in answers {
             let Some((reading, history)) = self.reading_mut(target) else {
