@@ -59,7 +59,7 @@ HEADER = struct.Struct("!HHHHI")
 
 
 class Noise:
-    """xorshift64 in 0..1, the generator of crates/pixelwire/benches/common/dashboard_data.rs."""
+    """xorshift64 in 0..1, the generator of crates/server/benches/common/dashboard_data.rs."""
 
     def __init__(self):
         self.s = 0x9E3779B97F4A7C15

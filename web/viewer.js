@@ -338,7 +338,7 @@
   }
 
   // Colour space of the decoded frames. pixelwire converts RGB to I420 with BT.601 limited range
-  // (crates/pixelwire/src/media/yuv.rs) and OpenH264 writes no VUI colour description, which
+  // (crates/media/src/yuv.rs) and OpenH264 writes no VUI colour description, which
   // browsers read as BT.709: greens would come out ~15 % too dark. So by default the decoder is told
   // BT.601 via VideoDecoderConfig.colorSpace (Chromium 148 applies it only where the bitstream has
   // no colour description: a VUI the encoder writes still wins). The hello may carry

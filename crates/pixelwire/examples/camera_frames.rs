@@ -11,7 +11,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use pixelwire::mock_camera::{Format, FrameSource};
+use pixelwire_devtools::mock_camera::{Format, FrameSource};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,7 +44,8 @@ fn main() -> anyhow::Result<()> {
         .context("--size must be WxH, e.g. 640x480")?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let mut source = FrameSource::new(w, h, Format::Jpeg, args.quality, args.fps);
+    let painter = pixelwire::pattern_painter::pattern().make(w, h);
+    let mut source = FrameSource::with_painter(painter, w, h, Format::Jpeg, args.quality, args.fps);
     let mut total_bytes = 0usize;
     for i in 0..args.frames {
         let elapsed = Duration::from_secs_f64(i as f64 / args.fps);

@@ -12,12 +12,9 @@
 
 use anyhow::Context;
 use clap::Parser;
-use openh264::OpenH264API;
-use openh264::encoder::{Encoder, EncoderConfig};
-use openh264::formats::YUVSlices;
-use pixelwire::media::jpeg;
-use pixelwire::media::yuv::I420;
-use pixelwire::viewer::h264;
+use pixelwire_media::h264;
+use pixelwire_media::jpeg;
+use pixelwire_media::yuv::I420;
 use std::path::PathBuf;
 
 /// Command-line options.
@@ -100,28 +97,16 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(())
     })?;
-    let encode = |cfg: EncoderConfig| -> anyhow::Result<(f64, f64)> {
-        let mut encoded_bytes = 0;
-        let ms = ms_per_item(args.passes, n, || {
-            let mut enc = Encoder::with_api_config(OpenH264API::from_source(), cfg)?;
-            let mut annexb = Vec::with_capacity(64 * 1024);
-            encoded_bytes = 0;
-            for f in &yuv {
-                let wu = f.width as usize;
-                let src = YUVSlices::new(
-                    (&f.y, &f.u, &f.v),
-                    (wu, f.height as usize),
-                    (wu, wu / 2, wu / 2),
-                );
-                annexb.clear();
-                enc.encode(&src)?.write_vec(&mut annexb);
-                encoded_bytes += annexb.len();
-            }
-            Ok(())
-        })?;
-        Ok((ms, encoded_bytes as f64 * 8.0 / 1000.0 / (n as f64 / 30.0)))
-    };
-    let (encode_ms, kbps) = encode(h264::encoder_config(w, h))?;
+    let mut encoded_bytes = 0;
+    let encode_ms = ms_per_item(args.passes, n, || {
+        let mut enc = h264::H264Encoder::new();
+        encoded_bytes = 0;
+        for f in &yuv {
+            encoded_bytes += enc.encode(f)?.stats.bytes;
+        }
+        Ok(())
+    })?;
+    let kbps = encoded_bytes as f64 * 8.0 / 1000.0 / (n as f64 / 30.0);
 
     println!(
         "{n} frames of {w}x{h}, mean {:.0} bytes; CPU time, medians of {} passes\n",

@@ -9,16 +9,16 @@
 //!
 //! Run: `cargo run --release -p pixelwire --example dashboard_report`
 
-#[path = "../benches/common/dashboard_data.rs"]
+#[path = "../../server/benches/common/dashboard_data.rs"]
 mod dashboard_data;
 
 use std::time::Instant;
 
 use dashboard_data::{Noise, answers, node_dashboard};
-use pixelwire::clock::RealStopwatch;
-use pixelwire::source::render::dashboard::DashboardScreen;
 use pixelwire_core::{Frame, QualityLevel, RateConfig, SinkConfig, WireFormat};
 use pixelwire_proto::{CodecSet, PixelOrder};
+use pixelwire_server::clock::RealStopwatch;
+use pixelwire_server::source::render::dashboard::DashboardScreen;
 
 const HISTORY: usize = 120;
 const POLLS: i64 = 300;

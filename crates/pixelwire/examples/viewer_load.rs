@@ -3,7 +3,7 @@
 //! second and the ingest-to-viewer latency distribution. `scripts/bench_camera.py` runs it to find
 //! how many H.264 viewers one stream can serve from one core.
 //!
-//! Each viewer reads the JSON hello, then binary messages ([`pixelwire::viewer::message`]): a
+//! Each viewer reads the JSON hello, then binary messages ([`pixelwire_media::viewer_message`]): a
 //! 16-byte header whose `capture_time_us` is when the server ingested the frame (server clock, µs
 //! since the Unix epoch). Latency is the local wall-clock time at which the whole message was read
 //! minus `capture_time_us`, corrected by the clock offset that viewer 0 measures first with the
@@ -23,7 +23,7 @@
 use anyhow::Context;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
-use pixelwire::viewer::message;
+use pixelwire_media::viewer_message as message;
 use serde_json::json;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -20,10 +20,10 @@ pub enum Command {
     /// Run the server: streams, TFT displays (pixelwire and seed-000 sketches), web page, API, metrics.
     Serve(ServeOptions),
     /// Run an emulated TFT display that connects to a server and shows what a real panel would.
-    DisplayEmu(crate::emu::EmuOptions),
+    DisplayEmu(pixelwire_devtools::emu::EmuOptions),
     /// Run a simulated camera that pushes the test pattern like the seed devices do (WebSocket,
     /// HTTP multipart/RGB565, Picamera raw TCP).
-    MockCamera(crate::mock_camera::MockCameraOptions),
+    MockCamera(pixelwire_devtools::mock_camera::MockCameraOptions),
 }
 
 /// `pixelwire serve` options.

@@ -1,8 +1,9 @@
-//! The `pixelwire` binary: parses the command line, sets up logging and runs a subcommand.
+//! The `pixelwire` binary: parses the command line, sets up logging and runs a subcommand: the
+//! server (`pixelwire-server`) or a dev tool (`pixelwire-devtools`).
 
 use clap::Parser;
 use pixelwire::cli::{Cli, Command};
-use pixelwire::config::Config;
+use pixelwire_server::config::Config;
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -29,9 +30,15 @@ fn main() -> anyhow::Result<()> {
             if let Some(a) = opts.display {
                 cfg.server.display = a;
             }
-            rt.block_on(pixelwire::server::run(cfg))
+            rt.block_on(pixelwire_server::server::run(cfg))
         }
-        Command::DisplayEmu(opts) => rt.block_on(pixelwire::emu::run(opts)),
-        Command::MockCamera(opts) => rt.block_on(pixelwire::mock_camera::run(opts)),
+        Command::DisplayEmu(opts) => rt.block_on(pixelwire_devtools::emu::run(opts)),
+        Command::MockCamera(mut opts) => {
+            opts.painter = pixelwire::pattern_painter::pattern();
+            rt.block_on(pixelwire_devtools::mock_camera::run(
+                opts,
+                pixelwire_server::shutdown::signal,
+            ))
+        }
     }
 }

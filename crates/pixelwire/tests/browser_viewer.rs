@@ -7,7 +7,7 @@ mod chromium;
 mod common;
 
 use common::{decode_png, get, start_with_default};
-use pixelwire::source::render::pattern::{
+use pixelwire_server::source::render::pattern::{
     BORDER_COLOR, CIRCLE_CENTER_COLOR, circle_center, circle_radius,
 };
 use std::time::Duration;

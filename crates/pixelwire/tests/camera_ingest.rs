@@ -31,7 +31,7 @@ fn jpeg(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
             }
         })
         .collect();
-    pixelwire::media::jpeg::encode_rgba(&rgba, w, h, 95).unwrap()
+    pixelwire_media::jpeg::encode_rgba(&rgba, w, h, 95).unwrap()
 }
 
 async fn json(addr: SocketAddr, path: &str) -> serde_json::Value {
@@ -586,8 +586,10 @@ async fn the_device_registry_survives_a_restart() {
             common::CAMERAS_ON_PORT_0
         )
     };
-    let config = pixelwire::config::Config::parse(&cfg(&data), None).unwrap();
-    let running = pixelwire::server::start(config.clone()).await.unwrap();
+    let config = pixelwire_server::config::Config::parse(&cfg(&data), None).unwrap();
+    let running = pixelwire_server::server::start(config.clone())
+        .await
+        .unwrap();
     let host = running.http_addr.to_string();
     let mut sock = TcpStream::connect(running.http_addr).await.unwrap();
     let reg = r#"{"deviceId":"garden-cam","deviceName":"Garden","deviceType":"camera","capabilities":["streaming"]}"#;
@@ -599,7 +601,7 @@ async fn the_device_registry_survives_a_restart() {
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
     running.shutdown();
     running.join(Duration::from_secs(5)).await;
-    let running = pixelwire::server::start(config).await.unwrap();
+    let running = pixelwire_server::server::start(config).await.unwrap();
     let devices = json(running.http_addr, "/api/devices").await;
     assert_eq!(devices[0]["id"], "garden-cam");
     assert_eq!(devices[0]["name"], "Garden");
@@ -620,7 +622,7 @@ async fn a_display_routed_to_a_camera_stream_shows_it_letterboxed() {
             .unwrap();
     // 640x480 solid red: on a 160x160 panel it is letterboxed to 160x120 with black bars of 20 rows.
     let rgba: Vec<u8> = (0..640 * 480).flat_map(|_| [255u8, 0, 0, 255]).collect();
-    let image = pixelwire::media::jpeg::encode_rgba(&rgba, 640, 480, 90).unwrap();
+    let image = pixelwire_media::jpeg::encode_rgba(&rgba, 640, 480, 90).unwrap();
     cam.send(Message::Binary(image.into())).await.unwrap();
     dev.run_for(Duration::from_secs(2)).await;
     assert!(dev.closed.is_none(), "{:?}", dev.closed);

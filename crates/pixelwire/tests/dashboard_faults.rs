@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use common::{decode_png, get, start_with_default};
-use pixelwire::server::Running;
-use pixelwire::source::dashboard::DashboardView;
+use pixelwire_server::server::Running;
+use pixelwire_server::source::dashboard::DashboardView;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

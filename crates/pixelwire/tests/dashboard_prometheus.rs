@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use common::prometheus::{NodeExporter, Prometheus, PrometheusApi};
 use common::{decode_png, get, temp_dir};
-use pixelwire::config::Config;
-use pixelwire::server::Running;
-use pixelwire::source::dashboard::DashboardView;
+use pixelwire_server::config::Config;
+use pixelwire_server::server::Running;
+use pixelwire_server::source::dashboard::DashboardView;
 
 /// Seed 000's error colour, used for "no data".
 const ERROR: [u8; 3] = [255, 80, 80];
@@ -39,7 +39,9 @@ async fn start_server(http_port: u16, streams: &str) -> Running {
         common::CAMERAS_ON_PORT_0,
     );
     let cfg = Config::parse(&text, None).expect("test config");
-    pixelwire::server::start(cfg).await.expect("server starts")
+    pixelwire_server::server::start(cfg)
+        .await
+        .expect("server starts")
 }
 
 fn dash_stream(prometheus: &str, panels: &str) -> String {

@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Device, decode_png, get, hello, start_with_default};
-use pixelwire::emu::legacy::SketchParser;
+use pixelwire_devtools::emu::legacy::SketchParser;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpSocket, TcpStream};

@@ -23,7 +23,7 @@ async fn read_error(sock: &mut TcpStream) -> Option<(ErrorCode, String)> {
     })
 }
 
-async fn start() -> pixelwire::server::Running {
+async fn start() -> pixelwire_server::server::Running {
     start_with_default(
         "still",
         &format!("{STREAMS}[[displays]]\nid = \"good\"\nstream = \"pattern\"\n"),

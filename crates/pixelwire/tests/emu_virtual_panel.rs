@@ -5,8 +5,8 @@
 
 use clap::Parser;
 use pixelwire::cli::{Cli, Command};
-use pixelwire::emu::panel::EmuPanel;
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, Timestamp};
+use pixelwire_devtools::emu::panel::EmuPanel;
 use pixelwire_proto::{CodecSet, DeviceSession, Hello, PixelOrder, ShortStr};
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ fn frame(w: u32, h: u32, n: u64) -> Frame {
     }
 }
 
-fn options(args: &[&str]) -> pixelwire::emu::EmuOptions {
+fn options(args: &[&str]) -> pixelwire_devtools::emu::EmuOptions {
     let mut argv = vec!["pixelwire", "display-emu", "--connect", "127.0.0.1:1"];
     argv.extend_from_slice(args);
     match Cli::try_parse_from(argv).unwrap().command {

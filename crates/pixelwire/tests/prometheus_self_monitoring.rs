@@ -58,11 +58,11 @@ struct Load {
     stop: Arc<AtomicBool>,
     tasks: Vec<JoinHandle<()>>,
     /// Keeps the dashboard polling.
-    _dashboard: pixelwire::bus::StreamWatch,
+    _dashboard: pixelwire_server::bus::StreamWatch,
 }
 
 impl Load {
-    async fn start(running: &pixelwire::server::Running) -> Load {
+    async fn start(running: &pixelwire_server::server::Running) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let display = running.display_addrs[0];
         let http = running.http_addr;
@@ -118,7 +118,7 @@ impl Load {
                     .await
                     .expect("camera connects");
             let rgba: Vec<u8> = (0..160 * 120 * 4).map(|i| (i % 251) as u8).collect();
-            let jpeg = pixelwire::media::jpeg::encode_rgba(&rgba, 160, 120, 80).expect("jpeg");
+            let jpeg = pixelwire_media::jpeg::encode_rgba(&rgba, 160, 120, 80).expect("jpeg");
             let truncated = jpeg[..jpeg.len() / 2].to_vec();
             ws.send(Message::Binary(truncated.into()))
                 .await

@@ -6,7 +6,7 @@ mod common;
 
 use common::{decode_png, get, start_with_default, temp_dir};
 use futures_util::{SinkExt, StreamExt};
-use pixelwire::viewer::message;
+use pixelwire_media::viewer_message as message;
 use std::process::Command;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -131,7 +131,7 @@ async fn h264_viewer_socket_is_constrained_baseline_and_decodes_to_the_source() 
         (message::KIND_H264, true, 320, 240),
         "a viewer starts at a keyframe"
     );
-    let now = pixelwire::clock::now().as_micros();
+    let now = pixelwire_server::clock::now().as_micros();
     assert!(
         now - first.capture_time_us < 10_000_000,
         "capture times are on the server clock"
@@ -223,7 +223,7 @@ async fn jpeg_viewer_socket() {
     for m in &msgs {
         let (h, payload) = message::parse(m).unwrap();
         assert_eq!((h.kind, h.width, h.height), (message::KIND_JPEG, 320, 240));
-        assert!(pixelwire::media::jpeg::inspect(payload).is_ok());
+        assert!(pixelwire_media::jpeg::inspect(payload).is_ok());
     }
     // Frames are newer one after the other.
     let times: Vec<u64> = msgs
@@ -284,7 +284,7 @@ async fn ping_gives_the_server_clock_and_keyframe_requests_are_honoured() {
     let pong = pong.expect("a pong");
     assert_eq!(pong["id"], 7);
     let server_us = pong["server_us"].as_u64().unwrap();
-    assert!(server_us.abs_diff(pixelwire::clock::now().as_micros()) < 5_000_000);
+    assert!(server_us.abs_diff(pixelwire_server::clock::now().as_micros()) < 5_000_000);
     assert!(keyframes >= 2, "keyframe on request");
     running.shutdown();
 }
@@ -346,7 +346,7 @@ async fn seed_001_viewer_endpoints_follow_the_active_camera() {
     let rgba: Vec<u8> = (0..320 * 240)
         .flat_map(|i| [(i % 320) as u8, (i / 320) as u8, 90, 255])
         .collect();
-    let jpeg = pixelwire::media::jpeg::encode_rgba(&rgba, 320, 240, 80).unwrap();
+    let jpeg = pixelwire_media::jpeg::encode_rgba(&rgba, 320, 240, 80).unwrap();
     let sender = tokio::spawn(async move {
         loop {
             if cam

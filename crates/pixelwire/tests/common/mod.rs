@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 pub mod prometheus;
-use pixelwire::config::Config;
-use pixelwire::server::Running;
 use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
+use pixelwire_server::config::Config;
+use pixelwire_server::server::Running;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -27,7 +27,9 @@ pub async fn start_with_default(default_stream: &str, extra: &str) -> Running {
         data.display()
     );
     let cfg = Config::parse(&text, None).expect("test config");
-    pixelwire::server::start(cfg).await.expect("server starts")
+    pixelwire_server::server::start(cfg)
+        .await
+        .expect("server starts")
 }
 
 /// Camera listeners on ephemeral loopback ports.
@@ -151,7 +153,7 @@ pub struct Device {
 }
 
 fn now_us() -> u64 {
-    pixelwire::clock::now().as_micros()
+    pixelwire_server::clock::now().as_micros()
 }
 
 impl Device {

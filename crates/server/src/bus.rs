@@ -1,0 +1,286 @@
+//! The frame bus: named streams where the newest frame wins. A stream holds only its latest frame
+//! (a `tokio::sync::watch` slot); each consumer reads the newest one when it is ready, so a slow
+//! consumer skips frames and never slows the source or the other consumers. Consumers hold a
+//! [`StreamWatch`], and the number of watches tells generated sources whether to render at all.
+
+use pixelwire_media::MediaFrame;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+
+/// What a stream is, for the API.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StreamDescription {
+    /// "generated" (built-in screens) or, later, a device push kind.
+    pub kind: &'static str,
+    /// The source name ("bios", ...).
+    pub source: String,
+    /// Nominal width.
+    pub width: u32,
+    /// Nominal height.
+    pub height: u32,
+    /// Nominal frames per second.
+    pub nominal_fps: f32,
+}
+
+/// Frames per second over the last two seconds.
+#[derive(Debug, Default)]
+struct RateMeter {
+    times_us: std::collections::VecDeque<u64>,
+}
+
+impl RateMeter {
+    fn tick(&mut self, now_us: u64) {
+        self.times_us.push_back(now_us);
+        while self
+            .times_us
+            .front()
+            .is_some_and(|t| now_us - t > 2_000_000)
+        {
+            self.times_us.pop_front();
+        }
+    }
+
+    fn fps(&self, now_us: u64) -> f32 {
+        let recent = self
+            .times_us
+            .iter()
+            .filter(|t| now_us.saturating_sub(**t) <= 2_000_000)
+            .count();
+        recent as f32 / 2.0
+    }
+}
+
+/// One named stream.
+#[derive(Debug)]
+pub struct Stream {
+    name: String,
+    description: StreamDescription,
+    tx: watch::Sender<Option<Arc<MediaFrame>>>,
+    watchers: AtomicUsize,
+    watched: Notify,
+    frames: AtomicU64,
+    next_seq: AtomicU64,
+    meter: Mutex<RateMeter>,
+}
+
+impl Stream {
+    /// A stream with no frame yet.
+    pub fn new(name: impl Into<String>, description: StreamDescription) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            description,
+            tx: watch::Sender::new(None),
+            watchers: AtomicUsize::new(0),
+            watched: Notify::new(),
+            frames: AtomicU64::new(0),
+            next_seq: AtomicU64::new(0),
+            meter: Mutex::new(RateMeter::default()),
+        })
+    }
+
+    /// The stream's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What it is.
+    pub fn description(&self) -> &StreamDescription {
+        &self.description
+    }
+
+    /// Replaces the newest frame; every watcher sees it (or a newer one) next.
+    pub fn publish(&self, frame: MediaFrame) {
+        let now = frame.capture_time_us;
+        self.tx.send_replace(Some(Arc::new(frame)));
+        self.frames.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut m) = self.meter.lock() {
+            m.tick(now);
+        }
+    }
+
+    /// The newest frame, if any.
+    pub fn latest(&self) -> Option<Arc<MediaFrame>> {
+        self.tx.borrow().clone()
+    }
+
+    /// A sequence number for the next frame of a pushed stream.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Frames published so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Measured frames per second.
+    pub fn fps(&self, now_us: u64) -> f32 {
+        self.meter.lock().map_or(0.0, |m| m.fps(now_us))
+    }
+
+    /// Consumers watching now.
+    pub fn watchers(&self) -> usize {
+        self.watchers.load(Ordering::Acquire)
+    }
+
+    /// Starts watching: the first [`StreamWatch::next`] returns the current frame if there is one.
+    pub fn watch(self: &Arc<Self>) -> StreamWatch {
+        let mut rx = self.tx.subscribe();
+        rx.mark_changed();
+        self.watchers.fetch_add(1, Ordering::AcqRel);
+        self.watched.notify_waiters();
+        StreamWatch {
+            rx,
+            stream: self.clone(),
+        }
+    }
+
+    /// Returns once at least one consumer watches.
+    pub async fn watched(&self) {
+        loop {
+            let notified = self.watched.notified();
+            if self.watchers() > 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// A consumer's hold on a stream; dropping it stops watching.
+#[derive(Debug)]
+pub struct StreamWatch {
+    rx: watch::Receiver<Option<Arc<MediaFrame>>>,
+    stream: Arc<Stream>,
+}
+
+impl StreamWatch {
+    /// The next frame newer than the last one returned (skipping any in between).
+    pub async fn next(&mut self) -> Option<Arc<MediaFrame>> {
+        loop {
+            self.rx.changed().await.ok()?;
+            if let Some(f) = self.rx.borrow_and_update().clone() {
+                return Some(f);
+            }
+        }
+    }
+
+    /// The stream watched.
+    pub fn stream(&self) -> &Arc<Stream> {
+        &self.stream
+    }
+}
+
+impl Drop for StreamWatch {
+    fn drop(&mut self) {
+        self.stream.watchers.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// All streams by name.
+#[derive(Debug, Default)]
+pub struct Bus {
+    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
+}
+
+impl Bus {
+    /// Adds a stream (replacing one of the same name).
+    pub fn insert(&self, stream: Arc<Stream>) {
+        if let Ok(mut m) = self.streams.write() {
+            m.insert(stream.name().to_string(), stream);
+        }
+    }
+
+    /// The stream called `name`, created with `describe()` if it does not exist yet (cameras
+    /// create their streams on their first frame).
+    pub fn get_or_create(
+        &self,
+        name: &str,
+        describe: impl FnOnce() -> StreamDescription,
+    ) -> Arc<Stream> {
+        if let Some(s) = self.get(name) {
+            return s;
+        }
+        match self.streams.write() {
+            Ok(mut m) => m
+                .entry(name.to_string())
+                .or_insert_with(|| Stream::new(name, describe()))
+                .clone(),
+            // A poisoned lock means a panic elsewhere; serve an unregistered stream rather than none.
+            Err(_) => Stream::new(name, describe()),
+        }
+    }
+
+    /// The stream called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Stream>> {
+        self.streams.read().ok()?.get(name).cloned()
+    }
+
+    /// Every stream, by name.
+    pub fn all(&self) -> Vec<Arc<Stream>> {
+        self.streams
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc() -> StreamDescription {
+        StreamDescription {
+            kind: "generated",
+            source: "test".into(),
+            width: 1,
+            height: 1,
+            nominal_fps: 1.0,
+        }
+    }
+
+    fn frame(seq: u64) -> MediaFrame {
+        MediaFrame::from_rgba(1, 1, vec![0, 0, 0, 255], seq, seq)
+    }
+
+    #[tokio::test]
+    async fn newest_frame_wins_and_slow_watchers_skip() {
+        let s = Stream::new("t", desc());
+        let mut fast = s.watch();
+        let mut slow = s.watch();
+        assert_eq!(s.watchers(), 2);
+        for i in 1..=5 {
+            s.publish(frame(i));
+            assert_eq!(fast.next().await.unwrap().seq, i);
+        }
+        // the slow watcher wakes up once and sees only the newest
+        assert_eq!(slow.next().await.unwrap().seq, 5);
+        drop(fast);
+        drop(slow);
+        assert_eq!(s.watchers(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_new_watcher_gets_the_current_frame_at_once() {
+        let s = Stream::new("t", desc());
+        s.publish(frame(7));
+        let mut w = s.watch();
+        assert_eq!(w.next().await.unwrap().seq, 7);
+    }
+
+    #[tokio::test]
+    async fn watched_waits_for_a_watcher() {
+        let s = Stream::new("t", desc());
+        let s2 = s.clone();
+        let waiter = tokio::spawn(async move { s2.watched().await });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        let _w = s.watch();
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

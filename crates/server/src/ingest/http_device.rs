@@ -1,0 +1,339 @@
+//! The HTTP device API of seed 002 (`seed-protocols.md` §C), answered exactly as its firmware
+//! expects: status `200 OK` with a small JSON body for success (anything else counts as failure on
+//! the device), 400/401/403/404/413 with a JSON `{"error": ...}` otherwise.
+//!
+//! * `POST /api/v1/stream/stream`: a frame, by `Content-Type`: `multipart/form-data` (field
+//!   `image`, else the first file part), `image/jpeg` (the raw body), `application/octet-stream`
+//!   with `X-Frame-Format: RGB565`, `X-Frame-Width`, `X-Frame-Height` (big-endian RGB565,
+//!   `w*h*2` bytes), `application/json` (the firmware's connectivity test: 200).
+//! * `GET /api/v1/stream/stream`: the boot connectivity probe (200).
+//! * `POST /api/v1/devices/register` and `/heartbeat`: JSON (or form) bodies; a heartbeat from a
+//!   device that never registered gets 404, so the firmware registers again at its next tick.
+//! * `GET /health`.
+//!
+//! Every request must carry a configured `X-API-Key` (constant-time check); the key must allow the
+//! device. The device is named by `X-Device-Id`, `Device-Id`, a `deviceId` form field, the
+//! registered device at the peer's address, else `unknown_device`; its stream is its id, lowercased.
+
+use super::{Transport, stream_name};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use pixelwire_media::MediaFrame;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+fn reply(status: StatusCode, body: Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+fn error(status: StatusCode, text: &str) -> Response {
+    reply(status, json!({ "error": text }))
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// A request refused: status and reason (turned into the JSON error response by [`refused`]).
+type Refusal = (StatusCode, String);
+
+fn refused((status, text): Refusal) -> Response {
+    error(status, &text)
+}
+
+/// The key check.
+fn authorise(state: &AppState, headers: &HeaderMap, device: Option<&str>) -> Result<(), Refusal> {
+    let Some(grant) = state.api_keys.check(header_str(headers, "x-api-key")) else {
+        state.cameras.dropped(Transport::Http, "unauthorized");
+        tracing::info!("HTTP device request with a missing or wrong X-API-Key");
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            "invalid or missing X-API-Key".into(),
+        ));
+    };
+    if let Some(d) = device
+        && !grant.allows(d)
+    {
+        state.cameras.dropped(Transport::Http, "unauthorized");
+        return Err((
+            StatusCode::FORBIDDEN,
+            "this API key may not publish as this device".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn device_id(
+    state: &AppState,
+    headers: &HeaderMap,
+    form_id: Option<String>,
+    peer: SocketAddr,
+) -> String {
+    header_str(headers, "x-device-id")
+        .or_else(|| header_str(headers, "device-id"))
+        .map(str::to_string)
+        .or(form_id)
+        .or_else(|| state.cameras.registry.id_by_ip(&peer.ip().to_string()))
+        .unwrap_or_else(|| "unknown_device".to_string())
+}
+
+fn now_ms() -> u64 {
+    crate::clock::now().as_micros() / 1000
+}
+
+/// `GET /api/v1/stream/stream` and `GET /health`.
+pub async fn probe() -> Response {
+    reply(StatusCode::OK, json!({ "status": "healthy" }))
+}
+
+/// `POST /api/v1/stream/stream`.
+pub async fn stream(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let headers = req.headers().clone();
+    // Reject a wrong key before reading a (possibly large) body.
+    if let Err(r) = authorise(&state, &headers, None) {
+        return refused(r);
+    }
+    let ctype = header_str(&headers, header::CONTENT_TYPE.as_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let too_large = |state: &AppState| {
+        state.cameras.dropped(Transport::Http, "too_large");
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "frame exceeds cameras.max_frame_bytes",
+        )
+    };
+    let (data, form_id) = if ctype.starts_with("multipart/form-data") {
+        let mut mp = match Multipart::from_request(req, &state).await {
+            Ok(m) => m,
+            Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad multipart body: {e}")),
+        };
+        let (mut image, mut first_file, mut form_id) = (None, None, None);
+        loop {
+            match mp.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().map(str::to_string);
+                    let is_file = field.file_name().is_some();
+                    let bytes = match field.bytes().await {
+                        Ok(b) => b,
+                        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                            return too_large(&state);
+                        }
+                        Err(e) => {
+                            return error(
+                                StatusCode::BAD_REQUEST,
+                                &format!("bad multipart body: {e}"),
+                            );
+                        }
+                    };
+                    match name.as_deref() {
+                        Some("image") => image = Some(bytes),
+                        Some("deviceId") => {
+                            form_id = Some(String::from_utf8_lossy(&bytes).trim().to_string())
+                        }
+                        _ if is_file && first_file.is_none() => first_file = Some(bytes),
+                        _ => {}
+                    }
+                }
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state),
+                Err(e) => {
+                    return error(StatusCode::BAD_REQUEST, &format!("bad multipart body: {e}"));
+                }
+            }
+        }
+        (image.or(first_file), form_id)
+    } else if ctype.starts_with("application/json") {
+        // The firmware's connectivity test (`{"test":"ESP32-camera-connectivity",...}`).
+        return reply(
+            StatusCode::OK,
+            json!({ "status": "ok", "message": "connectivity test received" }),
+        );
+    } else {
+        match Bytes::from_request(req, &state).await {
+            Ok(b) => (Some(b), None),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state),
+            Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
+        }
+    };
+    let device = device_id(&state, &headers, form_id, peer);
+    if let Err(r) = authorise(&state, &headers, Some(&device)) {
+        return refused(r);
+    }
+    let Some(data) = data.filter(|d| !d.is_empty()) else {
+        return error(StatusCode::BAD_REQUEST, "No image provided");
+    };
+    let stream = stream_name(&device);
+    let address = peer.to_string();
+    let hub = &state.cameras;
+    if ctype.starts_with("application/octet-stream") {
+        let format = header_str(&headers, "x-frame-format").unwrap_or("");
+        let dim = |n: &str| {
+            header_str(&headers, n)
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|v| (1..=8192).contains(v))
+        };
+        let (Some(w), Some(h)) = (dim("x-frame-width"), dim("x-frame-height")) else {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "X-Frame-Width and X-Frame-Height are required (1..=8192)",
+            );
+        };
+        if !format.eq_ignore_ascii_case("RGB565") {
+            return error(StatusCode::BAD_REQUEST, "X-Frame-Format must be RGB565");
+        }
+        if data.len() != (w * h * 2) as usize {
+            hub.dropped(Transport::Http, "bad_length");
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("RGB565 body must be {} bytes for {w}x{h}", w * h * 2),
+            );
+        }
+        let rgba: Vec<u8> = data
+            .chunks_exact(2)
+            .flat_map(|p| {
+                let [r, g, b] = pixelwire_proto::rgb565_to_rgb888(u16::from_be_bytes([p[0], p[1]]));
+                [r, g, b, 255]
+            })
+            .collect();
+        let seq = state.bus.get(&stream).map_or(0, |s| s.next_seq());
+        let frame = MediaFrame::from_rgba(w, h, rgba, seq, crate::clock::now().as_micros());
+        hub.publish(
+            &device,
+            &stream,
+            Transport::Http,
+            &address,
+            frame,
+            data.len() as u64,
+        );
+    } else if let Err(e) = hub.publish_jpeg(&device, &stream, Transport::Http, &address, data) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!("not a complete JPEG: {e}"),
+        );
+    }
+    reply(
+        StatusCode::OK,
+        json!({ "message": "Frame received", "deviceId": device, "stream": stream }),
+    )
+}
+
+/// A JSON or form-urlencoded body as a JSON object.
+async fn body_fields(state: &AppState, req: Request) -> Result<Value, Refusal> {
+    let form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| (e.status(), e.body_text()))?;
+    if form {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad form body: {e}")))?;
+        Ok(Value::Object(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect(),
+        ))
+    } else {
+        serde_json::from_slice(&bytes)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("bad JSON body: {e}")))
+    }
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// What register and heartbeat share: a valid key before the body is read, the body, its
+/// `deviceId` (`missing` is the firmware's expected message when it is absent), and a key that
+/// covers that device.
+async fn device_request(
+    state: &AppState,
+    req: Request,
+    missing: &str,
+) -> Result<(Value, String), Response> {
+    let headers = req.headers().clone();
+    authorise(state, &headers, None).map_err(refused)?;
+    let body = body_fields(state, req).await.map_err(refused)?;
+    let id = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
+    authorise(state, &headers, Some(&id)).map_err(refused)?;
+    Ok((body, id))
+}
+
+/// `POST /api/v1/devices/register`.
+pub async fn register(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
+    let (body, id) = match device_request(&state, req, "Missing required fields").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let capabilities = body
+        .get("capabilities")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = text(&body, "deviceName").unwrap_or_else(|| id.clone());
+    let kind = text(&body, "deviceType").unwrap_or_else(|| "camera".to_string());
+    state.cameras.registry.register(
+        &id,
+        &name,
+        &kind,
+        &peer.ip().to_string(),
+        capabilities,
+        now_ms(),
+    );
+    tracing::info!(device = %id, %peer, "device registered");
+    reply(
+        StatusCode::OK,
+        json!({ "success": true, "deviceId": id, "stream": stream_name(&id) }),
+    )
+}
+
+/// `POST /api/v1/devices/heartbeat`.
+pub async fn heartbeat(State(state): State<AppState>, req: Request) -> Response {
+    let (body, id) = match device_request(&state, req, "Device ID required").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let num = |k: &str| body.get(k).and_then(Value::as_i64);
+    let known = state.cameras.registry.heartbeat(
+        &id,
+        num("uptime").and_then(|v| u64::try_from(v).ok()),
+        num("freeHeap").and_then(|v| u64::try_from(v).ok()),
+        num("wifiRssi"),
+        now_ms(),
+    );
+    if !known {
+        return error(StatusCode::NOT_FOUND, "Device not registered");
+    }
+    reply(
+        StatusCode::OK,
+        json!({ "message": "Heartbeat received", "status": "success" }),
+    )
+}

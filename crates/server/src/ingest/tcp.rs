@@ -1,0 +1,95 @@
+//! Picamera-style raw TCP clients (seed 004, `seed-protocols.md` §D): each frame is a `u32`
+//! little-endian length and that many bytes; a zero length ends the stream. A frame is a JPEG
+//! (`FF D8 FF`), or raw I420 / RGB24 / RGBA at `cameras.tcp_raw_width × tcp_raw_height` with
+//! Picamera's padding (width to a multiple of 32, height to 16), told apart by its length. Anything
+//! else is counted and skipped, keeping the framing. Many clients at once; each publishes into
+//! `tcp-<ip>`, stable across reconnects. A frame over `cameras.max_frame_bytes`, or garbage that
+//! breaks the framing, closes that connection only.
+
+use super::{CameraHub, Transport, name_for_address};
+use crate::shutdown::ShutdownSignal;
+use bytes::Bytes;
+use pixelwire_media::picamera::raw_frame;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::net::{TcpListener, TcpStream};
+
+/// A frame must arrive within this long of its length word.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts Picamera clients until shutdown.
+pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: ShutdownSignal) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, peer)) => {
+                    let hub = hub.clone();
+                    let sd = shutdown.clone();
+                    crate::display::spawn_connection(format!("tcp camera {peer}"), async move {
+                        let stream = name_for_address("tcp", peer.ip());
+                        tracing::info!(%peer, %stream, "tcp camera connected");
+                        let reason = serve(sock, peer, &stream, &hub, sd).await;
+                        tracing::info!(%peer, %stream, %reason, "tcp camera disconnected");
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            _ = shutdown.wait() => return,
+        }
+    }
+}
+
+async fn serve(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    stream: &str,
+    hub: &CameraHub,
+    mut shutdown: ShutdownSignal,
+) -> String {
+    let _guard = hub.camera_connected();
+    let (w, h) = (hub.settings.tcp_raw_width, hub.settings.tcp_raw_height);
+    let address = peer.to_string();
+    let mut seq = 0u64;
+    loop {
+        let mut len = [0u8; 4];
+        tokio::select! {
+            r = sock.read_exact(&mut len) => if let Err(e) = r {
+                return if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    "closed without the zero end marker".into()
+                } else {
+                    format!("read failed: {e}")
+                };
+            },
+            _ = shutdown.wait() => return "server shutting down".into(),
+        }
+        let n = u32::from_le_bytes(len) as usize;
+        if n == 0 {
+            return "end of stream (zero length)".into();
+        }
+        if n > hub.settings.max_frame_bytes {
+            hub.dropped(Transport::Tcp, "too_large");
+            return format!("frame of {n} bytes exceeds cameras.max_frame_bytes: closing");
+        }
+        let mut data = vec![0u8; n];
+        match tokio::time::timeout(FRAME_TIMEOUT, sock.read_exact(&mut data)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return format!("frame cut short: {e}"),
+            Err(_) => return "frame did not arrive in time".into(),
+        }
+        seq += 1;
+        if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            // Counted inside if it is not a complete JPEG; the framing goes on.
+            let _ = hub.publish_jpeg(stream, stream, Transport::Tcp, &address, Bytes::from(data));
+        } else if let Some(frame) = raw_frame(&data, w, h, seq, crate::clock::now().as_micros()) {
+            hub.publish(stream, stream, Transport::Tcp, &address, frame, n as u64);
+        } else {
+            hub.dropped(Transport::Tcp, "unknown_format");
+            tracing::debug!(%peer, len = n, "frame is neither JPEG nor a raw size for {w}x{h}");
+        }
+    }
+}

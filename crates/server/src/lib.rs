@@ -1,0 +1,16 @@
+//! pixelwire-server: sources, the frame bus, display and browser sinks, camera ingest, the HTTP
+//! API, metrics and config. The `pixelwire` binary (`crates/pixelwire`) is glue over this library
+//! and the dev tools (`crates/devtools`).
+
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod display;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod server;
+pub mod shutdown;
+pub mod source;
+pub mod state;
+pub mod viewer;

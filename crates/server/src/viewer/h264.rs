@@ -1,0 +1,145 @@
+//! One H.264 encoder per stream, shared by all its viewers, running only while someone watches:
+//! [`pixelwire_media::h264::H264Encoder`] on a blocking-pool thread, one IDR every 2 s with SPS/PPS
+//! inline, and an extra IDR whenever a viewer joins or fell behind (so a new viewer starts at once).
+//! An encoder error is logged and counted (`pixelwire_stream_h264_encode_errors_total`) and the frame
+//! skipped. Encoded access units go out on a broadcast channel as complete viewer
+//! messages: a slow viewer lags, skips to the next keyframe, and never holds anyone else back.
+
+use crate::bus::Stream;
+use bytes::Bytes;
+use pixelwire_media::h264::H264Encoder;
+use pixelwire_media::viewer_message::{self, MessageKind};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// One encoded access unit, framed for viewers.
+#[derive(Debug, Clone)]
+pub struct EncodedUnit {
+    /// True for an IDR (with SPS/PPS).
+    pub keyframe: bool,
+    /// The complete viewer message (header + Annex-B).
+    pub message: Bytes,
+    /// Capture time of the frame.
+    pub capture_time_us: u64,
+}
+
+/// The encoder of one stream; see the module docs.
+#[derive(Debug)]
+pub struct H264Hub {
+    tx: broadcast::Sender<Arc<EncodedUnit>>,
+    want_keyframe: AtomicBool,
+    /// Dropped with the hub: tells the encoder task to stop even if no frame comes.
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl H264Hub {
+    /// Receives encoded units from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EncodedUnit>> {
+        self.tx.subscribe()
+    }
+
+    /// Asks for an IDR as the next frame.
+    pub fn request_keyframe(&self) {
+        self.want_keyframe.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Encoders by stream name.
+#[derive(Debug, Default)]
+pub struct H264Hubs {
+    map: Mutex<HashMap<String, Weak<H264Hub>>>,
+}
+
+impl H264Hubs {
+    /// The encoder for `stream`, started if nobody was watching it.
+    pub fn get(&self, stream: &Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> {
+        let Ok(mut m) = self.map.lock() else {
+            // A poisoned map means a panic elsewhere; an unshared encoder still serves this viewer.
+            return start(stream.clone(), metrics);
+        };
+        if let Some(h) = m.get(stream.name()).and_then(Weak::upgrade) {
+            return h;
+        }
+        let h = start(stream.clone(), metrics);
+        m.insert(stream.name().to_string(), Arc::downgrade(&h));
+        h
+    }
+}
+
+fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> {
+    let (tx, _) = broadcast::channel(8);
+    let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
+    let hub = Arc::new(H264Hub {
+        tx,
+        want_keyframe: AtomicBool::new(true),
+        _stop: stop_tx,
+    });
+    let weak = Arc::downgrade(&hub);
+    let rt = tokio::runtime::Handle::current();
+    // The encoder runs on a blocking-pool thread: encoding never stalls the async workers.
+    tokio::task::spawn_blocking(move || {
+        let mut watch = stream.watch();
+        let mut encoder = H264Encoder::new();
+        let mut last: Option<Arc<pixelwire_media::MediaFrame>> = None;
+        tracing::debug!(stream = stream.name(), "h264 encoder started");
+        loop {
+            // A viewer that joins a stream with no new frames (a still image, a stalled camera)
+            // still gets a keyframe: after 100 ms without a frame, the last one is encoded again.
+            let next = rt.block_on(async {
+                tokio::select! {
+                    f = watch.next() => Some(f),
+                    _ = tokio::time::sleep(Duration::from_millis(100)) => None,
+                    _ = &mut stop => Some(None),
+                }
+            });
+            // Nobody holds the hub any more: stop encoding.
+            let Some(hub) = weak.upgrade() else { break };
+            let frame = match next {
+                Some(Some(f)) => f,
+                Some(None) => break,
+                None if hub.want_keyframe.load(Ordering::Relaxed) => match &last {
+                    Some(f) => f.clone(),
+                    None => continue,
+                },
+                None => continue,
+            };
+            last = Some(frame.clone());
+            // A frame that does not decode was already counted by the ingest's decode hook.
+            let Some(yuv) = frame.i420() else { continue };
+            if hub.want_keyframe.swap(false, Ordering::Relaxed) {
+                encoder.force_keyframe();
+            }
+            let au = match encoder.encode(&yuv) {
+                Ok(au) => au,
+                Err(e) => {
+                    metrics.encoder_error(stream.name());
+                    tracing::warn!(stream = stream.name(), error = %e, "h264 encoding failed");
+                    continue;
+                }
+            };
+            metrics.observe_encode(stream.name(), au.stats.encode_time);
+            if !au.annexb.is_empty() {
+                let keyframe = au.stats.keyframe;
+                let unit = EncodedUnit {
+                    keyframe,
+                    message: viewer_message::build(
+                        MessageKind::H264,
+                        keyframe,
+                        yuv.width,
+                        yuv.height,
+                        frame.capture_time_us,
+                        au.annexb,
+                    ),
+                    capture_time_us: frame.capture_time_us,
+                };
+                // No receivers is fine: the last viewer may be leaving right now.
+                let _ = hub.tx.send(Arc::new(unit));
+            }
+        }
+        tracing::debug!(stream = stream.name(), "h264 encoder stopped");
+    });
+    hub
+}
