@@ -9,11 +9,31 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 
+/// Where a stream's frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// Rendered by pixelwire (built-in screens, dashboards): renders only while watched.
+    Generated,
+    /// Pushed by a camera: frames arrive whether or not anyone watches.
+    Camera,
+}
+
+impl StreamKind {
+    /// The name the API shows.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Generated => "generated",
+            Self::Camera => "camera",
+        }
+    }
+}
+
 /// What a stream is, for the API.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct StreamDescription {
-    /// "generated" (built-in screens) or, later, a device push kind.
-    pub kind: &'static str,
+    /// Where its frames come from.
+    pub kind: StreamKind,
     /// The source name ("bios", ...).
     pub source: String,
     /// Nominal width.
@@ -227,13 +247,50 @@ impl Bus {
     }
 }
 
+/// Why [`fresh_frame`] has no frame to give.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NoFrame {
+    /// No stream has that name.
+    #[error("no stream named {0:?}")]
+    NoStream(String),
+    /// The stream exists but has produced nothing yet.
+    #[error("stream {0:?} has no frame yet")]
+    NotYet(String),
+}
+
+/// The newest frame of `name`. A generated stream nobody watches is watched until it renders a
+/// fresh frame (at most 3 s), so a snapshot of an idle generated stream is never stale.
+pub async fn fresh_frame(bus: &Bus, name: &str) -> Result<Arc<MediaFrame>, NoFrame> {
+    let stream = bus
+        .get(name)
+        .ok_or_else(|| NoFrame::NoStream(name.to_string()))?;
+    match stream.latest() {
+        Some(f) if stream.watchers() > 0 || stream.description().kind != StreamKind::Generated => {
+            Ok(f)
+        }
+        latest => {
+            let mut w = stream.watch();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+            while let Ok(Some(f)) = tokio::time::timeout_at(deadline, w.next()).await {
+                if latest
+                    .as_ref()
+                    .is_none_or(|l| l.seq != f.seq || l.capture_time_us != f.capture_time_us)
+                {
+                    return Ok(f);
+                }
+            }
+            latest.ok_or_else(|| NoFrame::NotYet(name.to_string()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn desc() -> StreamDescription {
         StreamDescription {
-            kind: "generated",
+            kind: StreamKind::Generated,
             source: "test".into(),
             width: 1,
             height: 1,

@@ -2,6 +2,7 @@
 //! API, metrics and config. The `pixelwire` binary (`crates/pixelwire`) is glue over this library
 //! and the dev tools (`crates/devtools`).
 
+pub mod api_error;
 pub mod bus;
 pub mod clock;
 pub mod config;
@@ -12,5 +13,5 @@ pub mod metrics;
 pub mod server;
 pub mod shutdown;
 pub mod source;
-pub mod state;
+pub mod task;
 pub mod viewer;

@@ -1,12 +1,12 @@
 //! `pixelwire serve`: binds every port, starts the stream sources, the display listeners and the
 //! HTTP server, and shuts down gracefully on the first SIGINT/SIGTERM (immediately on the second).
 
-use crate::bus::{Bus, Stream, StreamDescription};
+use crate::bus::{Stream, StreamDescription, StreamKind};
 use crate::config::Config;
-use crate::display::registry::DisplayRegistry;
-use crate::metrics::Metrics;
+use crate::display::DisplayContext;
+use crate::http::AppState;
 use crate::shutdown::Shutdown;
-use crate::state::AppState;
+use axum::extract::FromRef;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,43 +39,27 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     crate::source::render::text::preload_fonts();
     let (shutdown, signal) = Shutdown::new();
     let cfg = Arc::new(cfg);
-    let bus = Arc::new(Bus::default());
-    let metrics = Metrics::new();
-    let registry = crate::ingest::registry::DeviceRegistry::open(
-        &cfg.server.data_dir,
-        cfg.cameras.offline_after_s * 1000,
-    )
-    .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
-    let cameras = Arc::new(crate::ingest::CameraHub::new(
-        bus.clone(),
-        metrics.clone(),
-        registry,
-        cfg.cameras.clone(),
-    ));
-    let api_keys = Arc::new(crate::ingest::auth::ApiKeys::from_config(&cfg.api_keys));
-    if api_keys.is_default() {
+    let state = AppState::new(cfg.clone(), signal.clone())?;
+    if state.api_keys.is_default() {
         tracing::warn!(
             "no [[api_keys]] configured: HTTP devices are accepted with seed 002's default key \"{}\"; configure your own keys",
             crate::config::DEFAULT_API_KEY
         );
     }
-    let state = AppState {
-        cfg: cfg.clone(),
-        bus: bus.clone(),
-        metrics: metrics.clone(),
-        displays: Arc::new(DisplayRegistry::default()),
-        started: crate::clock::now(),
-        shutdown: signal.clone(),
-        cameras: cameras.clone(),
-        api_keys,
-        h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
-        dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
-    };
+    let (bus, metrics, cameras) = (
+        state.bus.clone(),
+        state.metrics.clone(),
+        state.cameras.clone(),
+    );
     let mut tasks = JoinSet::new();
     for sc in cfg.effective_streams() {
         let generated = sc.source != crate::config::SourceKind::Camera;
         let desc = StreamDescription {
-            kind: if generated { "generated" } else { "camera" },
+            kind: if generated {
+                StreamKind::Generated
+            } else {
+                StreamKind::Camera
+            },
             source: sc.source.name().to_string(),
             width: sc.width,
             height: sc.height,
@@ -104,7 +88,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     for addr in cfg.display_listeners() {
         let l = crate::display::listener::bind(addr).await?;
         display_addrs.push(l.local_addr()?);
-        tasks.spawn(crate::display::listener::run(l, state.clone()));
+        tasks.spawn(crate::display::listener::run(
+            l,
+            DisplayContext::from_ref(&state),
+        ));
     }
     let bind = |addr: SocketAddr, what: &'static str| async move {
         tokio::net::TcpListener::bind(addr)

@@ -3,11 +3,11 @@
 //! metrics as pixelwire devices. The sketch never sends; anything it does send is read and dropped
 //! (reading is how a closed connection is noticed).
 
+use super::DisplayContext;
 use super::registry::{DisplayCommand, DisplayHandle};
 use super::status::{DisplayStatus, Rolling};
 use super::writer::SocketWriter;
 use crate::clock::{self, RealStopwatch};
-use crate::state::AppState;
 use pixelwire_core::{LegacyConfig, LegacyEvent, LegacySession};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -18,10 +18,10 @@ use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
 /// Serves one sketch until it disconnects, a write fails or stalls, it is replaced, or shutdown.
-pub async fn serve(sock: TcpStream, peer: SocketAddr, port: u16, state: AppState) {
+pub async fn serve(sock: TcpStream, peer: SocketAddr, port: u16, ctx: DisplayContext) {
     let id = format!("legacy-{}-{port}", peer.ip());
     let span = info_span!("display", %peer, protocol = "legacy", display = %id);
-    run(sock, peer, port, id, state).instrument(span).await;
+    run(sock, peer, port, id, ctx).instrument(span).await;
 }
 
 fn tune_socket(sock: &TcpStream, send_buffer: u32) {
@@ -33,10 +33,10 @@ fn tune_socket(sock: &TcpStream, send_buffer: u32) {
     let _ = s.set_tcp_keepalive(&ka);
 }
 
-async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: AppState) {
-    let lg = &state.cfg.legacy;
+async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: DisplayContext) {
+    let lg = &ctx.cfg.legacy;
     tune_socket(&sock, lg.send_buffer_bytes);
-    let (stream_name, width, height, tuning) = state.cfg.route_legacy(peer.ip(), port);
+    let (stream_name, width, height, tuning) = ctx.cfg.route_legacy(peer.ip(), port);
     let cfg = LegacyConfig {
         width,
         height,
@@ -58,8 +58,8 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
         (width, height),
         None,
     )));
-    let conn = state.displays.next_conn();
-    let (seen, old) = state.displays.register(
+    let conn = ctx.displays.next_conn();
+    let (seen, old) = ctx.displays.register(
         &id,
         DisplayHandle {
             conn,
@@ -75,20 +75,20 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
         ));
     }
     if seen {
-        state.metrics.reconnection(&id);
+        ctx.metrics.reconnection(&id);
     }
-    state.metrics.set_connected(&id, true);
+    ctx.metrics.set_connected(&id, true);
     info!(stream = %stream_name, width, height, "legacy display connected");
-    let mut watch = state.bus.get(&stream_name).map(|s| s.watch());
+    let mut watch = ctx.bus.get(&stream_name).map(|s| s.watch());
     let mut rolling = Rolling::default();
-    let mut shutdown = state.shutdown.clone();
+    let mut shutdown = ctx.shutdown.clone();
     let mut last_seq: Option<u64> = None;
     let mut buf = vec![0u8; 1024];
     let end: String = loop {
         if let Some(bytes) = session.poll_transmit()
             && let Err(e) = writer.send(bytes)
         {
-            state.metrics.error("legacy", "write");
+            ctx.metrics.error("legacy", "write");
             break e.to_string();
         }
         let now = clock::now().as_micros();
@@ -97,7 +97,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
                 LegacyEvent::Sent(f) => {
                     let skipped = last_seq.map_or(0, |l| f.source_seq.saturating_sub(l + 1));
                     last_seq = Some(f.source_seq);
-                    state.metrics.frame_sent(&id, &f, skipped);
+                    ctx.metrics.frame_sent(&id, &f, skipped);
                     rolling.sent(now, f.bytes);
                     if let Ok(mut s) = status.lock() {
                         s.frames_sent += 1;
@@ -106,7 +106,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
                     }
                 }
                 LegacyEvent::Written { latency, .. } => {
-                    state.metrics.frame_presented(&id, latency);
+                    ctx.metrics.frame_presented(&id, latency);
                     rolling.presented(now, latency.as_secs_f64() * 1e3);
                     if let Ok(mut s) = status.lock() {
                         s.frames_presented += 1;
@@ -125,7 +125,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
                 Ok(0) => break "peer closed the connection".into(),
                 Ok(_) => {} // the sketch never sends; ignore
                 Err(e) => {
-                    state.metrics.error("legacy", "read");
+                    ctx.metrics.error("legacy", "read");
                     break format!("read failed: {e}");
                 }
             },
@@ -147,7 +147,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
                     session.handle_written(clock::now());
                 }
                 Some(Err(e)) => {
-                    state.metrics.error("legacy", "write");
+                    ctx.metrics.error("legacy", "write");
                     break format!("write failed: {e}");
                 }
                 None => break "socket writer stopped".into(),
@@ -160,8 +160,8 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, state: Ap
             _ = shutdown.wait() => break "server shutting down".into(),
         }
     };
-    state.displays.unregister(&id, conn);
-    state.metrics.set_connected(&id, false);
+    ctx.displays.unregister(&id, conn);
+    ctx.metrics.set_connected(&id, false);
     if end.contains("failed") || end.contains("stalled") {
         warn!(reason = %end, "legacy display disconnected");
     } else {

@@ -2,7 +2,7 @@
 //! `legacy.detect_ms` mean a pixelwire device (the bytes start its HELLO; garbage gets a clear ERROR
 //! from the session), silence means a seed-000 sketch.
 
-use crate::state::AppState;
+use super::DisplayContext;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -16,15 +16,15 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 /// Accepts connections until shutdown.
-pub async fn run(listener: TcpListener, state: AppState) {
+pub async fn run(listener: TcpListener, ctx: DisplayContext) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    let mut shutdown = state.shutdown.clone();
+    let mut shutdown = ctx.shutdown.clone();
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((sock, peer)) => {
-                    let st = state.clone();
-                    super::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
+                    let st = ctx.clone();
+                    crate::task::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");
@@ -36,20 +36,20 @@ pub async fn run(listener: TcpListener, state: AppState) {
     }
 }
 
-async fn classify(mut sock: TcpStream, peer: SocketAddr, port: u16, state: AppState) {
+async fn classify(mut sock: TcpStream, peer: SocketAddr, port: u16, ctx: DisplayContext) {
     let _ = sock.set_nodelay(true);
-    let detect = Duration::from_millis(state.cfg.legacy.detect_ms);
+    let detect = Duration::from_millis(ctx.cfg.legacy.detect_ms);
     let mut first = vec![0u8; 4096];
     match tokio::time::timeout(detect, sock.read(&mut first)).await {
         Err(_) => {
-            state.metrics.connection("legacy");
-            super::legacy_conn::serve(sock, peer, port, state).await;
+            ctx.metrics.connection("legacy");
+            super::legacy_conn::serve(sock, peer, port, ctx).await;
         }
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => {
             first.truncate(n);
-            state.metrics.connection("pixelwire");
-            super::pixelwire_conn::serve(sock, peer, first, state).await;
+            ctx.metrics.connection("pixelwire");
+            super::pixelwire_conn::serve(sock, peer, first, ctx).await;
         }
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "read failed before the protocol was known")

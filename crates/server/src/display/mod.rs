@@ -10,16 +10,24 @@ pub mod registry;
 pub mod status;
 pub mod writer;
 
-use std::future::Future;
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignal;
+use registry::DisplayRegistry;
+use std::sync::Arc;
 
-/// Runs a connection task; a panic in it is logged and only that connection is lost.
-pub fn spawn_connection(what: String, fut: impl Future<Output = ()> + Send + 'static) {
-    let inner = tokio::spawn(fut);
-    tokio::spawn(async move {
-        if let Err(e) = inner.await
-            && e.is_panic()
-        {
-            tracing::error!(connection = %what, "connection task panicked; connection dropped (this is a bug)");
-        }
-    });
+/// What display connection tasks share; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DisplayContext {
+    /// Routes, tuning and legacy settings.
+    pub cfg: Arc<Config>,
+    /// Streams to show.
+    pub bus: Arc<Bus>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Connected displays.
+    pub displays: Arc<DisplayRegistry>,
+    /// Shutdown signal.
+    pub shutdown: ShutdownSignal,
 }

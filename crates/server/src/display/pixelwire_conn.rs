@@ -2,12 +2,12 @@
 //! [`DisplaySession`], the subscription to the routed stream, the registry entry and the metrics.
 //! All decisions are the session's; this task only moves bytes, frames, timers and commands.
 
+use super::DisplayContext;
 use super::registry::{DisplayCommand, DisplayHandle};
 use super::status::{DeviceFigures, DisplayStatus, Rolling};
 use super::writer::SocketWriter;
 use crate::bus::StreamWatch;
 use crate::clock::{self, RealStopwatch};
-use crate::state::AppState;
 use pixelwire_core::{CloseReason, DisplaySession, SessionConfig, SessionEvent};
 use pixelwire_proto::ErrorCode;
 use std::net::SocketAddr;
@@ -28,13 +28,13 @@ struct Identified {
 }
 
 /// Serves one pixelwire device until it disconnects, errs, is replaced, or the server stops.
-pub async fn serve(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState) {
+pub async fn serve(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayContext) {
     let span = info_span!("display", %peer, protocol = "pixelwire");
-    run(sock, peer, first, state).instrument(span).await;
+    run(sock, peer, first, ctx).instrument(span).await;
 }
 
-fn session_config(state: &AppState, id: &str) -> SessionConfig {
-    let (_, t) = state.cfg.route_display(id);
+fn session_config(ctx: &DisplayContext, id: &str) -> SessionConfig {
+    let (_, t) = ctx.cfg.route_display(id);
     SessionConfig {
         keepalive: t.keepalive,
         window: t.window,
@@ -51,10 +51,10 @@ async fn next_frame(watch: &mut Option<Identified>) -> Option<Arc<pixelwire_medi
     }
 }
 
-async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState) {
+async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayContext) {
     let (mut rd, wr) = sock.into_split();
     let mut writer = SocketWriter::spawn(wr, 64, Duration::from_secs(10));
-    let cfg_state = state.clone();
+    let cfg_state = ctx.clone();
     let mut session = DisplaySession::new(
         clock::now(),
         SessionConfig::default(),
@@ -66,7 +66,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<DisplayCommand>(8);
     let mut me: Option<Identified> = None;
     let mut rolling = Rolling::default();
-    let mut shutdown = state.shutdown.clone();
+    let mut shutdown = ctx.shutdown.clone();
     let mut buf = vec![0u8; 16 * 1024];
     let mut end: Option<String> = None;
     session.handle_input(clock::now(), &first);
@@ -76,14 +76,14 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
             if let Err(e) = writer.send(bytes) {
                 session.close(ErrorCode::Timeout, e);
                 end.get_or_insert_with(|| e.to_string());
-                state.metrics.error("pixelwire", "write");
+                ctx.metrics.error("pixelwire", "write");
             }
         }
         while let Some(ev) = session.poll_event() {
             on_event(
                 ev,
                 &session,
-                &state,
+                &ctx,
                 &mut me,
                 &mut rolling,
                 &cmd_tx,
@@ -98,7 +98,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
             }
             if let Some(sink) = session.sink() {
                 let link = &sink.rate().link;
-                state.metrics.link(
+                ctx.metrics.link(
                     &i.id,
                     session.frames_in_flight(),
                     link.capacity(),
@@ -117,7 +117,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
                 Ok(n) => session.handle_input(clock::now(), &buf[..n]),
                 Err(e) => {
                     end = Some(format!("read failed: {e}"));
-                    state.metrics.error("pixelwire", "read");
+                    ctx.metrics.error("pixelwire", "read");
                 }
             },
             f = next_frame(&mut me) => match f {
@@ -136,7 +136,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
                 Some(Ok(_)) => writer.completed(),
                 Some(Err(e)) => {
                     end = Some(format!("write failed: {e}"));
-                    state.metrics.error("pixelwire", "write");
+                    ctx.metrics.error("pixelwire", "write");
                 }
                 None => { end = Some("socket writer stopped".into()); }
             },
@@ -153,8 +153,8 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
         }
     }
     if let Some(i) = me {
-        state.displays.unregister(&i.id, i.conn);
-        state.metrics.set_connected(&i.id, false);
+        ctx.displays.unregister(&i.id, i.conn);
+        ctx.metrics.set_connected(&i.id, false);
         info!(display = %i.id, reason = end.as_deref().unwrap_or("closed"), "display disconnected");
     } else if let Some(reason) = &end {
         info!(reason = %reason, "connection ended before HELLO");
@@ -165,7 +165,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, state: AppState)
 fn on_event(
     ev: SessionEvent,
     session: &DisplaySession,
-    state: &AppState,
+    ctx: &DisplayContext,
     me: &mut Option<Identified>,
     rolling: &mut Rolling,
     cmd_tx: &mpsc::Sender<DisplayCommand>,
@@ -176,7 +176,7 @@ fn on_event(
     match ev {
         SessionEvent::Ready(hello) => {
             let id = hello.device_id.as_str().to_string();
-            let (stream_name, _) = state.cfg.route_display(&id);
+            let (stream_name, _) = ctx.cfg.route_display(&id);
             let status = Arc::new(Mutex::new(DisplayStatus::connected(
                 &id,
                 "pixelwire",
@@ -185,14 +185,14 @@ fn on_event(
                 (u32::from(hello.width), u32::from(hello.height)),
                 Some(hello.firmware.as_str().to_string()),
             )));
-            let conn = state.displays.next_conn();
+            let conn = ctx.displays.next_conn();
             let handle = DisplayHandle {
                 conn,
                 status: status.clone(),
                 commands: cmd_tx.clone(),
                 connected_at_us: now,
             };
-            let (seen, old) = state.displays.register(&id, handle);
+            let (seen, old) = ctx.displays.register(&id, handle);
             if let Some(old) = old {
                 let _ = old.commands.try_send(DisplayCommand::Close(
                     ErrorCode::Replaced,
@@ -200,10 +200,10 @@ fn on_event(
                 ));
             }
             if seen {
-                state.metrics.reconnection(&id);
+                ctx.metrics.reconnection(&id);
             }
-            state.metrics.set_connected(&id, true);
-            let watch = state.bus.get(&stream_name).map(|s| s.watch());
+            ctx.metrics.set_connected(&id, true);
+            let watch = ctx.bus.get(&stream_name).map(|s| s.watch());
             if watch.is_none() {
                 warn!(display = %id, stream = %stream_name, "routed stream does not exist");
             }
@@ -222,7 +222,7 @@ fn on_event(
                     .last_source_seq
                     .map_or(0, |last| f.source_seq.saturating_sub(last + 1));
                 i.last_source_seq = Some(f.source_seq);
-                state.metrics.frame_sent(&i.id, &f, skipped);
+                ctx.metrics.frame_sent(&i.id, &f, skipped);
                 rolling.sent(now, f.bytes);
                 if let Ok(mut s) = i.status.lock() {
                     s.frames_sent += 1;
@@ -237,7 +237,7 @@ fn on_event(
         }
         SessionEvent::Presented(r) => {
             if let Some(i) = me {
-                state.metrics.frame_presented(&i.id, r.latency);
+                ctx.metrics.frame_presented(&i.id, r.latency);
                 rolling.presented(now, r.latency.as_secs_f64() * 1e3);
                 if let Ok(mut s) = i.status.lock() {
                     s.frames_presented += 1;
@@ -246,7 +246,7 @@ fn on_event(
         }
         SessionEvent::DeviceStats(st) => {
             if let Some(i) = me {
-                state.metrics.device_stats(&i.id, &st);
+                ctx.metrics.device_stats(&i.id, &st);
                 if let Ok(mut s) = i.status.lock() {
                     s.device = Some(DeviceFigures {
                         fps: f64::from(st.fps_centi) / 100.0,
@@ -265,7 +265,7 @@ fn on_event(
                 CloseReason::Local(_) => None,
             };
             if let Some(kind) = kind {
-                state.metrics.error("pixelwire", kind);
+                ctx.metrics.error("pixelwire", kind);
                 warn!(reason = %reason, "closing display session");
             }
             end.get_or_insert_with(|| reason.to_string());

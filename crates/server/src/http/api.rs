@@ -1,16 +1,15 @@
 //! JSON and image handlers of the HTTP API (`docs/api.md`).
 
-use super::error::ApiError;
+use super::AppState;
+use crate::api_error::ApiError;
+use crate::bus::StreamKind;
 use crate::display::registry::DisplayCommand;
 use crate::display::status::DisplayStatus;
-use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use pixelwire_media::MediaFrame;
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A stream as the API shows it.
@@ -18,8 +17,8 @@ use std::time::Duration;
 pub struct StreamStatus {
     /// Name.
     pub name: String,
-    /// "generated", ...
-    pub kind: &'static str,
+    /// Where its frames come from.
+    pub kind: StreamKind,
     /// Source name.
     pub source: String,
     /// Width.
@@ -113,37 +112,12 @@ fn png_response(bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
-/// The newest frame of `name`. A stream nobody watches is watched until it renders a fresh frame
-/// (at most 3 s), so a snapshot of an idle generated stream is never stale.
-pub async fn fresh_frame(state: &AppState, name: &str) -> Result<Arc<MediaFrame>, ApiError> {
-    let stream = state
-        .bus
-        .get(name)
-        .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
-    match stream.latest() {
-        Some(f) if stream.watchers() > 0 || stream.description().kind != "generated" => Ok(f),
-        latest => {
-            let mut w = stream.watch();
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-            while let Ok(Some(f)) = tokio::time::timeout_at(deadline, w.next()).await {
-                if latest
-                    .as_ref()
-                    .is_none_or(|l| l.seq != f.seq || l.capture_time_us != f.capture_time_us)
-                {
-                    return Ok(f);
-                }
-            }
-            latest.ok_or_else(|| ApiError::Unavailable(format!("stream {name:?} has no frame yet")))
-        }
-    }
-}
-
 /// `GET /api/streams/{name}/snapshot.png`: the newest frame as PNG.
 pub async fn stream_snapshot(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let frame = fresh_frame(&state, &name).await?;
+    let frame = crate::bus::fresh_frame(&state.bus, &name).await?;
     let png = tokio::task::spawn_blocking(move || match frame.rgba() {
         Some(f) => pixelwire_media::png::frame_png(&f).map_err(|e| e.to_string()),
         None => Err("the newest frame does not decode".to_string()),

@@ -4,9 +4,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 
-use super::error::ApiError;
+use super::AppState;
+use crate::api_error::ApiError;
 use crate::source::dashboard::DashboardView;
-use crate::state::AppState;
 
 /// The dashboard's current view; 404 for unknown streams and streams that are not dashboards.
 pub async fn dashboard(

@@ -3,9 +3,8 @@
 
 pub mod api;
 pub mod dashboard;
-pub mod error;
+pub mod state;
 
-use crate::state::AppState;
 use crate::viewer;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -13,6 +12,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
+pub use state::AppState;
 
 async fn index() -> impl IntoResponse {
     (
@@ -49,8 +49,8 @@ async fn viewer_js() -> impl IntoResponse {
     )
 }
 
-async fn not_found() -> error::ApiError {
-    error::ApiError::NotFound("no such endpoint".into())
+async fn not_found() -> crate::api_error::ApiError {
+    crate::api_error::ApiError::NotFound("no such endpoint".into())
 }
 
 /// The seed 002 HTTP device API (`crate::ingest::http_device`), with the frame size cap.
@@ -72,7 +72,8 @@ async fn seed_mjpeg_page(State(state): State<AppState>) -> Response {
         Some(s) => {
             Redirect::temporary(&format!("/streams/{}?codec=mjpeg", s.name())).into_response()
         }
-        None => error::ApiError::Unavailable("no camera is connected yet".into()).into_response(),
+        None => crate::api_error::ApiError::Unavailable("no camera is connected yet".into())
+            .into_response(),
     }
 }
 

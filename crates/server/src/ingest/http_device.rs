@@ -15,8 +15,8 @@
 //! device. The device is named by `X-Device-Id`, `Device-Id`, a `deviceId` form field, the
 //! registered device at the peer's address, else `unknown_device`; its stream is its id, lowercased.
 
+use super::IngestContext;
 use super::{Transport, stream_name};
-use crate::state::AppState;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -49,9 +49,13 @@ fn refused((status, text): Refusal) -> Response {
 }
 
 /// The key check.
-fn authorise(state: &AppState, headers: &HeaderMap, device: Option<&str>) -> Result<(), Refusal> {
-    let Some(grant) = state.api_keys.check(header_str(headers, "x-api-key")) else {
-        state.cameras.dropped(Transport::Http, "unauthorized");
+fn authorise(
+    ctx: &IngestContext,
+    headers: &HeaderMap,
+    device: Option<&str>,
+) -> Result<(), Refusal> {
+    let Some(grant) = ctx.api_keys.check(header_str(headers, "x-api-key")) else {
+        ctx.cameras.dropped(Transport::Http, "unauthorized");
         tracing::info!("HTTP device request with a missing or wrong X-API-Key");
         return Err((
             StatusCode::UNAUTHORIZED,
@@ -61,7 +65,7 @@ fn authorise(state: &AppState, headers: &HeaderMap, device: Option<&str>) -> Res
     if let Some(d) = device
         && !grant.allows(d)
     {
-        state.cameras.dropped(Transport::Http, "unauthorized");
+        ctx.cameras.dropped(Transport::Http, "unauthorized");
         return Err((
             StatusCode::FORBIDDEN,
             "this API key may not publish as this device".into(),
@@ -71,7 +75,7 @@ fn authorise(state: &AppState, headers: &HeaderMap, device: Option<&str>) -> Res
 }
 
 fn device_id(
-    state: &AppState,
+    ctx: &IngestContext,
     headers: &HeaderMap,
     form_id: Option<String>,
     peer: SocketAddr,
@@ -80,7 +84,7 @@ fn device_id(
         .or_else(|| header_str(headers, "device-id"))
         .map(str::to_string)
         .or(form_id)
-        .or_else(|| state.cameras.registry.id_by_ip(&peer.ip().to_string()))
+        .or_else(|| ctx.cameras.registry.id_by_ip(&peer.ip().to_string()))
         .unwrap_or_else(|| "unknown_device".to_string())
 }
 
@@ -95,27 +99,27 @@ pub async fn probe() -> Response {
 
 /// `POST /api/v1/stream/stream`.
 pub async fn stream(
-    State(state): State<AppState>,
+    State(ctx): State<IngestContext>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
     let headers = req.headers().clone();
     // Reject a wrong key before reading a (possibly large) body.
-    if let Err(r) = authorise(&state, &headers, None) {
+    if let Err(r) = authorise(&ctx, &headers, None) {
         return refused(r);
     }
     let ctype = header_str(&headers, header::CONTENT_TYPE.as_str())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let too_large = |state: &AppState| {
-        state.cameras.dropped(Transport::Http, "too_large");
+    let too_large = |ctx: &IngestContext| {
+        ctx.cameras.dropped(Transport::Http, "too_large");
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "frame exceeds cameras.max_frame_bytes",
         )
     };
     let (data, form_id) = if ctype.starts_with("multipart/form-data") {
-        let mut mp = match Multipart::from_request(req, &state).await {
+        let mut mp = match Multipart::from_request(req, &ctx).await {
             Ok(m) => m,
             Err(e) => return error(StatusCode::BAD_REQUEST, &format!("bad multipart body: {e}")),
         };
@@ -128,7 +132,7 @@ pub async fn stream(
                     let bytes = match field.bytes().await {
                         Ok(b) => b,
                         Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                            return too_large(&state);
+                            return too_large(&ctx);
                         }
                         Err(e) => {
                             return error(
@@ -147,7 +151,7 @@ pub async fn stream(
                     }
                 }
                 Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state),
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&ctx),
                 Err(e) => {
                     return error(StatusCode::BAD_REQUEST, &format!("bad multipart body: {e}"));
                 }
@@ -161,14 +165,14 @@ pub async fn stream(
             json!({ "status": "ok", "message": "connectivity test received" }),
         );
     } else {
-        match Bytes::from_request(req, &state).await {
+        match Bytes::from_request(req, &ctx).await {
             Ok(b) => (Some(b), None),
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&state),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(&ctx),
             Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
         }
     };
-    let device = device_id(&state, &headers, form_id, peer);
-    if let Err(r) = authorise(&state, &headers, Some(&device)) {
+    let device = device_id(&ctx, &headers, form_id, peer);
+    if let Err(r) = authorise(&ctx, &headers, Some(&device)) {
         return refused(r);
     }
     let Some(data) = data.filter(|d| !d.is_empty()) else {
@@ -176,7 +180,7 @@ pub async fn stream(
     };
     let stream = stream_name(&device);
     let address = peer.to_string();
-    let hub = &state.cameras;
+    let hub = &ctx.cameras;
     if ctype.starts_with("application/octet-stream") {
         let format = header_str(&headers, "x-frame-format").unwrap_or("");
         let dim = |n: &str| {
@@ -207,7 +211,7 @@ pub async fn stream(
                 [r, g, b, 255]
             })
             .collect();
-        let seq = state.bus.get(&stream).map_or(0, |s| s.next_seq());
+        let seq = ctx.bus.get(&stream).map_or(0, |s| s.next_seq());
         let frame = MediaFrame::from_rgba(w, h, rgba, seq, crate::clock::now().as_micros());
         hub.publish(
             &device,
@@ -230,13 +234,13 @@ pub async fn stream(
 }
 
 /// A JSON or form-urlencoded body as a JSON object.
-async fn body_fields(state: &AppState, req: Request) -> Result<Value, Refusal> {
+async fn body_fields(ctx: &IngestContext, req: Request) -> Result<Value, Refusal> {
     let form = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    let bytes = Bytes::from_request(req, state)
+    let bytes = Bytes::from_request(req, ctx)
         .await
         .map_err(|e| (e.status(), e.body_text()))?;
     if form {
@@ -266,25 +270,25 @@ fn text(v: &Value, key: &str) -> Option<String> {
 /// `deviceId` (`missing` is the firmware's expected message when it is absent), and a key that
 /// covers that device.
 async fn device_request(
-    state: &AppState,
+    ctx: &IngestContext,
     req: Request,
     missing: &str,
 ) -> Result<(Value, String), Response> {
     let headers = req.headers().clone();
-    authorise(state, &headers, None).map_err(refused)?;
-    let body = body_fields(state, req).await.map_err(refused)?;
+    authorise(ctx, &headers, None).map_err(refused)?;
+    let body = body_fields(ctx, req).await.map_err(refused)?;
     let id = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
-    authorise(state, &headers, Some(&id)).map_err(refused)?;
+    authorise(ctx, &headers, Some(&id)).map_err(refused)?;
     Ok((body, id))
 }
 
 /// `POST /api/v1/devices/register`.
 pub async fn register(
-    State(state): State<AppState>,
+    State(ctx): State<IngestContext>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let (body, id) = match device_request(&state, req, "Missing required fields").await {
+    let (body, id) = match device_request(&ctx, req, "Missing required fields").await {
         Ok(r) => r,
         Err(r) => return r,
     };
@@ -300,7 +304,7 @@ pub async fn register(
         .unwrap_or_default();
     let name = text(&body, "deviceName").unwrap_or_else(|| id.clone());
     let kind = text(&body, "deviceType").unwrap_or_else(|| "camera".to_string());
-    state.cameras.registry.register(
+    ctx.cameras.registry.register(
         &id,
         &name,
         &kind,
@@ -316,13 +320,13 @@ pub async fn register(
 }
 
 /// `POST /api/v1/devices/heartbeat`.
-pub async fn heartbeat(State(state): State<AppState>, req: Request) -> Response {
-    let (body, id) = match device_request(&state, req, "Device ID required").await {
+pub async fn heartbeat(State(ctx): State<IngestContext>, req: Request) -> Response {
+    let (body, id) = match device_request(&ctx, req, "Device ID required").await {
         Ok(r) => r,
         Err(r) => return r,
     };
     let num = |k: &str| body.get(k).and_then(Value::as_i64);
-    let known = state.cameras.registry.heartbeat(
+    let known = ctx.cameras.registry.heartbeat(
         &id,
         num("uptime").and_then(|v| u64::try_from(v).ok()),
         num("freeHeap").and_then(|v| u64::try_from(v).ok()),

@@ -19,6 +19,19 @@ use registry::DeviceRegistry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// What camera ingest handlers share; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct IngestContext {
+    /// The hub every transport publishes into.
+    pub cameras: Arc<CameraHub>,
+    /// Keys HTTP devices must present.
+    pub api_keys: Arc<auth::ApiKeys>,
+    /// Streams (to tell apart a camera's stream from a generated one).
+    pub bus: Arc<Bus>,
+    /// Shutdown signal.
+    pub shutdown: crate::shutdown::ShutdownSignal,
+}
+
 /// How a frame arrived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
@@ -141,7 +154,7 @@ impl CameraHub {
 
     fn stream(&self, name: &str, transport: Transport, frame: &MediaFrame) -> Arc<Stream> {
         self.bus.get_or_create(name, || StreamDescription {
-            kind: "camera",
+            kind: crate::bus::StreamKind::Camera,
             source: transport.name().to_string(),
             width: frame.width,
             height: frame.height,

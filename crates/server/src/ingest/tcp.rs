@@ -27,7 +27,7 @@ pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: Shutd
                 Ok((sock, peer)) => {
                     let hub = hub.clone();
                     let sd = shutdown.clone();
-                    crate::display::spawn_connection(format!("tcp camera {peer}"), async move {
+                    crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
                         let stream = name_for_address("tcp", peer.ip());
                         tracing::info!(%peer, %stream, "tcp camera connected");
                         let reason = serve(sock, peer, &stream, &hub, sd).await;

@@ -11,8 +11,8 @@
 //! therefore served as a viewer: it receives the newest JPEG of the most recently active camera,
 //! one per message. Its first binary message makes it a camera.
 
+use super::IngestContext;
 use super::{Transport, name_for_address, stream_name};
-use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, Uri, header};
@@ -55,7 +55,7 @@ fn is_browser(headers: &HeaderMap) -> bool {
 
 /// `GET /ws/camera[/{name}]` (and any path on the extra ports): upgrade to a camera connection.
 pub async fn camera(
-    State(state): State<AppState>,
+    State(ctx): State<IngestContext>,
     ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -64,19 +64,19 @@ pub async fn camera(
 ) -> Response {
     let stream = choose_stream(&query, &uri, peer);
     let browser = is_browser(&headers);
-    let limit = state.cameras.settings.max_frame_bytes;
+    let limit = ctx.cameras.settings.max_frame_bytes;
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| run(socket, state, peer, stream, browser))
+        .on_upgrade(move |socket| run(socket, ctx, peer, stream, browser))
 }
 
 async fn newest_camera_jpeg(
-    state: &AppState,
+    ctx: &IngestContext,
     watch: &mut Option<crate::bus::StreamWatch>,
 ) -> Bytes {
     loop {
         if watch.is_none() {
-            match state.cameras.last_active() {
+            match ctx.cameras.last_active() {
                 Some(s) => *watch = Some(s.watch()),
                 None => {
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -97,13 +97,19 @@ async fn newest_camera_jpeg(
     }
 }
 
-async fn run(socket: WebSocket, state: AppState, peer: SocketAddr, stream: String, browser: bool) {
+async fn run(
+    socket: WebSocket,
+    ctx: IngestContext,
+    peer: SocketAddr,
+    stream: String,
+    browser: bool,
+) {
     let (mut tx, mut rx) = socket.split();
-    let hub = state.cameras.clone();
+    let hub = ctx.cameras.clone();
     let mut viewer_guard = browser.then(|| hub.viewer_connected());
     let mut camera_guard = (!browser).then(|| hub.camera_connected());
     let mut source: Option<crate::bus::StreamWatch> = None;
-    let mut shutdown = state.shutdown.clone();
+    let mut shutdown = ctx.shutdown.clone();
     let device = stream.clone();
     let address = peer.to_string();
     if !browser {
@@ -137,7 +143,7 @@ async fn run(socket: WebSocket, state: AppState, peer: SocketAddr, stream: Strin
                     break;
                 }
             },
-            jpeg = newest_camera_jpeg(&state, &mut source), if viewing => {
+            jpeg = newest_camera_jpeg(&ctx, &mut source), if viewing => {
                 if tx.send(Message::Binary(jpeg)).await.is_err() {
                     break;
                 }

@@ -4,9 +4,9 @@
 //! newest frame whenever it is ready for one: a slow client skips frames. Without new frames the
 //! newest is repeated every second (browsers display a part only when the next one begins).
 
+use super::ViewerContext;
+use crate::api_error::ApiError;
 use crate::bus::StreamWatch;
-use crate::http::error::ApiError;
-use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -35,17 +35,17 @@ impl Drop for Client {
 
 /// `GET /api/streams/{name}/mjpeg`.
 pub async fn mjpeg(
-    State(state): State<AppState>,
+    State(ctx): State<ViewerContext>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let stream = state
+    let stream = ctx
         .bus
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
-    state.metrics.viewer(stream.name(), "mjpeg", 1);
+    ctx.metrics.viewer(stream.name(), "mjpeg", 1);
     let client = Client {
         watch: stream.watch(),
-        metrics: state.metrics.clone(),
+        metrics: ctx.metrics.clone(),
         stream: stream.name().to_string(),
     };
     // Each part ends with the next boundary, so a browser shows it at once instead of waiting for
@@ -92,10 +92,10 @@ pub async fn mjpeg(
 
 /// `GET /api/streams/{name}/snapshot.jpg`.
 pub async fn snapshot(
-    State(state): State<AppState>,
+    State(ctx): State<ViewerContext>,
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
-    let frame = crate::http::api::fresh_frame(&state, &name).await?;
+    let frame = crate::bus::fresh_frame(&ctx.bus, &name).await?;
     let jpeg = tokio::task::spawn_blocking(move || frame.jpeg())
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

@@ -7,9 +7,9 @@
 //! H.264 viewers start at a keyframe (one is requested when they join) and, when they fall behind,
 //! skip to the next keyframe instead of buffering: always at the live edge.
 
+use super::ViewerContext;
+use crate::api_error::ApiError;
 use crate::bus::Stream;
-use crate::http::error::ApiError;
-use crate::state::AppState;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -48,13 +48,13 @@ pub struct ViewerQuery {
 
 /// `GET /api/streams/{name}/ws`.
 pub async fn stream(
-    State(state): State<AppState>,
+    State(ctx): State<ViewerContext>,
     Path(name): Path<String>,
     Query(q): Query<ViewerQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // The stream first, so an unknown name is 404 whether or not the request is an upgrade.
-    let stream = state
+    let stream = ctx
         .bus
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
@@ -67,7 +67,7 @@ pub async fn stream(
     } else {
         ViewerCodec::H264
     };
-    Ok(small_reads(ws).on_upgrade(move |socket| run(socket, state, stream, codec)))
+    Ok(small_reads(ws).on_upgrade(move |socket| run(socket, ctx, stream, codec)))
 }
 
 /// Viewers only send small JSON (pings, keyframe requests): a 4 KiB read buffer instead of
@@ -80,11 +80,11 @@ fn small_reads(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// seed 001's `/ws/viewer`: H.264 of the most recently active camera (waits for one).
-pub async fn compat(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn compat(State(ctx): State<ViewerContext>, ws: WebSocketUpgrade) -> Response {
     small_reads(ws).on_upgrade(move |socket| async move {
-        let mut sd = state.shutdown.clone();
+        let mut sd = ctx.shutdown.clone();
         let stream = loop {
-            if let Some(s) = state.cameras.last_active() {
+            if let Some(s) = ctx.cameras.last_active() {
                 break s;
             }
             tokio::select! {
@@ -92,27 +92,27 @@ pub async fn compat(State(state): State<AppState>, ws: WebSocketUpgrade) -> Resp
                 _ = sd.wait() => return,
             }
         };
-        run(socket, state, stream, ViewerCodec::H264).await;
+        run(socket, ctx, stream, ViewerCodec::H264).await;
     })
 }
 
-async fn run(socket: WebSocket, state: AppState, stream: Arc<Stream>, codec: ViewerCodec) {
+async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: ViewerCodec) {
     let (mut tx, mut rx) = socket.split();
-    let _guard = state.cameras.viewer_connected();
-    let metrics = state.metrics.clone();
+    let _guard = ctx.cameras.viewer_connected();
+    let metrics = ctx.metrics.clone();
     metrics.viewer(stream.name(), codec.name(), 1);
     let (w, h) = stream.latest().map_or((0, 0), |f| (f.width, f.height));
     let hello = json!({
         "type": "hello", "stream": stream.name(), "codec": codec.name(),
         "width": w, "height": h, "codec_string": "avc1.42E01E",
     });
-    let mut sd = state.shutdown.clone();
+    let mut sd = ctx.shutdown.clone();
     if tx
         .send(Message::Text(hello.to_string().into()))
         .await
         .is_ok()
     {
-        let hub = (codec == ViewerCodec::H264).then(|| state.h264.get(&stream, metrics.clone()));
+        let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, metrics.clone()));
         let mut units = hub.as_ref().map(|h| h.subscribe());
         let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
         if let Some(h) = &hub {

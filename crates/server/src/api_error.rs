@@ -36,3 +36,12 @@ impl IntoResponse for ApiError {
             .into_response()
     }
 }
+
+impl From<crate::bus::NoFrame> for ApiError {
+    fn from(e: crate::bus::NoFrame) -> Self {
+        match e {
+            crate::bus::NoFrame::NoStream(_) => ApiError::NotFound(e.to_string()),
+            crate::bus::NoFrame::NotYet(_) => ApiError::Unavailable(e.to_string()),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! What the HTTP side of a running server holds: every area's shared parts. Each area gets only its
+//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`]; axum hands handlers theirs
+//! through `FromRef`), so areas do not reach sideways through one state.
+
+use crate::bus::Bus;
+use crate::config::Config;
+use crate::display::DisplayContext;
+use crate::display::registry::DisplayRegistry;
+use crate::ingest::auth::ApiKeys;
+use crate::ingest::{CameraHub, IngestContext};
+use crate::metrics::Metrics;
+use crate::shutdown::ShutdownSignal;
+use crate::viewer::ViewerContext;
+use axum::extract::FromRef;
+use pixelwire_core::Timestamp;
+use std::sync::Arc;
+
+/// Shared server state; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The configuration.
+    pub cfg: Arc<Config>,
+    /// Streams.
+    pub bus: Arc<Bus>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Connected displays.
+    pub displays: Arc<DisplayRegistry>,
+    /// When the server started.
+    pub started: Timestamp,
+    /// Shutdown signal.
+    pub shutdown: ShutdownSignal,
+    /// Camera ingest and the device registry.
+    pub cameras: Arc<CameraHub>,
+    /// Keys HTTP devices must present.
+    pub api_keys: Arc<ApiKeys>,
+    /// H.264 encoders by stream, shared by viewers.
+    pub h264: Arc<crate::viewer::h264::H264Hubs>,
+    /// What each dashboard stream shows, for the API.
+    pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
+}
+
+impl AppState {
+    /// Builds the shared parts for `cfg` (opens the device registry in `server.data_dir`); no
+    /// socket is bound and no task started, so routers can be tested with it.
+    pub fn new(cfg: Arc<Config>, shutdown: ShutdownSignal) -> anyhow::Result<AppState> {
+        let bus = Arc::new(Bus::default());
+        let metrics = Metrics::new();
+        let registry = crate::ingest::registry::DeviceRegistry::open(
+            &cfg.server.data_dir,
+            cfg.cameras.offline_after_s * 1000,
+        )
+        .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
+        let cameras = Arc::new(CameraHub::new(
+            bus.clone(),
+            metrics.clone(),
+            registry,
+            cfg.cameras.clone(),
+        ));
+        let api_keys = Arc::new(ApiKeys::from_config(&cfg.api_keys));
+        Ok(AppState {
+            cfg,
+            bus,
+            metrics,
+            displays: Arc::new(DisplayRegistry::default()),
+            started: crate::clock::now(),
+            shutdown,
+            cameras,
+            api_keys,
+            h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
+            dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
+        })
+    }
+}
+
+impl FromRef<AppState> for DisplayContext {
+    fn from_ref(s: &AppState) -> Self {
+        DisplayContext {
+            cfg: s.cfg.clone(),
+            bus: s.bus.clone(),
+            metrics: s.metrics.clone(),
+            displays: s.displays.clone(),
+            shutdown: s.shutdown.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for ViewerContext {
+    fn from_ref(s: &AppState) -> Self {
+        ViewerContext {
+            bus: s.bus.clone(),
+            metrics: s.metrics.clone(),
+            shutdown: s.shutdown.clone(),
+            h264: s.h264.clone(),
+            cameras: s.cameras.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for IngestContext {
+    fn from_ref(s: &AppState) -> Self {
+        IngestContext {
+            cameras: s.cameras.clone(),
+            api_keys: s.api_keys.clone(),
+            bus: s.bus.clone(),
+            shutdown: s.shutdown.clone(),
+        }
+    }
+}
