@@ -122,3 +122,62 @@ pub async fn run_generated(
         still_done = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{StreamDescription, StreamKind};
+    use crate::config::SourceKind;
+    use std::time::Duration;
+
+    /// In virtual time (see `clock.rs`): a generated stream renders nothing while unwatched, then
+    /// one frame per period on the wall-clock grid while watched, and stops when the last watcher
+    /// leaves.
+    #[test]
+    fn renders_only_while_watched_on_the_wall_clock_grid() {
+        crate::clock::tests::paused_runtime().block_on(async {
+            let cfg = StreamConfig::builtin("pattern", SourceKind::Pattern);
+            let stream = Stream::new(
+                "pattern",
+                StreamDescription {
+                    kind: StreamKind::Generated,
+                    source: "pattern".into(),
+                    width: cfg.width,
+                    height: cfg.height,
+                    nominal_fps: 30.0,
+                },
+            );
+            let (trigger, signal) = crate::shutdown::Shutdown::new();
+            let task = tokio::spawn(run_generated(
+                stream.clone(),
+                cfg,
+                signal,
+                crate::metrics::Metrics::new(),
+            ));
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            assert_eq!(stream.frames(), 0, "nothing rendered while unwatched");
+
+            let watch = stream.watch();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let rendered = stream.frames();
+            // The first frame at once, then one per 1/30 s tick: 61 or 62 by where the grid falls.
+            assert!((60..=62).contains(&rendered), "{rendered} frames in 2 s");
+            let last = stream.latest().expect("a frame");
+            let period_us = 1_000_000 / 30;
+            // tokio's timer wheel has 1 ms ticks: a frame is rendered within 1 ms after its tick.
+            assert!(
+                last.capture_time_us % period_us < 1_000,
+                "frames sit on the wall-clock grid: {}",
+                last.capture_time_us
+            );
+
+            drop(watch);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let after = stream.frames();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            assert_eq!(stream.frames(), after, "stops when nobody watches");
+            trigger.trigger();
+            task.await.expect("the source task ends on shutdown");
+        });
+    }
+}
