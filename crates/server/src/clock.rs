@@ -9,7 +9,6 @@
 
 use pixelwire_core::{Stopwatch, Timestamp};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 struct Anchor {
@@ -17,13 +16,12 @@ struct Anchor {
     wall_us: u64,
 }
 
+/// Anchored once to the capture clock of `pixelwire-media`, so both tell the same time.
 fn anchor() -> &'static Anchor {
     static ANCHOR: OnceLock<Anchor> = OnceLock::new();
     ANCHOR.get_or_init(|| Anchor {
         at: Instant::now(),
-        wall_us: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64),
+        wall_us: pixelwire_media::clock::now().as_micros(),
     })
 }
 
