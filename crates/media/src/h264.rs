@@ -248,6 +248,57 @@ mod tests {
         assert!(enc.encode(&gray(32, 32, 102)).unwrap().stats.keyframe);
     }
 
+    /// Luma PSNR (dB) of `decoded` (with its stride) against `source`.
+    fn luma_psnr(source: &[u8], decoded: &[u8], stride: usize, w: usize, h: usize) -> f64 {
+        let mut se = 0f64;
+        for y in 0..h {
+            for x in 0..w {
+                let d = f64::from(source[y * w + x]) - f64::from(decoded[y * stride + x]);
+                se += d * d;
+            }
+        }
+        let mse = se / (w * h) as f64;
+        if mse == 0.0 {
+            99.0
+        } else {
+            10.0 * (255.0 * 255.0 / mse).log10()
+        }
+    }
+
+    #[test]
+    fn a_moving_picture_decodes_back_close_to_the_source() {
+        use openh264::decoder::Decoder;
+        use openh264::formats::YUVSource;
+        let (w, h) = (160u32, 120u32);
+        let mut enc = H264Encoder::new();
+        let mut dec = Decoder::new().unwrap();
+        let mut decoded_frames = 0;
+        for i in 0..12u32 {
+            // a diagonal gradient sliding 3 pixels per frame, with a bright square
+            let mut img = gray(w, h, 0);
+            for y in 0..h {
+                for x in 0..w {
+                    let mut v = ((x + y + 3 * i) % 200 + 20) as u8;
+                    if (40..72).contains(&x) && (30..62).contains(&y) {
+                        v = 235;
+                    }
+                    img.y[(y * w + x) as usize] = v;
+                }
+            }
+            let au = enc.encode(&img).unwrap();
+            assert!(!au.annexb.is_empty());
+            let annexb = au.annexb.to_vec();
+            if let Some(yuv) = dec.decode(&annexb).unwrap() {
+                let (dw, dh) = yuv.dimensions();
+                assert_eq!((dw, dh), (w as usize, h as usize));
+                let psnr = luma_psnr(&img.y, yuv.y(), yuv.strides().0, dw, dh);
+                assert!(psnr > 32.0, "frame {i}: luma PSNR {psnr:.1} dB");
+                decoded_frames += 1;
+            }
+        }
+        assert!(decoded_frames >= 11, "{decoded_frames} frames decoded");
+    }
+
     #[test]
     fn planes_that_do_not_match_the_size_are_refused() {
         let mut enc = H264Encoder::new();
