@@ -83,6 +83,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
     tokio::task::spawn_blocking(move || {
         let mut watch = stream.watch();
         let mut encoder = H264Encoder::new();
+        let mut errors = 0u64;
         let mut last: Option<Arc<pixelwire_media::MediaFrame>> = None;
         tracing::debug!(stream = stream.name(), "h264 encoder started");
         loop {
@@ -116,7 +117,11 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                 Ok(au) => au,
                 Err(e) => {
                     metrics.encoder_error(stream.name());
-                    tracing::warn!(stream = stream.name(), error = %e, "h264 encoding failed");
+                    errors += 1;
+                    // A size OpenH264 refuses fails every frame: log the 1st, 2nd, 4th, 8th, ...
+                    if errors.is_power_of_two() {
+                        tracing::warn!(stream = stream.name(), error = %e, errors, "h264 encoding failed");
+                    }
                     continue;
                 }
             };
