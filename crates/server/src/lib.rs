@@ -4,6 +4,7 @@
 
 pub mod bus;
 pub mod clock;
+pub mod color;
 pub mod config;
 pub mod display;
 pub mod http;

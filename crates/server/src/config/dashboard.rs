@@ -6,8 +6,7 @@
 use anyhow::bail;
 use serde::{Deserialize, Deserializer};
 
-use crate::source::dashboard::units::Unit;
-use crate::source::render::canvas::Rgb;
+use crate::color::Rgb;
 
 /// Default Prometheus server.
 pub const DEFAULT_PROMETHEUS: &str = "http://127.0.0.1:9090";
@@ -51,6 +50,51 @@ fn parse_hex_color(s: &str) -> Option<Rgb> {
         }
         3 => Some(Rgb::new(digit(0)? * 17, digit(1)? * 17, digit(2)? * 17)),
         _ => None,
+    }
+}
+
+/// The unit of a panel's values, as written in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// A plain number, scaled with k, M, G, T.
+    #[default]
+    None,
+    /// Percent (the value is already 0..100).
+    Percent,
+    /// A fraction 0..1 shown as percent.
+    Ratio,
+    /// Bytes, IEC steps.
+    Bytes,
+    /// Bytes per second, IEC steps.
+    BytesPerSecond,
+    /// Bits per second, SI steps.
+    BitsPerSecond,
+    /// Seconds, from ns to days.
+    Seconds,
+    /// Degrees Celsius.
+    Celsius,
+    /// Frames per second.
+    Fps,
+    /// Decibel-milliwatts (Wi-Fi signal).
+    Dbm,
+}
+
+impl Unit {
+    /// Config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unit::None => "none",
+            Unit::Percent => "percent",
+            Unit::Ratio => "ratio",
+            Unit::Bytes => "bytes",
+            Unit::BytesPerSecond => "bytes_per_second",
+            Unit::BitsPerSecond => "bits_per_second",
+            Unit::Seconds => "seconds",
+            Unit::Celsius => "celsius",
+            Unit::Fps => "fps",
+            Unit::Dbm => "dbm",
+        }
     }
 }
 
