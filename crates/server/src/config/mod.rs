@@ -5,6 +5,7 @@
 
 mod cameras;
 pub mod dashboard;
+mod error;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 
@@ -453,8 +454,12 @@ impl Config {
     /// Parses and validates config text; `path` only labels messages.
     pub fn parse(text: &str, path: Option<&Path>) -> anyhow::Result<Config> {
         let file = path.map_or_else(|| "<config>".to_string(), |p| p.display().to_string());
-        let mut cfg: Config =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("config file {file}: {e}"))?;
+        let mut cfg: Config = toml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "config file {file}: {}",
+                error::Document::new(text).toml_error(&e)
+            )
+        })?;
         cfg.source = path.map(Path::to_path_buf);
         cfg.validate(text)
             .map_err(|e| anyhow::anyhow!("config file {file}: {e}"))?;
