@@ -43,7 +43,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     let metrics = Metrics::new();
     let registry = crate::ingest::registry::DeviceRegistry::open(
         &cfg.server.data_dir,
-        cfg.cameras.offline_after_s * 1000,
+        cfg.cameras.offline_after_s.get() * 1000,
     )
     .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
     let cameras = Arc::new(crate::ingest::CameraHub::new(
@@ -73,17 +73,17 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     };
     let mut tasks = JoinSet::new();
     for sc in cfg.effective_streams() {
-        let generated = sc.source != crate::config::SourceKind::Camera;
+        let generated = sc.kind() != crate::config::SourceKind::Camera;
         let desc = StreamDescription {
             kind: if generated { "generated" } else { "camera" },
-            source: sc.source.name().to_string(),
-            width: sc.width,
-            height: sc.height,
-            nominal_fps: sc.fps.unwrap_or_else(|| sc.source.default_fps()),
+            source: sc.kind().name().to_string(),
+            width: sc.width.get(),
+            height: sc.height.get(),
+            nominal_fps: sc.fps(),
         };
         let stream = Stream::new(sc.name.get_ref().clone(), desc);
         bus.insert(stream.clone());
-        if sc.source == crate::config::SourceKind::Dashboard {
+        if sc.kind() == crate::config::SourceKind::Dashboard {
             tasks.spawn(crate::source::dashboard::run_dashboard(
                 stream,
                 sc,

@@ -2,11 +2,32 @@
 //! key or value underlined, and for a key inside an entry of an array of tables (`[[displays]]`)
 //! the line of that entry's header. Errors found while parsing come from toml with a byte span;
 //! the key path (`streams[2].dashboard.interval_ms`) is found by walking toml's spanned document.
+//! Errors found after parsing (rules between tables: duplicate names, routes to unknown streams,
+//! dashboard rules) name a key path instead ([`KeyError`]), and the same walk finds its line.
 
 use std::fmt::Write as _;
 use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+
+/// An error found after parsing: its message, and the key path it is about, which locates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyError {
+    /// Path like `displays[0].stream`; the nearest key of it that the file has gives the line.
+    pub key: String,
+    /// The whole message, naming the key as the reader should see it.
+    pub message: String,
+}
+
+impl KeyError {
+    /// An error about `key`.
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
 
 /// One step of a key path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +72,20 @@ impl<'a> Document<'a> {
             format!("{}: {}", path_text(&place.path), e.message())
         };
         self.render(span, &message, place.entry)
+    }
+
+    /// An error found after parsing, at the line of its key (or of the nearest enclosing key the
+    /// file has; none if the file has none of them, e.g. for a default).
+    pub(super) fn key_error(&self, e: &KeyError) -> String {
+        let mut steps = parse_path(&e.key);
+        while !steps.is_empty() {
+            if let Some((span, entry)) = self.root.as_ref().and_then(|r| find(self.text, r, &steps))
+            {
+                return self.render(span, &e.message, entry);
+            }
+            steps.pop();
+        }
+        e.message.clone()
     }
 
     /// `line N: message`, the line with `span` underlined, and the entry's header line.
@@ -131,6 +166,32 @@ fn in_value(
     covers(&value.span(), at)
 }
 
+/// The span of the value at `steps`, and the header of the array-of-tables entry holding it.
+fn find(
+    text: &str,
+    root: &Spanned<DeTable<'_>>,
+    steps: &[Step],
+) -> Option<(Range<usize>, Option<Range<usize>>)> {
+    let mut entry = None;
+    let (first, rest) = steps.split_first()?;
+    let Step::Key(k) = first else { return None };
+    let mut at = root.get_ref().get(k.as_str())?;
+    for step in rest {
+        at = match (step, at.get_ref()) {
+            (Step::Key(k), DeValue::Table(t)) => t.get(k.as_str())?,
+            (Step::Index(i), DeValue::Array(a)) => {
+                let item = a.get(*i)?;
+                if is_header(text, item) {
+                    entry = Some(item.span());
+                }
+                item
+            }
+            _ => return None,
+        };
+    }
+    Some((at.span(), entry))
+}
+
 /// Whether `item` is an entry of an array of tables (toml spans it by its `[[...]]` header), not
 /// an inline table.
 fn is_header(text: &str, item: &Spanned<DeValue<'_>>) -> bool {
@@ -168,6 +229,24 @@ fn path_text(path: &[Step]) -> String {
     out
 }
 
+/// The steps of a path written by [`path_text`] (bare keys only).
+fn parse_path(path: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (key, mut indices) = part.split_once('[').map_or((part, ""), |(k, i)| (k, i));
+        if !key.is_empty() {
+            steps.push(Step::Key(key.to_owned()));
+        }
+        while let Some((index, rest)) = indices.split_once(']') {
+            if let Ok(i) = index.parse() {
+                steps.push(Step::Index(i));
+            }
+            indices = rest.strip_prefix('[').unwrap_or(rest);
+        }
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +280,27 @@ mod tests {
             ("streams[1].dashboard.x.y[1]".into(), Some(7))
         );
         assert_eq!(place_of("[[streams]]"), ("streams[0]".into(), Some(4)));
+    }
+
+    #[test]
+    fn a_key_path_finds_its_line_or_the_nearest_enclosing_one() {
+        let doc = Document::new(TEXT);
+        let msg = doc.key_error(&KeyError::new("streams[1].dashboard.columns", "bad"));
+        assert!(msg.starts_with("line 10: bad\n"), "{msg}");
+        assert!(msg.ends_with("= in [[streams]] at line 7"), "{msg}");
+        let msg = doc.key_error(&KeyError::new("streams[1].dashboard.history_s", "bad"));
+        assert!(msg.starts_with("line 9: bad\n"), "{msg}");
+        assert_eq!(doc.key_error(&KeyError::new("legacy.width", "bad")), "bad");
+        assert_eq!(
+            parse_path("a.b[2][3].c"),
+            [
+                Step::Key("a".into()),
+                Step::Key("b".into()),
+                Step::Index(2),
+                Step::Index(3),
+                Step::Key("c".into())
+            ]
+        );
     }
 
     #[test]
