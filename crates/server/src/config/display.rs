@@ -1,11 +1,14 @@
 //! Display settings (`[display_defaults]`, and the same keys in every `[[displays]]` and
 //! `[[legacy_displays]]` entry) and `[[displays]]`, the routes of pixelwire devices by the id in
-//! their HELLO. A setting left unset falls through the route, then `[display_defaults]`, to its
-//! built-in default. `docs/config.md`, "Display settings", documents the keys.
+//! their HELLO. A setting left unset falls through the route, then `[display_defaults]`, to
+//! pixelwire-core's own default (`SessionConfig`, `SinkConfig`, `RateConfig`, `ColorCorrection`):
+//! the config restates none of them. `docs/config.md`, "Display settings", documents the keys.
 
 use super::ranges::{DisplayFps, Gain, Gamma, KeepaliveMs, QualityCap, TileSize, Window};
 use super::table::{self, Table};
-use pixelwire_core::{ColorCorrection, Dither, Filter, Fit, QualityLevel, RateConfig, SinkConfig};
+use pixelwire_core::{
+    ColorCorrection, Dither, Filter, Fit, QualityLevel, RateConfig, SessionConfig, SinkConfig,
+};
 use pixelwire_proto::{Codec, CodecSet};
 use serde::de::{self, MapAccess};
 use serde::{Deserialize, Deserializer};
@@ -27,34 +30,35 @@ macro_rules! setting_keys {
 pub(super) use setting_keys;
 
 /// Processing and rate-control settings; every field optional so that `[display_defaults]`,
-/// `[[displays]]` and `[[legacy_displays]]` can override one another.
+/// `[[displays]]` and `[[legacy_displays]]` can override one another. Unset at every level means
+/// pixelwire-core's default.
 #[derive(Debug, Clone, Default)]
 pub struct DisplayTuning {
-    /// Frame rate the rate controller aims for (default 30).
+    /// Frame rate the rate controller aims for (`RateConfig::target_fps`).
     pub target_fps: Option<DisplayFps>,
-    /// No frame may occupy the link longer than `1/min_fps` (default 10).
+    /// No frame may occupy the link longer than `1/min_fps` (`RateConfig::min_fps`).
     pub min_fps: Option<DisplayFps>,
-    /// Gamma exponent (default 1.0 = none; seed 000 used 2.2 or 2.8).
+    /// Gamma exponent (`ColorCorrection::gamma`; seed 000 used 2.2 or 2.8).
     pub gamma: Option<Gamma>,
-    /// Per-channel scale after gamma (default [1, 1, 1]).
+    /// Per-channel scale after gamma (`ColorCorrection::white_balance`).
     pub white_balance: Option<[Gain; 3]>,
-    /// RGB565 dithering: "none" (default) or "ordered".
+    /// RGB565 dithering: "none" or "ordered" (`SinkConfig::dither`).
     pub dither: Option<DitherName>,
-    /// "contain" (default, letterbox), "cover" (crop) or "stretch".
+    /// "contain" (letterbox), "cover" (crop) or "stretch" (`SinkConfig::fit`).
     pub fit: Option<FitName>,
-    /// "lanczos3" (default), "catmull_rom", "bilinear" or "nearest".
+    /// "lanczos3", "catmull_rom", "bilinear" or "nearest" (`SinkConfig::filter`).
     pub filter: Option<FilterName>,
-    /// Change-detection tile side in pixels (default 16).
+    /// Change-detection tile side in pixels (`SinkConfig::tile_size`).
     pub tile_size: Option<TileSize>,
-    /// Static frames before a region is repainted exactly (default 15).
+    /// Static frames before a region is repainted exactly (`SinkConfig::paint_over_frames`).
     pub paint_over_frames: Option<u32>,
-    /// Coarsest quality level the controller may use (default 3; 0 = always exact).
+    /// Coarsest quality level the controller may use; 0 = always exact (`RateConfig::max_level`).
     pub max_quality_level: Option<QualityCap>,
-    /// Frames in flight (default 2; pixelwire devices only).
+    /// Frames in flight (`SessionConfig::window`; pixelwire devices only).
     pub window: Option<Window>,
-    /// Keepalive interval in ms (default 2000; pixelwire devices only).
+    /// Keepalive interval in ms (`SessionConfig::keepalive`; pixelwire devices only).
     pub keepalive_ms: Option<KeepaliveMs>,
-    /// Codecs the server may use (default all: "raw", "rle", "palette_rle").
+    /// Codecs the server may use (`SessionConfig::codecs`: all).
     pub codecs: Option<Codecs>,
 }
 
@@ -195,31 +199,41 @@ impl DisplayTuning {
         }
     }
 
-    /// The settings with built-in defaults for unset fields.
+    /// The settings, with pixelwire-core's defaults for unset fields.
     pub fn resolve(&self) -> ResolvedTuning {
+        let session = SessionConfig::default();
+        let core = session.sink;
         let rate = RateConfig {
-            target_fps: self.target_fps.map_or(30.0, DisplayFps::get),
-            min_fps: self.min_fps.map_or(10.0, DisplayFps::get),
-            max_level: QualityLevel::new(self.max_quality_level.map_or(3, QualityCap::get)),
-            ..RateConfig::default()
+            target_fps: self
+                .target_fps
+                .map_or(core.rate.target_fps, DisplayFps::get),
+            min_fps: self.min_fps.map_or(core.rate.min_fps, DisplayFps::get),
+            max_level: self
+                .max_quality_level
+                .map_or(core.rate.max_level, |l| QualityLevel::new(l.get())),
+            ..core.rate
         };
         let sink = SinkConfig {
-            fit: self.fit.unwrap_or(FitName::Contain).into(),
-            filter: self.filter.unwrap_or(FilterName::Lanczos3).into(),
+            fit: self.fit.map_or(core.fit, Fit::from),
+            filter: self.filter.map_or(core.filter, Filter::from),
             correction: ColorCorrection {
-                gamma: self.gamma.map_or(1.0, Gamma::get),
-                white_balance: self.white_balance.map_or([1.0; 3], |wb| wb.map(Gain::get)),
+                gamma: self.gamma.map_or(core.correction.gamma, Gamma::get),
+                white_balance: self
+                    .white_balance
+                    .map_or(core.correction.white_balance, |wb| wb.map(Gain::get)),
             },
-            dither: self.dither.unwrap_or(DitherName::None).into(),
-            tile_size: self.tile_size.map_or(16, TileSize::get),
-            paint_over_frames: self.paint_over_frames.unwrap_or(15),
+            dither: self.dither.map_or(core.dither, Dither::from),
+            tile_size: self.tile_size.map_or(core.tile_size, TileSize::get),
+            paint_over_frames: self.paint_over_frames.unwrap_or(core.paint_over_frames),
             rate,
         };
         ResolvedTuning {
             sink,
-            window: self.window.map_or(2, Window::get),
-            keepalive: Duration::from_millis(self.keepalive_ms.map_or(2000, KeepaliveMs::get)),
-            codecs: self.codecs.map_or(CodecSet::all(), Codecs::allowed),
+            window: self.window.map_or(session.window, Window::get),
+            keepalive: self
+                .keepalive_ms
+                .map_or(session.keepalive, KeepaliveMs::duration),
+            codecs: self.codecs.map_or(session.codecs, Codecs::allowed),
         }
     }
 }
@@ -319,6 +333,16 @@ impl<'de> Deserialize<'de> for DisplayRoute {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_settings_are_cores_defaults() {
+        let t = DisplayTuning::default().resolve();
+        let core = SessionConfig::default();
+        assert_eq!(t.sink, core.sink);
+        assert_eq!(t.window, core.window);
+        assert_eq!(t.keepalive, core.keepalive);
+        assert_eq!(t.codecs, core.codecs);
+    }
 
     #[test]
     fn settings_parse_into_core_values() {

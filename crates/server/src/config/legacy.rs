@@ -1,14 +1,21 @@
 //! `[legacy]` and `[[legacy_displays]]`: seed-000 sketches (`reference/seed-protocols.md` §A),
 //! which never say who they are or how big their panel is. `[legacy]` holds what every sketch
-//! shares; a `[[legacy_displays]]` entry matches sketches by peer address and/or listening port.
+//! shares (its panel size, packet size and keepalive default to pixelwire-core's `LegacyConfig`);
+//! a `[[legacy_displays]]` entry matches sketches by peer address and/or listening port.
 
 use super::display::{DisplayTuning, setting_keys};
 use super::ranges::{DetectMs, MaxPayload, Side};
 use super::table::{self, Table};
+use pixelwire_core::LegacyConfig;
 use serde::de::{self, MapAccess};
 use serde::{Deserialize, Deserializer};
 use std::net::IpAddr;
 use toml::Spanned;
+
+/// `legacy.detect_ms` unless configured: how long a peer may stay silent before it is a sketch.
+pub const DEFAULT_DETECT_MS: DetectMs = DetectMs::new_const(500);
+/// `legacy.send_buffer_bytes` unless configured.
+pub const DEFAULT_SEND_BUFFER_BYTES: u32 = 16 * 1024;
 
 /// `[legacy]`.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,13 +37,18 @@ pub struct LegacySettings {
 
 impl Default for LegacySettings {
     fn default() -> Self {
+        let core = LegacyConfig::default();
+        // Holds: core's defaults are a 320x240 panel and 8192-byte packets, inside the ranges
+        // (`tests::defaults_come_from_core` builds this).
+        let side = |v| Side::new(v).expect("core's default panel side is within 1..=4096");
         Self {
-            detect_ms: DetectMs::new_const(500),
-            width: Side::new_const(320),
-            height: Side::new_const(240),
-            max_payload: MaxPayload::new_const(8192),
-            keepalive_ms: 1000,
-            send_buffer_bytes: 16384,
+            detect_ms: DEFAULT_DETECT_MS,
+            width: side(core.width),
+            height: side(core.height),
+            max_payload: MaxPayload::new(core.max_payload)
+                .expect("core's default payload fits the sketch's buffer"),
+            keepalive_ms: u64::try_from(core.keepalive.as_millis()).unwrap_or(u64::MAX),
+            send_buffer_bytes: DEFAULT_SEND_BUFFER_BYTES,
         }
     }
 }
@@ -95,5 +107,21 @@ impl Table for LegacyRoute {
 impl<'de> Deserialize<'de> for LegacyRoute {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         table::deserialize(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_core() {
+        let (ours, core) = (LegacySettings::default(), LegacyConfig::default());
+        assert_eq!(
+            (ours.width.get(), ours.height.get()),
+            (core.width, core.height)
+        );
+        assert_eq!(ours.max_payload.get(), core.max_payload);
+        assert_eq!(u128::from(ours.keepalive_ms), core.keepalive.as_millis());
     }
 }

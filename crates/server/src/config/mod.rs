@@ -1,6 +1,7 @@
 //! The configuration file: one TOML document deserialised into these types, documented field by
 //! field in `docs/config.md` (whose example is parsed by a test). Every field has a default, so
-//! `pixelwire serve` runs with no file at all.
+//! `pixelwire serve` runs with no file at all; where pixelwire-core has a default (display
+//! processing, rate control, legacy sessions), that one is used, not a copy.
 //!
 //! Parsing checks what one key can get wrong: each bounded number is a type that refuses values
 //! outside its range (`ranges.rs`), each source's options belong to its variant of the stream's
