@@ -12,11 +12,14 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `ranges.rs`, `table.rs`
-//! (reading a table key by key), `error.rs`.
+//! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
+//! the defaults the code has).
 
 mod cameras;
 pub mod dashboard;
 mod display;
+#[cfg(test)]
+mod docs;
 mod error;
 mod legacy;
 mod panel;
