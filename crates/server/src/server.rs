@@ -53,21 +53,21 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     );
     let mut tasks = JoinSet::new();
     for sc in cfg.effective_streams() {
-        let generated = sc.source != crate::config::SourceKind::Camera;
+        let generated = sc.kind() != crate::config::SourceKind::Camera;
         let desc = StreamDescription {
             kind: if generated {
                 StreamKind::Generated
             } else {
                 StreamKind::Camera
             },
-            source: sc.source.name().to_string(),
-            width: sc.width,
-            height: sc.height,
-            nominal_fps: sc.fps.unwrap_or_else(|| sc.source.default_fps()),
+            source: sc.kind().name().to_string(),
+            width: sc.width.get(),
+            height: sc.height.get(),
+            nominal_fps: sc.fps(),
         };
         let stream = Stream::new(sc.name.get_ref().clone(), desc);
         bus.insert(stream.clone());
-        if sc.source == crate::config::SourceKind::Dashboard {
+        if sc.kind() == crate::config::SourceKind::Dashboard {
             tasks.spawn(crate::source::dashboard::run_dashboard(
                 stream,
                 sc,

@@ -1,7 +1,8 @@
 //! `[cameras]` and `[[api_keys]]`: where pushing devices connect (seed 001 WebSocket cameras and
 //! viewers, seed 002 HTTP devices, seed 004 Picamera TCP clients) and which keys they present.
 
-use serde::Deserialize;
+use super::ranges::{FrameBytes, OfflineAfterS, RawSide};
+use serde::{Deserialize, Deserializer, de};
 use std::net::SocketAddr;
 
 /// `[cameras]`.
@@ -19,13 +20,13 @@ pub struct CameraSettings {
     /// Ports for Picamera-style raw TCP clients (seed 004 used 1308). Empty disables.
     pub tcp_listen: Vec<SocketAddr>,
     /// Width of raw `yuv`/`rgb` frames on the TCP port (they carry no size).
-    pub tcp_raw_width: u32,
+    pub tcp_raw_width: RawSide,
     /// Height of raw frames on the TCP port.
-    pub tcp_raw_height: u32,
+    pub tcp_raw_height: RawSide,
     /// Largest frame accepted: WebSocket message, HTTP body or TCP frame, bytes.
-    pub max_frame_bytes: usize,
+    pub max_frame_bytes: FrameBytes,
     /// A device with neither frames nor heartbeats for this long is shown offline.
-    pub offline_after_s: u64,
+    pub offline_after_s: OfflineAfterS,
 }
 
 impl Default for CameraSettings {
@@ -35,33 +36,11 @@ impl Default for CameraSettings {
             viewer_listen: vec![SocketAddr::from(([0, 0, 0, 0], 8766))],
             http_listen: vec![SocketAddr::from(([0, 0, 0, 0], 9005))],
             tcp_listen: vec![SocketAddr::from(([0, 0, 0, 0], 1308))],
-            tcp_raw_width: 320,
-            tcp_raw_height: 240,
-            max_frame_bytes: 16 << 20,
-            offline_after_s: 60,
+            tcp_raw_width: RawSide::new_const(320),
+            tcp_raw_height: RawSide::new_const(240),
+            max_frame_bytes: FrameBytes::new_const(16 << 20),
+            offline_after_s: OfflineAfterS::new_const(60),
         }
-    }
-}
-
-impl CameraSettings {
-    /// Checks ranges.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        if !(1..=8192).contains(&self.tcp_raw_width) || !(1..=8192).contains(&self.tcp_raw_height) {
-            anyhow::bail!("cameras.tcp_raw_width and tcp_raw_height must be within 1..=8192");
-        }
-        if !(1024..=(256 << 20)).contains(&self.max_frame_bytes) {
-            anyhow::bail!(
-                "cameras.max_frame_bytes = {} is outside 1024..=268435456",
-                self.max_frame_bytes
-            );
-        }
-        if !(10..=86_400).contains(&self.offline_after_s) {
-            anyhow::bail!(
-                "cameras.offline_after_s = {} is outside 10..=86400",
-                self.offline_after_s
-            );
-        }
-        Ok(())
     }
 }
 
@@ -69,11 +48,21 @@ impl CameraSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
-    /// The secret.
+    /// The secret, at least 8 characters.
+    #[serde(deserialize_with = "secret")]
     pub key: String,
     /// Device ids this key may publish as; `"*"` for any. Default: any.
     #[serde(default = "any")]
     pub devices: Vec<String>,
+}
+
+/// A key of at least 8 characters, refused while parsing otherwise.
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let key = String::deserialize(d)?;
+    if key.len() < 8 {
+        return Err(de::Error::custom("must be at least 8 characters"));
+    }
+    Ok(key)
 }
 
 fn any() -> Vec<String> {

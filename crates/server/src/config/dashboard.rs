@@ -1,71 +1,31 @@
 //! `[streams.dashboard]`: the panels of a `dashboard` stream (PromQL queries drawn as graphs, big
-//! values and gauges in a grid), and the two built-in panel sets: `node` (a machine's health from
-//! node_exporter) and `pixelwire` (pixelwire's own metrics). Seed 000's `PROMETHEUS_MONITOR`
-//! (`reference/seed-protocols.md` §A.7) is the model; documented in `docs/config.md`.
+//! values and gauges in a grid, `panel.rs`), where Prometheus is and how often it is asked, and the
+//! two built-in panel sets: `node` (a machine's health from node_exporter) and `pixelwire`
+//! (pixelwire's own metrics). Seed 000's `PROMETHEUS_MONITOR` (`reference/seed-protocols.md` §A.7)
+//! is the model; documented in `docs/config.md`.
 
-use anyhow::bail;
-use serde::{Deserialize, Deserializer};
+use super::error::KeyError;
+use super::ranges::{Columns, IntervalMs, TimeoutMs};
+use serde::{Deserialize, Deserializer, de};
+use std::fmt;
 
-use crate::source::dashboard::units::Unit;
-use crate::source::render::canvas::Rgb;
+pub use super::panel::{
+    DEFAULT_COLOR, HexColor, Label, MAX_SERIES, PanelConfig, PanelKind, PanelSpec, Query,
+    RangeFloor, SERIES_PALETTE, SeriesConfig, SeriesSpec, Title, Unit, ValueRange, parse_hex_color,
+};
+#[cfg(test)]
+use crate::color::Rgb;
 
 /// Default Prometheus server.
 pub const DEFAULT_PROMETHEUS: &str = "http://127.0.0.1:9090";
-/// Colour of a single-series panel unless configured (seed 000's value colour).
-pub const DEFAULT_COLOR: Rgb = Rgb::new(0, 255, 255);
-/// Colours of the 2nd, 3rd and 4th series of a multi-series panel unless configured.
-pub const SERIES_PALETTE: [Rgb; 4] = [
-    DEFAULT_COLOR,
-    Rgb::new(255, 170, 40),
-    Rgb::new(255, 100, 210),
-    Rgb::new(130, 230, 100),
-];
-/// Most series one panel shows.
-pub const MAX_SERIES: usize = 4;
+/// `interval_ms` unless configured.
+pub const DEFAULT_INTERVAL_MS: IntervalMs = IntervalMs::new_const(1000);
+/// `history_s` unless configured.
+pub const DEFAULT_HISTORY_S: u32 = 120;
+/// `timeout_ms` unless configured.
+pub const DEFAULT_TIMEOUT_MS: TimeoutMs = TimeoutMs::new_const(2000);
 /// Most panels one dashboard shows.
 pub const MAX_PANELS: usize = 16;
-
-/// An `"#rrggbb"` or `"#rgb"` colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HexColor(pub Rgb);
-
-impl<'de> Deserialize<'de> for HexColor {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        parse_hex_color(&s).map(HexColor).ok_or_else(|| {
-            serde::de::Error::custom(format!("{s:?} is not a colour like \"#00ffff\""))
-        })
-    }
-}
-
-fn parse_hex_color(s: &str) -> Option<Rgb> {
-    let hex = s.strip_prefix('#')?;
-    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let digit = |i: usize| u8::from_str_radix(&hex[i..i + 1], 16).ok();
-    match hex.len() {
-        6 => {
-            let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).ok();
-            Some(Rgb::new(byte(0)?, byte(2)?, byte(4)?))
-        }
-        3 => Some(Rgb::new(digit(0)? * 17, digit(1)? * 17, digit(2)? * 17)),
-        _ => None,
-    }
-}
-
-/// How a panel draws its values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PanelKind {
-    /// Value(s) above a history graph (seed 000's only kind).
-    #[default]
-    Graph,
-    /// A big value over a faint filled history.
-    Value,
-    /// A 240° arc from the range's bottom to its top, the value in its middle.
-    Gauge,
-}
 
 /// A built-in panel set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -78,267 +38,127 @@ pub enum Preset {
     Pixelwire,
 }
 
+/// The base URL of a Prometheus HTTP API: `http://` and a host (a path prefix is allowed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusUrl(String);
+
+impl PrometheusUrl {
+    /// The URL as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Why `url` is not one, if it is not.
+    fn refusal(url: &str) -> Option<String> {
+        let url = url.trim();
+        if url.starts_with("https://") {
+            return Some(format!(
+                "{url:?}: https is not supported; reach Prometheus over http (e.g. on loopback or through a local proxy)"
+            ));
+        }
+        let Some(rest) = url.strip_prefix("http://") else {
+            return Some(format!("{url:?} must start with http://"));
+        };
+        if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+            return Some(format!(
+                "{url:?} must name a host, like http://127.0.0.1:9090"
+            ));
+        }
+        None
+    }
+}
+
+impl Default for PrometheusUrl {
+    fn default() -> Self {
+        Self(DEFAULT_PROMETHEUS.to_owned())
+    }
+}
+
+impl<'de> Deserialize<'de> for PrometheusUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(d)?;
+        match Self::refusal(&url) {
+            Some(why) => Err(de::Error::custom(why)),
+            None => Ok(Self(url)),
+        }
+    }
+}
+
+impl fmt::Display for PrometheusUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `[streams.dashboard]`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct DashboardConfig {
-    /// Prometheus base URL, `http://` (default `http://127.0.0.1:9090`).
-    #[serde(default = "default_prometheus")]
-    pub prometheus: String,
-    /// Panels to show when `panels` is empty (default "node").
-    #[serde(default)]
+    /// Prometheus base URL (default [`DEFAULT_PROMETHEUS`]).
+    pub prometheus: PrometheusUrl,
+    /// Panels to show when `panels` is empty.
     pub preset: Preset,
-    /// How often the queries run, ms (default 1000).
-    #[serde(default = "default_interval_ms")]
-    pub interval_ms: u64,
-    /// Seconds of history in graphs, backfilled from Prometheus at start (default 120).
-    #[serde(default = "default_history_s")]
+    /// How often the queries run, ms (default [`DEFAULT_INTERVAL_MS`]).
+    pub interval_ms: IntervalMs,
+    /// Seconds of history in graphs, backfilled from Prometheus at start (default
+    /// [`DEFAULT_HISTORY_S`]).
     pub history_s: u32,
-    /// Per-request timeout, ms (default 2000).
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
+    /// Per-request timeout, ms (default [`DEFAULT_TIMEOUT_MS`]).
+    pub timeout_ms: TimeoutMs,
     /// Grid columns (default: chosen from the panel count and the stream's shape).
-    pub columns: Option<u32>,
-    /// The panels, left to right, top to bottom.
-    #[serde(default)]
+    pub columns: Option<Columns>,
+    /// The panels, left to right, top to bottom; at most [`MAX_PANELS`].
+    #[serde(deserialize_with = "at_most_max_panels")]
     pub panels: Vec<PanelConfig>,
 }
 
 impl Default for DashboardConfig {
     fn default() -> Self {
         Self {
-            prometheus: default_prometheus(),
-            preset: Preset::Node,
-            interval_ms: default_interval_ms(),
-            history_s: default_history_s(),
-            timeout_ms: default_timeout_ms(),
+            prometheus: PrometheusUrl::default(),
+            preset: Preset::default(),
+            interval_ms: DEFAULT_INTERVAL_MS,
+            history_s: DEFAULT_HISTORY_S,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
             columns: None,
             panels: Vec::new(),
         }
     }
 }
 
-fn default_prometheus() -> String {
-    DEFAULT_PROMETHEUS.to_owned()
-}
-fn default_interval_ms() -> u64 {
-    1000
-}
-fn default_history_s() -> u32 {
-    120
-}
-fn default_timeout_ms() -> u64 {
-    2000
-}
-
-/// `[[streams.dashboard.panels]]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PanelConfig {
-    /// Shown at the top of the panel.
-    pub title: String,
-    /// Unit of the values (default "none").
-    #[serde(default)]
-    pub unit: Unit,
-    /// "graph" (default), "value" or "gauge".
-    #[serde(default)]
-    pub kind: PanelKind,
-    /// Colour of a single-series panel (default "#00ffff").
-    pub color: Option<HexColor>,
-    /// Fixed range `[bottom, top]`; without it the range is automatic.
-    pub range: Option<[f64; 2]>,
-    /// Smallest top of an automatic range (default: the unit's smallest round step).
-    pub auto_range_min: Option<f64>,
-    /// Digits after the point (default: three significant digits).
-    pub decimals: Option<u8>,
-    /// The query of a single-series panel.
-    pub query: Option<String>,
-    /// The queries of a multi-series panel (instead of `query`).
-    #[serde(default)]
-    pub series: Vec<SeriesConfig>,
-    /// A query whose value is the top of the range (e.g. total memory); shown as "of <max>".
-    pub max_query: Option<String>,
-}
-
-/// One series of a multi-series panel.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SeriesConfig {
-    /// PromQL returning one series.
-    pub query: String,
-    /// Short label shown before its value ("R", "W", "in").
-    #[serde(default)]
-    pub label: String,
-    /// Line and text colour.
-    pub color: Option<HexColor>,
-}
-
-/// A panel as the dashboard runs it: defaults applied, single and multi-series alike.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PanelSpec {
-    /// Title.
-    pub title: String,
-    /// Unit.
-    pub unit: Unit,
-    /// Kind.
-    pub kind: PanelKind,
-    /// Fixed range, or automatic.
-    pub range: Option<[f64; 2]>,
-    /// Smallest top of an automatic range.
-    pub auto_range_min: f64,
-    /// Fixed decimals.
-    pub decimals: Option<u8>,
-    /// One or more series.
-    pub series: Vec<SeriesSpec>,
-    /// The range-top query.
-    pub max_query: Option<String>,
-}
-
-/// A series as the dashboard runs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SeriesSpec {
-    /// Label ("" for single-series panels).
-    pub label: String,
-    /// PromQL.
-    pub query: String,
-    /// Colour.
-    pub color: Rgb,
-}
-
-impl PanelConfig {
-    fn spec(&self) -> PanelSpec {
-        let series = match &self.query {
-            Some(q) => vec![SeriesSpec {
-                label: String::new(),
-                query: q.clone(),
-                color: self.color.map_or(DEFAULT_COLOR, |c| c.0),
-            }],
-            None => self
-                .series
-                .iter()
-                .enumerate()
-                .map(|(i, s)| SeriesSpec {
-                    label: s.label.clone(),
-                    query: s.query.clone(),
-                    color: s
-                        .color
-                        .map_or(SERIES_PALETTE[i % SERIES_PALETTE.len()], |c| c.0),
-                })
-                .collect(),
-        };
-        PanelSpec {
-            title: self.title.clone(),
-            unit: self.unit,
-            kind: self.kind,
-            range: self.range,
-            auto_range_min: self.auto_range_min.unwrap_or(match self.unit {
-                Unit::Percent => 100.0,
-                Unit::Ratio => 1.0,
-                Unit::Bytes | Unit::BytesPerSecond => 1024.0,
-                _ => 1.0,
-            }),
-            decimals: self.decimals,
-            series,
-            max_query: self.max_query.clone(),
-        }
+fn at_most_max_panels<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PanelConfig>, D::Error> {
+    let panels = Vec::<PanelConfig>::deserialize(d)?;
+    if panels.len() > MAX_PANELS {
+        return Err(de::Error::custom(format_args!(
+            "{} panels; a dashboard shows at most {MAX_PANELS}",
+            panels.len()
+        )));
     }
-
-    fn validate(&self, what: &str) -> anyhow::Result<()> {
-        let title = self.title.trim();
-        if title.is_empty() || title.chars().count() > 40 {
-            bail!("{what}.title must be 1..=40 characters");
-        }
-        match (&self.query, self.series.len()) {
-            (Some(_), 0) => {}
-            (None, 1..=MAX_SERIES) => {}
-            (Some(_), _) => bail!("{what}: set either query or series, not both"),
-            (None, 0) => bail!("{what}: set query (one series) or series (several)"),
-            (None, n) => bail!("{what}: {n} series; a panel shows at most {MAX_SERIES}"),
-        }
-        let queries = self
-            .query
-            .iter()
-            .chain(self.series.iter().map(|s| &s.query))
-            .chain(&self.max_query);
-        if queries.into_iter().any(|q| q.trim().is_empty()) {
-            bail!("{what}: queries must not be empty");
-        }
-        if self.series.iter().any(|s| s.label.chars().count() > 8) {
-            bail!("{what}: series labels are at most 8 characters");
-        }
-        if let Some([lo, hi]) = self.range
-            && !(lo.is_finite() && hi.is_finite() && lo < hi)
-        {
-            bail!("{what}.range = [{lo}, {hi}] must be finite with bottom < top");
-        }
-        if let Some(m) = self.auto_range_min
-            && !(m.is_finite() && m > 0.0)
-        {
-            bail!("{what}.auto_range_min = {m} must be a positive number");
-        }
-        if self.decimals.is_some_and(|d| d > 6) {
-            bail!("{what}.decimals must be within 0..=6");
-        }
-        if self.kind == PanelKind::Gauge {
-            if self.series.len() > 1 {
-                bail!("{what}: a gauge shows one series");
-            }
-            if self.range.is_none() && self.max_query.is_none() {
-                bail!("{what}: a gauge needs range = [bottom, top] or max_query");
-            }
-        }
-        Ok(())
-    }
+    Ok(panels)
 }
 
 impl DashboardConfig {
-    /// Checks every field; `what` names the stream for messages.
-    pub fn validate(&self, what: &str) -> anyhow::Result<()> {
-        let url = self.prometheus.trim();
-        if url.starts_with("https://") {
-            bail!(
-                "{what}.prometheus = {url:?}: https is not supported; reach Prometheus over http (e.g. on loopback or through a local proxy)"
-            );
-        }
-        let Some(rest) = url.strip_prefix("http://") else {
-            bail!("{what}.prometheus = {url:?} must start with http://");
-        };
-        if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
-            bail!("{what}.prometheus = {url:?} must name a host, like http://127.0.0.1:9090");
-        }
-        if !(100..=3_600_000).contains(&self.interval_ms) {
-            bail!(
-                "{what}.interval_ms = {} is outside 100..=3600000",
-                self.interval_ms
-            );
-        }
-        if !(100..=60_000).contains(&self.timeout_ms) {
-            bail!(
-                "{what}.timeout_ms = {} is outside 100..=60000",
-                self.timeout_ms
-            );
-        }
-        let samples = u64::from(self.history_s) * 1000 / self.interval_ms;
+    /// The rules between keys, for the dashboard table at key path `at`.
+    pub(super) fn check(&self, at: &str) -> Result<(), KeyError> {
+        let samples = u64::from(self.history_s) * 1000 / self.interval_ms.get();
         if !(2..=3600).contains(&samples) {
-            bail!(
-                "{what}.history_s = {} holds {samples} samples at interval_ms = {}; it must hold 2..=3600",
-                self.history_s,
-                self.interval_ms
-            );
-        }
-        if self.columns.is_some_and(|c| !(1..=8).contains(&c)) {
-            bail!("{what}.columns must be within 1..=8");
-        }
-        if self.panels.len() > MAX_PANELS {
-            bail!(
-                "{what}: {} panels; a dashboard shows at most {MAX_PANELS}",
-                self.panels.len()
-            );
+            return Err(KeyError::new(
+                format!("{at}.history_s"),
+                format!(
+                    "{at}.history_s = {} holds {samples} samples at interval_ms = {}; it must hold 2..=3600",
+                    self.history_s, self.interval_ms
+                ),
+            ));
         }
         for (i, p) in self.panels.iter().enumerate() {
-            p.validate(&format!("{what}.panels[{i}]"))?;
+            p.check(&format!("{at}.panels[{i}]"))?;
         }
         Ok(())
+    }
+
+    /// The rules between keys, as an error that names the dashboard `what`.
+    pub fn validate(&self, what: &str) -> anyhow::Result<()> {
+        self.check(what).map_err(|e| anyhow::anyhow!(e.message))
     }
 
     /// The panels to show: the configured ones, or the preset's.
@@ -355,7 +175,7 @@ impl DashboardConfig {
 
     /// Samples of history per series.
     pub fn history_samples(&self) -> usize {
-        (u64::from(self.history_s) * 1000 / self.interval_ms.max(1)) as usize
+        (u64::from(self.history_s) * 1000 / self.interval_ms.get()) as usize
     }
 }
 

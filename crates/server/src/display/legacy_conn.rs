@@ -40,7 +40,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
     let cfg = LegacyConfig {
         width,
         height,
-        max_payload: lg.max_payload,
+        max_payload: lg.max_payload.get(),
         keepalive: Duration::from_millis(lg.keepalive_ms),
         sink: tuning.sink,
     };

@@ -38,7 +38,7 @@ pub async fn run(listener: TcpListener, ctx: DisplayContext) {
 
 async fn classify(mut sock: TcpStream, peer: SocketAddr, port: u16, ctx: DisplayContext) {
     let _ = sock.set_nodelay(true);
-    let detect = Duration::from_millis(ctx.cfg.legacy.detect_ms);
+    let detect = ctx.cfg.legacy.detect_ms.duration();
     let mut first = vec![0u8; 4096];
     match tokio::time::timeout(detect, sock.read(&mut first)).await {
         Err(_) => {

@@ -62,7 +62,7 @@ fn device_api(state: &AppState) -> Router<AppState> {
         .route("/api/v1/devices/heartbeat", post(dev::heartbeat))
         .route("/health", get(dev::probe))
         .layer(DefaultBodyLimit::max(
-            state.cameras.settings.max_frame_bytes,
+            state.cameras.settings.max_frame_bytes.get(),
         ))
 }
 

@@ -48,7 +48,7 @@ impl AppState {
         let metrics = Metrics::new();
         let registry = crate::ingest::registry::DeviceRegistry::open(
             &cfg.server.data_dir,
-            cfg.cameras.offline_after_s * 1000,
+            cfg.cameras.offline_after_s.get() * 1000,
         )
         .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
         let cameras = Arc::new(CameraHub::new(

@@ -52,7 +52,10 @@ async fn serve(
     mut shutdown: ShutdownSignal,
 ) -> String {
     let _guard = hub.camera_connected();
-    let (w, h) = (hub.settings.tcp_raw_width, hub.settings.tcp_raw_height);
+    let (w, h) = (
+        hub.settings.tcp_raw_width.get(),
+        hub.settings.tcp_raw_height.get(),
+    );
     let address = peer.to_string();
     let mut seq = 0u64;
     loop {
@@ -71,7 +74,7 @@ async fn serve(
         if n == 0 {
             return "end of stream (zero length)".into();
         }
-        if n > hub.settings.max_frame_bytes {
+        if n > hub.settings.max_frame_bytes.get() {
             hub.dropped(Transport::Tcp, "too_large");
             return format!("frame of {n} bytes exceeds cameras.max_frame_bytes: closing");
         }

@@ -64,7 +64,7 @@ pub async fn camera(
 ) -> Response {
     let stream = choose_stream(&query, &uri, peer);
     let browser = is_browser(&headers);
-    let limit = ctx.cameras.settings.max_frame_bytes;
+    let limit = ctx.cameras.settings.max_frame_bytes.get();
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| run(socket, ctx, peer, stream, browser))

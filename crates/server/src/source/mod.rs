@@ -28,8 +28,8 @@ enum Screen {
 impl Screen {
     /// The screen of a generated stream; `None` for streams that devices push.
     fn new(cfg: &StreamConfig) -> Option<Self> {
-        let (w, h) = (cfg.width, cfg.height);
-        Some(match cfg.source {
+        let (w, h) = (cfg.width.get(), cfg.height.get());
+        Some(match cfg.kind() {
             SourceKind::Bios => {
                 Screen::Bios(render::BiosScreen::new(w, h).with_info(system_info::bios_info()))
             }
@@ -69,11 +69,12 @@ pub async fn run_generated(
     mut shutdown: ShutdownSignal,
     metrics: crate::metrics::Metrics,
 ) {
-    let fps = cfg.fps.unwrap_or_else(|| cfg.source.default_fps());
+    let fps = cfg.fps();
     let period_us = (1e6 / f64::from(fps.max(0.1))) as u64;
     let Some(mut screen) = Screen::new(&cfg) else {
         return;
     };
+    let (width, height) = (cfg.width.get(), cfg.height.get());
     let started = crate::clock::now();
     let mut index = 0u64;
     let mut still_done = false;
@@ -82,7 +83,7 @@ pub async fn run_generated(
             _ = stream.watched() => {}
             _ = shutdown.wait() => return,
         }
-        if cfg.still && still_done {
+        if cfg.still() && still_done {
             // A still image never changes; just wait for shutdown.
             shutdown.wait().await;
             return;
@@ -107,13 +108,13 @@ pub async fn run_generated(
             frame_index: index,
             fps: stream.fps(t.as_micros()),
         };
-        let mut rgba = vec![0u8; cfg.width as usize * cfg.height as usize * 4];
+        let mut rgba = vec![0u8; width as usize * height as usize * 4];
         let t0 = std::time::Instant::now();
         screen.render(&input, &mut rgba);
         metrics.observe_render(stream.name(), t0.elapsed());
         stream.publish(MediaFrame::from_rgba(
-            cfg.width,
-            cfg.height,
+            width,
+            height,
             rgba,
             index,
             t.as_micros(),
@@ -142,8 +143,8 @@ mod tests {
                 StreamDescription {
                     kind: StreamKind::Generated,
                     source: "pattern".into(),
-                    width: cfg.width,
-                    height: cfg.height,
+                    width: cfg.width.get(),
+                    height: cfg.height.get(),
                     nominal_fps: 30.0,
                 },
             );

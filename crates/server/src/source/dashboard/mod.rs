@@ -15,7 +15,6 @@ pub mod units;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -161,12 +160,12 @@ pub fn view(
         })
         .collect();
     DashboardView {
-        prometheus: cfg.prometheus.clone(),
-        interval_ms: cfg.interval_ms,
+        prometheus: cfg.prometheus.to_string(),
+        interval_ms: cfg.interval_ms.get(),
         connection,
         error,
         failures,
-        tick_ms: model.tick.map(|t| t.max(0) as u64 * cfg.interval_ms),
+        tick_ms: model.tick.map(|t| t.max(0) as u64 * cfg.interval_ms.get()),
         frames,
         panels,
     }
@@ -276,12 +275,17 @@ pub fn run_dashboard(
     metrics: crate::metrics::Metrics,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
     let dash = cfg.dashboard_config();
-    let client = PromClient::new(&dash.prometheus, Duration::from_millis(dash.timeout_ms));
+    let client = PromClient::new(dash.prometheus.as_str(), dash.timeout_ms.duration());
     let specs = dash.panel_specs();
     let queries = DashboardModel::queries(&specs);
     let d = Dashboard {
         model: DashboardModel::new(&specs, dash.history_samples()),
-        screen: DashboardScreen::new(cfg.width, cfg.height, specs.len(), dash.columns),
+        screen: DashboardScreen::new(
+            cfg.width.get(),
+            cfg.height.get(),
+            specs.len(),
+            dash.columns.map(|c| c.get()),
+        ),
         logged: vec![None; queries.len()],
         specs,
         stream,
@@ -300,8 +304,8 @@ async fn run(
     queries: Vec<(model::QueryTarget, String)>,
     mut shutdown: ShutdownSignal,
 ) {
-    let mut schedule = PollSchedule::new(d.cfg.interval_ms);
-    let interval_s = d.cfg.interval_ms as f64 / 1000.0;
+    let mut schedule = PollSchedule::new(d.cfg.interval_ms.get());
+    let interval_s = d.cfg.interval_ms.get() as f64 / 1000.0;
     let history_len = d.cfg.history_samples();
     loop {
         tokio::select! {
@@ -346,7 +350,7 @@ async fn run(
                             }))
                             .await;
                         d.model
-                            .apply_backfill(poll.tick, d.cfg.interval_ms, answers)
+                            .apply_backfill(poll.tick, d.cfg.interval_ms.get(), answers)
                     }
                     PollKind::Instant => {
                         let answers = join_all(queries.iter().map(|(target, q)| {

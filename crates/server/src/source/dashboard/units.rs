@@ -6,35 +6,11 @@
 //! The default precision is three significant digits ("1.50 GiB", "12.3 MiB/s", "512 KiB/s");
 //! percent, degrees and dBm drop to whole numbers from 10 up (seed 000 showed them as integers,
 //! which hid everything below 1 %). A panel may fix the number of decimals instead.
+//!
+//! The `Unit` enum itself is plain config data (`config::dashboard::Unit`); how a unit writes a
+//! value is here, as inherent methods.
 
-use serde::Deserialize;
-
-/// The unit of a panel's values, as written in the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Unit {
-    /// A plain number, scaled with k, M, G, T.
-    #[default]
-    None,
-    /// Percent (the value is already 0..100).
-    Percent,
-    /// A fraction 0..1 shown as percent.
-    Ratio,
-    /// Bytes, IEC steps.
-    Bytes,
-    /// Bytes per second, IEC steps.
-    BytesPerSecond,
-    /// Bits per second, SI steps.
-    BitsPerSecond,
-    /// Seconds, from ns to days.
-    Seconds,
-    /// Degrees Celsius.
-    Celsius,
-    /// Frames per second.
-    Fps,
-    /// Decibel-milliwatts (Wi-Fi signal).
-    Dbm,
-}
+pub use crate::config::dashboard::Unit;
 
 /// A value written for the screen: the number and its unit text (possibly empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,22 +39,6 @@ const IEC: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 const SI: [&str; 6] = ["", "k", "M", "G", "T", "P"];
 
 impl Unit {
-    /// Config name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Unit::None => "none",
-            Unit::Percent => "percent",
-            Unit::Ratio => "ratio",
-            Unit::Bytes => "bytes",
-            Unit::BytesPerSecond => "bytes_per_second",
-            Unit::BitsPerSecond => "bits_per_second",
-            Unit::Seconds => "seconds",
-            Unit::Celsius => "celsius",
-            Unit::Fps => "fps",
-            Unit::Dbm => "dbm",
-        }
-    }
-
     /// The step between prefixes (1024 for bytes), for rounding automatic ranges.
     pub fn base(self) -> f64 {
         match self {

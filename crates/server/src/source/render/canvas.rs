@@ -17,28 +17,9 @@ use super::text::{GlyphCache, TextStyle};
 /// tiny-skia's limits, so allocating the pixmap cannot fail.
 pub const MAX_SIDE_PX: u32 = 4096;
 
-/// An opaque sRGB colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Rgb {
-    /// Red.
-    pub r: u8,
-    /// Green.
-    pub g: u8,
-    /// Blue.
-    pub b: u8,
-}
+pub use crate::color::Rgb;
 
 impl Rgb {
-    /// White.
-    pub const WHITE: Rgb = Rgb::new(255, 255, 255);
-    /// Black.
-    pub const BLACK: Rgb = Rgb::new(0, 0, 0);
-
-    /// A colour from its components.
-    pub const fn new(r: u8, g: u8, b: u8) -> Self {
-        Self { r, g, b }
-    }
-
     fn skia(self, alpha: u8) -> Color {
         Color::from_rgba8(self.r, self.g, self.b, alpha)
     }

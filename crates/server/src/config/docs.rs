@@ -1,0 +1,154 @@
+//! Checks that `docs/config.md` states the defaults the code has: every "default" cell of its key
+//! tables is parsed as TOML and compared with what a config without that key gets (mostly
+//! pixelwire-core's defaults, through `Config::default()`). The code keeps one copy of each
+//! default; this test keeps the documentation in step with it. (The example config of the same
+//! page is parsed by `tests::docs_example_parses`.)
+
+use super::dashboard::{DEFAULT_COLOR, DashboardConfig, HexColor, PanelKind, Preset, Unit};
+use super::{Config, DitherName, FilterName, FitName, SourceKind, StreamConfig};
+use pixelwire_core::{Dither, Filter, Fit};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+const DOC: &str = include_str!("../../../../docs/config.md");
+
+/// The "default" cell of the table row whose first cell is exactly `key` (with its backticks).
+fn cell(key: &str) -> &'static str {
+    let prefix = format!("| {key} |");
+    let rows: Vec<&str> = DOC.lines().filter(|l| l.starts_with(&prefix)).collect();
+    assert_eq!(rows.len(), 1, "docs/config.md: one row for {key}");
+    rows[0][prefix.len()..]
+        .split('|')
+        .next()
+        .unwrap_or_default()
+        .trim()
+}
+
+/// The values written in backticks in the default cell of `key`, parsed as TOML values.
+fn documented<T: DeserializeOwned>(key: &str) -> Vec<T> {
+    #[derive(serde::Deserialize)]
+    struct Value<T> {
+        v: T,
+    }
+    cell(key)
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(|v| {
+            toml::from_str::<Value<T>>(&format!("v = {v}"))
+                .unwrap_or_else(|e| panic!("docs/config.md, {key}: {v}: {e}"))
+                .v
+        })
+        .collect()
+}
+
+/// The single value documented for `key`.
+fn one<T: DeserializeOwned>(key: &str) -> T {
+    let mut values = documented(key);
+    assert_eq!(values.len(), 1, "docs/config.md, {key}: one value");
+    values.remove(0)
+}
+
+#[test]
+fn server_and_cameras() {
+    let c = Config::default();
+    assert_eq!(one::<SocketAddr>("`http`"), c.server.http);
+    assert_eq!(one::<SocketAddr>("`display`"), c.server.display);
+    assert_eq!(
+        &one::<String>("`default_stream`"),
+        c.server.default_stream.get_ref()
+    );
+    assert_eq!(
+        one::<String>("`data_dir`"),
+        c.server.data_dir.to_string_lossy()
+    );
+    let cam = &c.cameras;
+    assert_eq!(
+        one::<Vec<SocketAddr>>("`websocket_listen`"),
+        cam.websocket_listen
+    );
+    assert_eq!(one::<Vec<SocketAddr>>("`viewer_listen`"), cam.viewer_listen);
+    assert_eq!(one::<Vec<SocketAddr>>("`http_listen`"), cam.http_listen);
+    assert_eq!(one::<Vec<SocketAddr>>("`tcp_listen`"), cam.tcp_listen);
+    assert_eq!(
+        documented::<u32>("`tcp_raw_width`, `tcp_raw_height`"),
+        [cam.tcp_raw_width.get(), cam.tcp_raw_height.get()]
+    );
+    assert_eq!(one::<usize>("`max_frame_bytes`"), cam.max_frame_bytes.get());
+    assert_eq!(one::<u64>("`offline_after_s`"), cam.offline_after_s.get());
+}
+
+#[test]
+fn streams_and_dashboards() {
+    let bios = StreamConfig::builtin("b", SourceKind::Bios);
+    assert_eq!(
+        documented::<u32>("`width`, `height`"),
+        [bios.width.get(), bios.height.get()]
+    );
+    assert_eq!(one::<bool>("`still`"), bios.still());
+    // "bios 1, cpu 2, pattern 30": no backticks, one "source fps" pair per kind.
+    for pair in cell("`fps`").split(", ") {
+        let (name, fps) = pair.split_once(' ').expect("source and fps");
+        let kind: SourceKind = one_word(name);
+        assert_eq!(fps.parse::<f32>().ok(), Some(kind.default_fps()), "{pair}");
+    }
+    let d = DashboardConfig::default();
+    assert_eq!(one::<String>("`prometheus`"), d.prometheus.as_str());
+    assert_eq!(one::<Preset>("`preset`"), d.preset);
+    assert_eq!(one::<u64>("`interval_ms`"), d.interval_ms.get());
+    assert_eq!(one::<u32>("`history_s`"), d.history_s);
+    assert_eq!(one::<u64>("`timeout_ms`"), d.timeout_ms.get());
+    assert_eq!(one::<Unit>("`unit`"), Unit::default());
+    assert_eq!(one::<PanelKind>("`kind`"), PanelKind::default());
+    assert_eq!(one::<HexColor>("`color`").0, DEFAULT_COLOR);
+}
+
+#[test]
+fn display_settings_and_legacy() {
+    let c = Config::default();
+    let (_, t) = c.route_display("any");
+    let (s, r) = (&t.sink, &t.sink.rate);
+    assert_eq!(one::<f32>("`target_fps`"), r.target_fps);
+    assert_eq!(one::<f32>("`min_fps`"), r.min_fps);
+    assert_eq!(one::<f64>("`gamma`"), s.correction.gamma);
+    assert_eq!(
+        one::<[f64; 3]>("`white_balance`"),
+        s.correction.white_balance
+    );
+    assert_eq!(Dither::from(one::<DitherName>("`dither`")), s.dither);
+    assert_eq!(Fit::from(one::<FitName>("`fit`")), s.fit);
+    assert_eq!(Filter::from(one::<FilterName>("`filter`")), s.filter);
+    assert_eq!(one::<u32>("`tile_size`"), s.tile_size);
+    assert_eq!(one::<u32>("`paint_over_frames`"), s.paint_over_frames);
+    assert_eq!(one::<u8>("`max_quality_level`"), r.max_level.get());
+    assert_eq!(one::<u8>("`window`"), t.window);
+    assert_eq!(
+        u128::from(one::<u64>("`keepalive_ms`")),
+        t.keepalive.as_millis()
+    );
+    assert_eq!(cell("`codecs`"), "all");
+    assert_eq!(t.codecs, pixelwire_proto::CodecSet::all());
+    let lg = &c.legacy;
+    assert_eq!(one::<u64>("`legacy.detect_ms`"), lg.detect_ms.get());
+    assert_eq!(
+        documented::<u32>("`legacy.width`, `legacy.height`"),
+        [lg.width.get(), lg.height.get()]
+    );
+    assert_eq!(one::<u32>("`legacy.max_payload`"), lg.max_payload.get());
+    assert_eq!(one::<u64>("`legacy.keepalive_ms`"), lg.keepalive_ms);
+    assert_eq!(
+        one::<u32>("`legacy.send_buffer_bytes`"),
+        lg.send_buffer_bytes
+    );
+}
+
+/// A bare word parsed as a TOML string into `T`.
+fn one_word<T: DeserializeOwned>(word: &str) -> T {
+    #[derive(serde::Deserialize)]
+    struct Value<T> {
+        v: T,
+    }
+    toml::from_str::<Value<T>>(&format!("v = {word:?}"))
+        .unwrap_or_else(|e| panic!("{word}: {e}"))
+        .v
+}
