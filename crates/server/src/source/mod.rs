@@ -74,6 +74,7 @@ pub async fn run_generated(
     let Some(mut screen) = Screen::new(&cfg) else {
         return;
     };
+    let render = metrics.stream(stream.name());
     let started = crate::clock::now();
     let mut index = 0u64;
     let mut still_done = false;
@@ -110,7 +111,7 @@ pub async fn run_generated(
         let mut rgba = vec![0u8; cfg.width as usize * cfg.height as usize * 4];
         let t0 = std::time::Instant::now();
         screen.render(&input, &mut rgba);
-        metrics.observe_render(stream.name(), t0.elapsed());
+        render.rendered(t0.elapsed());
         stream.publish(MediaFrame::from_rgba(
             cfg.width,
             cfg.height,

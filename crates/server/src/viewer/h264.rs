@@ -83,6 +83,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
     tokio::task::spawn_blocking(move || {
         let mut watch = stream.watch();
         let mut encoder = H264Encoder::new();
+        let recorded = metrics.encoder(stream.name());
         let mut last: Option<Arc<pixelwire_media::MediaFrame>> = None;
         tracing::debug!(stream = stream.name(), "h264 encoder started");
         loop {
@@ -115,12 +116,12 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
             let au = match encoder.encode(&yuv) {
                 Ok(au) => au,
                 Err(e) => {
-                    metrics.encoder_error(stream.name());
+                    recorded.failed();
                     tracing::warn!(stream = stream.name(), error = %e, "h264 encoding failed");
                     continue;
                 }
             };
-            metrics.observe_encode(stream.name(), au.stats.encode_time);
+            recorded.encoded(au.stats.encode_time);
             if !au.annexb.is_empty() {
                 let keyframe = au.stats.keyframe;
                 let unit = EncodedUnit {
