@@ -4,13 +4,15 @@
 //! (reading is how a closed connection is noticed).
 
 use super::DisplayContext;
-use super::registry::{DisplayCommand, DisplayHandle};
-use super::status::{DisplayStatus, Rolling};
+use super::connection::DisplayConnection;
+use super::end::EndReason;
+use super::live::{Identity, Link};
+use super::registry::DisplayCommand;
 use super::writer::SocketWriter;
 use crate::clock::{self, RealStopwatch};
+use crate::metrics::Protocol;
 use pixelwire_core::{LegacyConfig, LegacyEvent, LegacySession};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -49,85 +51,43 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
     // The sketch's own payload timeout is 2 s; a write stalled for 5 s means a dead or stuck peer.
     let mut writer = SocketWriter::spawn(wr, 4, Duration::from_secs(5));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<DisplayCommand>(8);
-    let now = clock::now().as_micros();
-    let status = Arc::new(Mutex::new(DisplayStatus::connected(
-        &id,
-        "legacy",
-        peer,
-        &stream_name,
-        (width, height),
-        None,
-    )));
-    let conn = ctx.displays.next_conn();
-    let (seen, old) = ctx.displays.register(
-        &id,
-        DisplayHandle {
-            conn,
-            status: status.clone(),
-            commands: cmd_tx,
-            connected_at_us: now,
-        },
-    );
-    if let Some(old) = old {
-        let _ = old.commands.try_send(DisplayCommand::Close(
-            pixelwire_proto::ErrorCode::Replaced,
-            "replaced by a new connection".into(),
-        ));
-    }
-    if seen {
-        ctx.metrics.reconnection(&id);
-    }
-    ctx.metrics.set_connected(&id, true);
+    let identity = Identity {
+        id,
+        protocol: Protocol::Legacy,
+        address: peer,
+        stream: stream_name.clone(),
+        size: (width, height),
+        firmware: None,
+    };
+    let mut conn = DisplayConnection::open(&ctx, identity, clock::now().as_micros(), cmd_tx);
     info!(stream = %stream_name, width, height, "legacy display connected");
     let mut watch = ctx.bus.get(&stream_name).map(|s| s.watch());
-    let mut rolling = Rolling::default();
     let mut shutdown = ctx.shutdown.clone();
-    let mut last_seq: Option<u64> = None;
     let mut buf = vec![0u8; 1024];
-    let end: String = loop {
+    let end: EndReason = loop {
         if let Some(bytes) = session.poll_transmit()
             && let Err(e) = writer.send(bytes)
         {
-            ctx.metrics.error("legacy", "write");
-            break e.to_string();
+            break EndReason::SendRefused(e);
         }
         let now = clock::now().as_micros();
         for ev in session.drain_events() {
             match ev {
-                LegacyEvent::Sent(f) => {
-                    let skipped = last_seq.map_or(0, |l| f.source_seq.saturating_sub(l + 1));
-                    last_seq = Some(f.source_seq);
-                    ctx.metrics.frame_sent(&id, &f, skipped);
-                    rolling.sent(now, f.bytes);
-                    if let Ok(mut s) = status.lock() {
-                        s.frames_sent += 1;
-                        s.bytes_sent += f.bytes;
-                        s.quality_level = f.level;
-                    }
-                }
-                LegacyEvent::Written { latency, .. } => {
-                    ctx.metrics.frame_presented(&id, latency);
-                    rolling.presented(now, latency.as_secs_f64() * 1e3);
-                    if let Ok(mut s) = status.lock() {
-                        s.frames_presented += 1;
-                    }
-                }
+                LegacyEvent::Sent(f) => conn.frame_sent(now, &f),
+                LegacyEvent::Written { latency, .. } => conn.frame_presented(now, latency),
             }
         }
-        if let Ok(mut s) = status.lock() {
-            rolling.fill(now, &mut s);
-            s.frames_in_flight = usize::from(session.is_writing());
-            s.capacity_kbytes_per_s = session.sink().rate().link.capacity().map(|c| c / 1000.0);
-        }
+        conn.link(Link {
+            frames_in_flight: usize::from(session.is_writing()),
+            capacity: session.sink().rate().link.capacity(),
+            rtt: None,
+        });
         let deadline = session.poll_timeout().map(clock::to_instant);
         tokio::select! {
             r = rd.read(&mut buf) => match r {
-                Ok(0) => break "peer closed the connection".into(),
+                Ok(0) => break EndReason::PeerClosed,
                 Ok(_) => {} // the sketch never sends; ignore
-                Err(e) => {
-                    ctx.metrics.error("legacy", "read");
-                    break format!("read failed: {e}");
-                }
+                Err(e) => break EndReason::ReadFailed(e),
             },
             f = async { match watch.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => match f {
                 Some(f) => {
@@ -136,7 +96,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                         session.handle_frame(clock::now(), rgba);
                     }
                 }
-                None => break "stream ended".into(),
+                None => break EndReason::StreamEnded,
             },
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
                 session.handle_timeout(clock::now());
@@ -146,23 +106,20 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                     writer.completed();
                     session.handle_written(clock::now());
                 }
-                Some(Err(e)) => {
-                    ctx.metrics.error("legacy", "write");
-                    break format!("write failed: {e}");
-                }
-                None => break "socket writer stopped".into(),
+                Some(Err(e)) => break EndReason::WriteFailed(e),
+                None => break EndReason::WriterStopped,
             },
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => { let _ = reply.send(session.shadow().clone()); }
-                Some(DisplayCommand::Close(_, text)) => break text,
+                Some(DisplayCommand::Close(_, text)) => break EndReason::Closed(text),
                 None => {}
             },
-            _ = shutdown.wait() => break "server shutting down".into(),
+            _ = shutdown.wait() => break EndReason::Shutdown,
         }
     };
-    ctx.displays.unregister(&id, conn);
-    ctx.metrics.set_connected(&id, false);
-    if end.contains("failed") || end.contains("stalled") {
+    end.record(&ctx.metrics, Protocol::Legacy);
+    drop(conn);
+    if end.is_socket_failure() {
         warn!(reason = %end, "legacy display disconnected");
     } else {
         info!(reason = %end, "legacy display disconnected");

@@ -3,6 +3,7 @@
 //! from the session), silence means a seed-000 sketch.
 
 use super::DisplayContext;
+use crate::metrics::Protocol;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -42,13 +43,13 @@ async fn classify(mut sock: TcpStream, peer: SocketAddr, port: u16, ctx: Display
     let mut first = vec![0u8; 4096];
     match tokio::time::timeout(detect, sock.read(&mut first)).await {
         Err(_) => {
-            ctx.metrics.connection("legacy");
+            ctx.metrics.display_connection(Protocol::Legacy);
             super::legacy_conn::serve(sock, peer, port, ctx).await;
         }
         Ok(Ok(0)) => {}
         Ok(Ok(n)) => {
             first.truncate(n);
-            ctx.metrics.connection("pixelwire");
+            ctx.metrics.display_connection(Protocol::Pixelwire);
             super::pixelwire_conn::serve(sock, peer, first, ctx).await;
         }
         Ok(Err(e)) => {

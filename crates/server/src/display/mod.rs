@@ -1,10 +1,14 @@
 //! TFT display sinks over TCP. One listener per display port accepts both protocols: a peer that
 //! opens with a pixelwire HELLO is served by [`pixelwire_conn`], one that stays silent for
 //! `legacy.detect_ms` by [`legacy_conn`] (the seed-000 sketch never sends a byte). Each connection is
-//! one task that owns a sans-IO session from `pixelwire-core`.
+//! one task that owns a sans-IO session from `pixelwire-core`; what both do around it (registry,
+//! metrics, status, end reasons) is in [`connection`], [`live`] and [`end`].
 
+pub mod connection;
+pub mod end;
 pub mod legacy_conn;
 pub mod listener;
+pub mod live;
 pub mod pixelwire_conn;
 pub mod registry;
 pub mod status;

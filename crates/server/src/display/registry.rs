@@ -2,7 +2,8 @@
 //! once (the old session is told `Replaced` and closes); the registry also answers preview requests
 //! by asking the owning session task for its shadow of the panel.
 
-use crate::display::status::DisplayStatus;
+use super::live::LiveDisplay;
+use super::status::DisplayStatus;
 use pixelwire_core::Rgb565Image;
 use pixelwire_proto::ErrorCode;
 use std::collections::{BTreeMap, HashSet};
@@ -24,12 +25,10 @@ pub enum DisplayCommand {
 pub struct DisplayHandle {
     /// Connection number (unique per server run).
     pub conn: u64,
-    /// Live status, updated by the session task.
-    pub status: Arc<Mutex<DisplayStatus>>,
+    /// Who it is and its figures, recorded by the session task.
+    pub live: Arc<LiveDisplay>,
     /// Commands to the session task.
     pub commands: mpsc::Sender<DisplayCommand>,
-    /// When it connected, server clock µs.
-    pub connected_at_us: u64,
 }
 
 /// All connected displays.
@@ -77,18 +76,12 @@ impl DisplayRegistry {
         self.map.lock().ok()?.get(id).cloned()
     }
 
-    /// Status of every display, with `connected_s` computed for `now_us`.
+    /// Status of every display at `now_us`.
     pub fn statuses(&self, now_us: u64) -> Vec<DisplayStatus> {
         let Ok(m) = self.map.lock() else {
             return Vec::new();
         };
-        m.values()
-            .filter_map(|h| {
-                let mut s = h.status.lock().ok()?.clone();
-                s.connected_s = now_us.saturating_sub(h.connected_at_us) as f64 / 1e6;
-                Some(s)
-            })
-            .collect()
+        m.values().map(|h| h.live.status(now_us)).collect()
     }
 
     /// Asks every session to close (shutdown is also signalled directly; this is for tests).

@@ -1,21 +1,12 @@
 //! The live status of one connected display, as served by `GET /api/displays` and drawn on the web
-//! page: identity, link and controller state, and rolling figures over the last few seconds.
+//! page: identity, link and controller state, and rolling figures over the last few seconds. The
+//! status is made when asked for ([`super::live::LiveDisplay::status`]); the counts in it are read
+//! from the connection's metric series, the rolling figures from the samples in [`Rolling`].
 
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// Figures a device reported about itself.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct DeviceFigures {
-    /// Frames presented per second.
-    pub fps: f64,
-    /// WiFi signal, dBm.
-    pub rssi_dbm: i32,
-    /// Free heap, bytes.
-    pub free_heap_bytes: u64,
-    /// Mean decode time per frame, ms.
-    pub decode_ms: f64,
-}
+pub use crate::metrics::device::DeviceFigures;
 
 /// One display as the API shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -64,43 +55,7 @@ pub struct DisplayStatus {
     pub preview: String,
 }
 
-impl DisplayStatus {
-    /// The status of a display that just connected.
-    pub fn connected(
-        id: &str,
-        protocol: &'static str,
-        address: std::net::SocketAddr,
-        stream: &str,
-        (width, height): (u32, u32),
-        firmware: Option<String>,
-    ) -> Self {
-        Self {
-            id: id.to_string(),
-            protocol,
-            address: address.to_string(),
-            stream: stream.to_string(),
-            width,
-            height,
-            firmware,
-            connected_s: 0.0,
-            fps: 0.0,
-            kbytes_per_s: 0.0,
-            latency_ms_p50: None,
-            latency_ms_p95: None,
-            frames_in_flight: 0,
-            quality_level: 0,
-            capacity_kbytes_per_s: None,
-            rtt_ms: None,
-            frames_sent: 0,
-            frames_presented: 0,
-            bytes_sent: 0,
-            device: None,
-            preview: format!("/api/displays/{id}/preview.png"),
-        }
-    }
-}
-
-/// Rolling figures of one session (kept by the session task).
+/// Recent samples of one session (recorded by the session task), for its rolling figures.
 #[derive(Debug, Default)]
 pub struct Rolling {
     presented: VecDeque<(u64, f64)>,

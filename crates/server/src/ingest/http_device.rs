@@ -17,6 +17,7 @@
 
 use super::IngestContext;
 use super::{Transport, stream_name};
+use crate::metrics::DropReason;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -55,7 +56,8 @@ fn authorise(
     device: Option<&str>,
 ) -> Result<(), Refusal> {
     let Some(grant) = ctx.api_keys.check(header_str(headers, "x-api-key")) else {
-        ctx.cameras.dropped(Transport::Http, "unauthorized");
+        ctx.cameras
+            .dropped(Transport::Http, DropReason::Unauthorized);
         tracing::info!("HTTP device request with a missing or wrong X-API-Key");
         return Err((
             StatusCode::UNAUTHORIZED,
@@ -65,7 +67,8 @@ fn authorise(
     if let Some(d) = device
         && !grant.allows(d)
     {
-        ctx.cameras.dropped(Transport::Http, "unauthorized");
+        ctx.cameras
+            .dropped(Transport::Http, DropReason::Unauthorized);
         return Err((
             StatusCode::FORBIDDEN,
             "this API key may not publish as this device".into(),
@@ -112,7 +115,7 @@ pub async fn stream(
         .unwrap_or("")
         .to_ascii_lowercase();
     let too_large = |ctx: &IngestContext| {
-        ctx.cameras.dropped(Transport::Http, "too_large");
+        ctx.cameras.dropped(Transport::Http, DropReason::TooLarge);
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "frame exceeds cameras.max_frame_bytes",
@@ -179,8 +182,8 @@ pub async fn stream(
         return error(StatusCode::BAD_REQUEST, "No image provided");
     };
     let stream = stream_name(&device);
-    let address = peer.to_string();
     let hub = &ctx.cameras;
+    let feed = hub.feed(&device, &stream, Transport::Http, &peer.to_string());
     if ctype.starts_with("application/octet-stream") {
         let format = header_str(&headers, "x-frame-format").unwrap_or("");
         let dim = |n: &str| {
@@ -198,7 +201,7 @@ pub async fn stream(
             return error(StatusCode::BAD_REQUEST, "X-Frame-Format must be RGB565");
         }
         if data.len() != (w * h * 2) as usize {
-            hub.dropped(Transport::Http, "bad_length");
+            hub.dropped(Transport::Http, DropReason::BadLength);
             return error(
                 StatusCode::BAD_REQUEST,
                 &format!("RGB565 body must be {} bytes for {w}x{h}", w * h * 2),
@@ -213,15 +216,8 @@ pub async fn stream(
             .collect();
         let seq = ctx.bus.get(&stream).map_or(0, |s| s.next_seq());
         let frame = MediaFrame::from_rgba(w, h, rgba, seq, crate::clock::now().as_micros());
-        hub.publish(
-            &device,
-            &stream,
-            Transport::Http,
-            &address,
-            frame,
-            data.len() as u64,
-        );
-    } else if let Err(e) = hub.publish_jpeg(&device, &stream, Transport::Http, &address, data) {
+        hub.publish(&feed, frame, data.len() as u64);
+    } else if let Err(e) = hub.publish_jpeg(&feed, data) {
         return error(
             StatusCode::BAD_REQUEST,
             &format!("not a complete JPEG: {e}"),

@@ -11,13 +11,17 @@ pub mod ws;
 
 use crate::bus::{Bus, Stream, StreamDescription};
 use crate::config::CameraSettings;
-use crate::metrics::Metrics;
+use crate::metrics::{CameraMetrics, DropReason, Metrics};
 use bytes::Bytes;
 use pixelwire_media::MediaFrame;
+use pixelwire_media::frame::DecodeErrorHook;
 use pixelwire_media::jpeg::JpegError;
 use registry::DeviceRegistry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// How a frame arrived; also the label of the camera metrics.
+pub use crate::metrics::Transport;
 
 /// What camera ingest handlers share; cheap to clone.
 #[derive(Debug, Clone)]
@@ -30,28 +34,6 @@ pub struct IngestContext {
     pub bus: Arc<Bus>,
     /// Shutdown signal.
     pub shutdown: crate::shutdown::ShutdownSignal,
-}
-
-/// How a frame arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// JPEG per WebSocket binary message.
-    WebSocket,
-    /// HTTP POST (multipart, raw JPEG or RGB565).
-    Http,
-    /// u32-LE length + frame over TCP.
-    Tcp,
-}
-
-impl Transport {
-    /// Name for metrics, logs and the registry.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::WebSocket => "websocket",
-            Self::Http => "http",
-            Self::Tcp => "tcp",
-        }
-    }
 }
 
 /// A stream name from a device id or URL path: lowercase `[a-z0-9_-]`, at most 32 characters.
@@ -74,6 +56,33 @@ pub fn stream_name(raw: &str) -> String {
 /// The default name of a device that does not name itself: stable across reconnects (its address).
 pub fn name_for_address(prefix: &str, ip: std::net::IpAddr) -> String {
     stream_name(&format!("{prefix}-{ip}"))
+}
+
+/// One device's frames into one stream over one transport, settled once per connection (per
+/// request for HTTP): who sends, where to, and the metric series its frames are counted in.
+pub struct CameraFeed {
+    /// Device id (for the registry).
+    pub device: String,
+    /// Stream the frames go to.
+    pub stream: String,
+    /// How they arrive.
+    pub transport: Transport,
+    /// Peer address (for the registry).
+    pub address: String,
+    metrics: CameraMetrics,
+    /// Counts a JPEG that does not decode when first used; shared by all frames of the feed.
+    decode_error: DecodeErrorHook,
+}
+
+impl std::fmt::Debug for CameraFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CameraFeed")
+            .field("device", &self.device)
+            .field("stream", &self.stream)
+            .field("transport", &self.transport)
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where device frames go; see the module docs.
@@ -155,7 +164,7 @@ impl CameraHub {
     fn stream(&self, name: &str, transport: Transport, frame: &MediaFrame) -> Arc<Stream> {
         self.bus.get_or_create(name, || StreamDescription {
             kind: crate::bus::StreamKind::Camera,
-            source: transport.name().to_string(),
+            source: transport.as_str().to_string(),
             width: frame.width,
             height: frame.height,
             nominal_fps: 0.0,
@@ -163,68 +172,70 @@ impl CameraHub {
     }
 
     /// Counts a dropped frame.
-    pub fn dropped(&self, transport: Transport, reason: &str) {
-        self.metrics.camera_dropped(transport.name(), reason);
+    pub fn dropped(&self, transport: Transport, reason: DropReason) {
+        self.metrics.camera_dropped(transport, reason);
     }
 
-    /// Publishes a JPEG from `device` into `stream`; rejects it (counted) if it is not a complete JPEG.
-    pub fn publish_jpeg(
+    /// The feed of `device` into `stream` over `transport` from `address`.
+    pub fn feed(
         &self,
         device: &str,
         stream: &str,
         transport: Transport,
         address: &str,
-        data: Bytes,
-    ) -> Result<(), JpegError> {
+    ) -> CameraFeed {
+        let metrics = self.metrics.clone();
+        CameraFeed {
+            device: device.to_string(),
+            stream: stream.to_string(),
+            transport,
+            address: address.to_string(),
+            metrics: self.metrics.camera(stream, transport),
+            decode_error: Arc::new(move |e| {
+                metrics.camera_dropped(transport, DropReason::Decode);
+                tracing::debug!(error = %e, "camera JPEG does not decode");
+            }),
+        }
+    }
+
+    /// Publishes a JPEG from `feed`; rejects it (counted) if it is not a complete JPEG.
+    pub fn publish_jpeg(&self, feed: &CameraFeed, data: Bytes) -> Result<(), JpegError> {
         let len = data.len() as u64;
-        let seq = self.bus.get(stream).map_or(0, |s| s.next_seq());
+        let seq = self.bus.get(&feed.stream).map_or(0, |s| s.next_seq());
         let frame = match MediaFrame::from_jpeg(data, seq, crate::clock::now().as_micros()) {
             Ok(f) => f,
             Err(e) => {
                 let reason = match e {
-                    JpegError::NoSoi => "not_jpeg",
-                    JpegError::NoEoi => "truncated",
-                    _ => "bad_header",
+                    JpegError::NoSoi => DropReason::NotJpeg,
+                    JpegError::NoEoi => DropReason::Truncated,
+                    _ => DropReason::BadHeader,
                 };
-                self.dropped(transport, reason);
-                tracing::debug!(%device, error = %e, "dropping camera frame");
+                self.dropped(feed.transport, reason);
+                tracing::debug!(device = %feed.device, error = %e, "dropping camera frame");
                 return Err(e);
             }
         };
-        let metrics = self.metrics.clone();
-        let t = transport.name();
-        let frame = frame.with_decode_error_hook(Arc::new(move |e| {
-            metrics.camera_dropped(t, "decode");
-            tracing::debug!(error = %e, "camera JPEG does not decode");
-        }));
-        self.publish(device, stream, transport, address, frame, len);
+        let frame = frame.with_decode_error_hook(feed.decode_error.clone());
+        self.publish(feed, frame, len);
         Ok(())
     }
 
-    /// Publishes a decoded frame from `device` into `stream` (`bytes` arrived on the wire).
-    pub fn publish(
-        &self,
-        device: &str,
-        stream: &str,
-        transport: Transport,
-        address: &str,
-        frame: MediaFrame,
-        bytes: u64,
-    ) {
-        let s = self.stream(stream, transport, &frame);
+    /// Publishes a decoded frame from `feed` (`bytes` arrived on the wire).
+    pub fn publish(&self, feed: &CameraFeed, frame: MediaFrame, bytes: u64) {
+        let s = self.stream(&feed.stream, feed.transport, &frame);
         self.registry.frame(
-            device,
-            transport.name(),
-            stream,
-            address,
+            &feed.device,
+            feed.transport.as_str(),
+            &feed.stream,
+            &feed.address,
             bytes,
             crate::clock::now().as_micros() / 1000,
         );
-        self.metrics.camera_frame(stream, transport.name(), bytes);
+        feed.metrics.frame(bytes);
         if let Ok(mut l) = self.last_active.lock()
-            && l.as_deref() != Some(stream)
+            && l.as_deref() != Some(feed.stream.as_str())
         {
-            *l = Some(stream.to_string());
+            *l = Some(feed.stream.clone());
         }
         s.publish(frame);
     }

@@ -7,6 +7,7 @@
 //! breaks the framing, closes that connection only.
 
 use super::{CameraHub, Transport, name_for_address};
+use crate::metrics::DropReason;
 use crate::shutdown::ShutdownSignal;
 use bytes::Bytes;
 use pixelwire_media::picamera::raw_frame;
@@ -56,7 +57,7 @@ async fn serve(
         hub.settings.tcp_raw_width.get(),
         hub.settings.tcp_raw_height.get(),
     );
-    let address = peer.to_string();
+    let feed = hub.feed(stream, stream, Transport::Tcp, &peer.to_string());
     let mut seq = 0u64;
     loop {
         let mut len = [0u8; 4];
@@ -75,7 +76,7 @@ async fn serve(
             return "end of stream (zero length)".into();
         }
         if n > hub.settings.max_frame_bytes.get() {
-            hub.dropped(Transport::Tcp, "too_large");
+            hub.dropped(Transport::Tcp, DropReason::TooLarge);
             return format!("frame of {n} bytes exceeds cameras.max_frame_bytes: closing");
         }
         let mut data = vec![0u8; n];
@@ -87,11 +88,11 @@ async fn serve(
         seq += 1;
         if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
             // Counted inside if it is not a complete JPEG; the framing goes on.
-            let _ = hub.publish_jpeg(stream, stream, Transport::Tcp, &address, Bytes::from(data));
+            let _ = hub.publish_jpeg(&feed, Bytes::from(data));
         } else if let Some(frame) = raw_frame(&data, w, h, seq, crate::clock::now().as_micros()) {
-            hub.publish(stream, stream, Transport::Tcp, &address, frame, n as u64);
+            hub.publish(&feed, frame, n as u64);
         } else {
-            hub.dropped(Transport::Tcp, "unknown_format");
+            hub.dropped(Transport::Tcp, DropReason::UnknownFormat);
             tracing::debug!(%peer, len = n, "frame is neither JPEG nor a raw size for {w}x{h}");
         }
     }

@@ -13,6 +13,7 @@
 
 use super::IngestContext;
 use super::{Transport, name_for_address, stream_name};
+use crate::metrics::DropReason;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, Uri, header};
@@ -110,8 +111,7 @@ async fn run(
     let mut camera_guard = (!browser).then(|| hub.camera_connected());
     let mut source: Option<crate::bus::StreamWatch> = None;
     let mut shutdown = ctx.shutdown.clone();
-    let device = stream.clone();
-    let address = peer.to_string();
+    let feed = hub.feed(&stream, &stream, Transport::WebSocket, &peer.to_string());
     if !browser {
         tracing::info!(%peer, %stream, "websocket camera connected");
     }
@@ -126,7 +126,7 @@ async fn run(
                         tracing::info!(%peer, %stream, "websocket peer started sending frames: now a camera");
                     }
                     // An invalid JPEG is counted and dropped; the connection goes on.
-                    let _ = hub.publish_jpeg(&device, &stream, Transport::WebSocket, &address, data);
+                    let _ = hub.publish_jpeg(&feed, data);
                 }
                 Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break,
@@ -134,7 +134,7 @@ async fn run(
                     let text = e.to_string();
                     let too_big = text.contains("too long") || text.contains("too big") || text.contains("Capacity");
                     if too_big {
-                        hub.dropped(Transport::WebSocket, "too_large");
+                        hub.dropped(Transport::WebSocket, DropReason::TooLarge);
                     }
                     let reason = if too_big { "message exceeds cameras.max_frame_bytes" } else { "protocol error" };
                     let code = if too_big { 1009 } else { 1002 };

@@ -75,6 +75,7 @@ pub async fn run_generated(
         return;
     };
     let (width, height) = (cfg.width.get(), cfg.height.get());
+    let render = metrics.stream(stream.name());
     let started = crate::clock::now();
     let mut index = 0u64;
     let mut still_done = false;
@@ -111,7 +112,7 @@ pub async fn run_generated(
         let mut rgba = vec![0u8; width as usize * height as usize * 4];
         let t0 = std::time::Instant::now();
         screen.render(&input, &mut rgba);
-        metrics.observe_render(stream.name(), t0.elapsed());
+        render.rendered(t0.elapsed());
         stream.publish(MediaFrame::from_rgba(
             width,
             height,

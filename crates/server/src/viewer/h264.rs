@@ -84,6 +84,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
         let mut watch = stream.watch();
         let mut encoder = H264Encoder::new();
         let mut errors = 0u64;
+        let recorded = metrics.encoder(stream.name());
         let mut last: Option<Arc<pixelwire_media::MediaFrame>> = None;
         tracing::debug!(stream = stream.name(), "h264 encoder started");
         loop {
@@ -116,7 +117,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
             let au = match encoder.encode(&yuv) {
                 Ok(au) => au,
                 Err(e) => {
-                    metrics.encoder_error(stream.name());
+                    recorded.failed();
                     errors += 1;
                     // A size OpenH264 refuses fails every frame: log the 1st, 2nd, 4th, 8th, ...
                     if errors.is_power_of_two() {
@@ -125,7 +126,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                     continue;
                 }
             };
-            metrics.observe_encode(stream.name(), au.stats.encode_time);
+            recorded.encoded(au.stats.encode_time);
             if !au.annexb.is_empty() {
                 let keyframe = au.stats.keyframe;
                 let unit = EncodedUnit {

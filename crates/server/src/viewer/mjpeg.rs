@@ -7,6 +7,7 @@
 use super::ViewerContext;
 use crate::api_error::ApiError;
 use crate::bus::StreamWatch;
+use crate::metrics::ViewerCodec;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -23,14 +24,7 @@ const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
 struct Client {
     watch: StreamWatch,
-    metrics: crate::metrics::Metrics,
-    stream: String,
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.metrics.viewer(&self.stream, "mjpeg", -1);
-    }
+    _counted: crate::metrics::ViewerGuard,
 }
 
 /// `GET /api/streams/{name}/mjpeg`.
@@ -42,11 +36,9 @@ pub async fn mjpeg(
         .bus
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
-    ctx.metrics.viewer(stream.name(), "mjpeg", 1);
     let client = Client {
         watch: stream.watch(),
-        metrics: ctx.metrics.clone(),
-        stream: stream.name().to_string(),
+        _counted: ctx.metrics.viewer(stream.name(), ViewerCodec::Mjpeg),
     };
     // Each part ends with the next boundary, so a browser shows it at once instead of waiting for
     // the next frame (a still image would otherwise never appear).

@@ -31,10 +31,11 @@ pub enum ViewerCodec {
 }
 
 impl ViewerCodec {
-    fn name(self) -> &'static str {
+    /// What the viewer metrics count it as.
+    fn label(self) -> crate::metrics::ViewerCodec {
         match self {
-            Self::H264 => "h264",
-            Self::Jpeg => "jpeg",
+            Self::H264 => crate::metrics::ViewerCodec::H264,
+            Self::Jpeg => crate::metrics::ViewerCodec::Jpeg,
         }
     }
 }
@@ -99,11 +100,10 @@ pub async fn compat(State(ctx): State<ViewerContext>, ws: WebSocketUpgrade) -> R
 async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: ViewerCodec) {
     let (mut tx, mut rx) = socket.split();
     let _guard = ctx.cameras.viewer_connected();
-    let metrics = ctx.metrics.clone();
-    metrics.viewer(stream.name(), codec.name(), 1);
+    let _counted = ctx.metrics.viewer(stream.name(), codec.label());
     let (w, h) = stream.latest().map_or((0, 0), |f| (f.width, f.height));
     let hello = json!({
-        "type": "hello", "stream": stream.name(), "codec": codec.name(),
+        "type": "hello", "stream": stream.name(), "codec": codec.label().as_str(),
         "width": w, "height": h, "codec_string": "avc1.42E01E",
     });
     let mut sd = ctx.shutdown.clone();
@@ -112,7 +112,7 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
         .await
         .is_ok()
     {
-        let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, metrics.clone()));
+        let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, ctx.metrics.clone()));
         let mut units = hub.as_ref().map(|h| h.subscribe());
         let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
         if let Some(h) = &hub {
@@ -167,5 +167,4 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
             }
         }
     }
-    metrics.viewer(stream.name(), codec.name(), -1);
 }

@@ -198,7 +198,8 @@ struct Dashboard {
     model: DashboardModel,
     screen: DashboardScreen,
     states: Arc<DashboardStates>,
-    metrics: crate::metrics::Metrics,
+    render: crate::metrics::StreamMetrics,
+    polls: crate::metrics::DashboardMetrics,
     frames: u64,
     /// Last reason logged per query, so a broken query is logged once, not every second.
     logged: Vec<Option<String>>,
@@ -213,8 +214,7 @@ impl Dashboard {
             let (w, h) = self.screen.size();
             let mut rgba = vec![0u8; w as usize * h as usize * 4];
             self.screen.copy_to(&mut rgba);
-            self.metrics
-                .observe_render(self.stream.name(), t0.elapsed());
+            self.render.rendered(t0.elapsed());
             let now = crate::clock::now();
             self.stream.publish(MediaFrame::from_rgba(
                 w,
@@ -288,9 +288,10 @@ pub fn run_dashboard(
         ),
         logged: vec![None; queries.len()],
         specs,
+        render: metrics.stream(stream.name()),
+        polls: metrics.dashboard(stream.name()),
         stream,
         states,
-        metrics,
         frames: 0,
         cfg: dash,
     };
@@ -366,11 +367,11 @@ async fn run(
                 o = answered => o,
                 _ = shutdown.wait() => return,
             };
-            d.metrics.dashboard_poll(
-                d.stream.name(),
-                outcome == PollOutcome::Answered,
-                t0.elapsed(),
-            );
+            let polled = match outcome {
+                PollOutcome::Answered => crate::metrics::PollOutcome::Answered,
+                PollOutcome::Unreachable(_) => crate::metrics::PollOutcome::Unreachable,
+            };
+            d.polls.polled(polled, t0.elapsed());
             let done_ms = crate::clock::now().as_micros() / 1000;
             match outcome {
                 PollOutcome::Answered => {
