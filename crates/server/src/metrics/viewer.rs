@@ -69,7 +69,7 @@ impl ViewerFamilies {
 #[derive(Debug)]
 pub struct EncoderMetrics {
     time: Lazy<StreamLabel, Histogram, fn() -> Histogram>,
-    errors: Lazy<StreamLabel, Counter>,
+    errors: Counter,
 }
 
 impl EncoderMetrics {
@@ -80,7 +80,7 @@ impl EncoderMetrics {
 
     /// The encoder failed on a frame.
     pub fn failed(&self) {
-        self.errors.get().inc();
+        self.errors.inc();
     }
 }
 
@@ -103,7 +103,8 @@ impl Metrics {
         let l = StreamLabel::new(stream);
         EncoderMetrics {
             time: Lazy::new(&f.encode, l.clone()),
-            errors: Lazy::new(&f.encode_errors, l),
+            // Exported from 0 while an encoder runs, so `rate()` and alerts see the series.
+            errors: f.encode_errors.get_or_create_owned(&l),
         }
     }
 
