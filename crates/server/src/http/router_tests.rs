@@ -284,10 +284,10 @@ async fn snapshot_jpg_passes_a_camera_jpeg_through_and_encodes_anything_else() {
     let (w, h, rgb) = decode_png(&f.get("/api/streams/cam/snapshot.png").await.body);
     assert_eq!((w, h), (80, 60));
     assert!(close(pixel(&rgb, w, 40, 30), [250, 250, 0]));
-    // A rendered frame is encoded.
-    let gen_ = f.stream("gen", StreamKind::Camera, 100, 50);
-    gen_.publish(rgba_frame(100, 50, [0, 0, 0], [255, 255, 255], 0));
-    let r = f.get("/api/streams/gen/snapshot.jpg").await;
+    // Raw pixels (a renderer's, or an RGB565 upload's) are encoded.
+    let raw = f.stream("raw", StreamKind::Camera, 100, 50);
+    raw.publish(rgba_frame(100, 50, [0, 0, 0], [255, 255, 255], 0));
+    let r = f.get("/api/streams/raw/snapshot.jpg").await;
     assert_eq!((r.status, r.content_type()), (StatusCode::OK, "image/jpeg"));
     let (w, h, rgba) = pixelwire_media::jpeg::decode_rgba(&r.body).expect("a JPEG");
     assert_eq!((w, h), (100, 50));
