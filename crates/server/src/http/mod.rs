@@ -5,6 +5,9 @@ pub mod api;
 pub mod dashboard;
 pub mod state;
 
+#[cfg(test)]
+mod router_tests;
+
 use crate::viewer;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};

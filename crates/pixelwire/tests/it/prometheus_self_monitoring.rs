@@ -6,12 +6,10 @@
 //! restarted Prometheus keeps its port and its data.
 //! Needs Debian's `prometheus` package (scripts/setup-test-deps.sh; CI installs it).
 
-mod common;
-
-use common::prometheus::{
+use crate::common::prometheus::{
     NodeExporter, Prometheus, PrometheusApi, http_get_accept, promtool_check_metrics,
 };
-use common::{Device, get, hello, start_with_default};
+use crate::common::{Device, get, hello, start_with_default};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -30,8 +28,8 @@ const CONFIG: &str = "[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps
 [streams.dashboard]\nprometheus = \"http://127.0.0.1:9\"\ntimeout_ms = 200\n\
 [[displays]]\nid = \"desk\"\nstream = \"pattern\"\n";
 
-const DASHBOARD: &str = include_str!("../../../docs/grafana/pixelwire.json");
-const API_DOC: &str = include_str!("../../../docs/api.md");
+const DASHBOARD: &str = include_str!("../../../../docs/grafana/pixelwire.json");
+const API_DOC: &str = include_str!("../../../../docs/api.md");
 
 /// Prometheus 2.x's scrape `Accept` header.
 const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";

@@ -2,9 +2,7 @@
 //! buffer, disconnect on oversize) gets the right image, keepalives, takeover by the newest
 //! connection, routing by port, and a peer that never reads is dropped without disturbing others.
 
-mod common;
-
-use common::{Device, decode_png, get, hello, start_with_default};
+use crate::common::{Device, decode_png, get, hello, start_with_default};
 use pixelwire_devtools::emu::legacy::SketchParser;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;

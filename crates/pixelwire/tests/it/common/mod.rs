@@ -2,6 +2,7 @@
 //! decoding, and an emulated pixelwire device built on the shared proto device session.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod prometheus;
 use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
 use pixelwire_server::config::Config;

@@ -2,11 +2,9 @@
 //! page painted: the position and colour of the pattern's features, for the WebCodecs (H.264) path,
 //! the JPEG-over-WebSocket path and the MJPEG path.
 
-#[path = "common/chromium.rs"]
-mod chromium;
-mod common;
+use crate::common::chromium;
 
-use common::{decode_png, get, start_with_default};
+use crate::common::{decode_png, get, start_with_default};
 use pixelwire_server::source::render::pattern::{
     BORDER_COLOR, CIRCLE_CENTER_COLOR, circle_center, circle_radius,
 };

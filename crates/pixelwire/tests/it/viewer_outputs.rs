@@ -2,9 +2,7 @@
 //! capture of the viewer WebSocket, the decoded H.264 matches the source, a viewer that stops
 //! reading does not slow the others, and seed 001's endpoints work.
 
-mod common;
-
-use common::{decode_png, get, start_with_default, temp_dir};
+use crate::common::{decode_png, get, start_with_default, temp_dir};
 use futures_util::{SinkExt, StreamExt};
 use pixelwire_media::viewer_message as message;
 use std::process::Command;

@@ -1,9 +1,9 @@
 //! The HTTP API against a real server: status JSON, snapshots as PNG, 404s with JSON errors, the
 //! web page and its assets, and the metrics exposition.
 
-mod common;
+use crate::common;
 
-use common::{decode_png, get, start};
+use crate::common::{decode_png, get, start};
 
 #[tokio::test]
 async fn status_and_streams() {

@@ -2,9 +2,7 @@
 //! server's preview pixel for pixel, takeover by id, and every kind of bad input gets a clear error
 //! while other displays keep streaming.
 
-mod common;
-
-use common::{Device, decode_png, get, hello, start_with_default};
+use crate::common::{Device, decode_png, get, hello, start_with_default};
 use pixelwire_proto::{Decoder, ErrorCode, Event};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -6,13 +6,13 @@
 //! The Prometheus harness is blocking; these tests run on a multi-thread runtime and call it
 //! through `spawn_blocking` so the server it scrapes keeps running.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::prometheus::{NodeExporter, Prometheus, PrometheusApi};
-use common::{decode_png, get, temp_dir};
+use crate::common::prometheus::{NodeExporter, Prometheus, PrometheusApi};
+use crate::common::{decode_png, get, temp_dir};
 use pixelwire_server::config::Config;
 use pixelwire_server::server::Running;
 use pixelwire_server::source::dashboard::DashboardView;

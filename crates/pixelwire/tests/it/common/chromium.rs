@@ -1,9 +1,8 @@
 //! A tiny Chrome DevTools Protocol driver for integration tests: launches headless Chromium,
 //! opens pages, evaluates JavaScript and takes screenshots.
 //!
-//! Include it from a test with `#[path = "common/chromium.rs"] mod chromium;` (or `mod chromium;`
-//! inside `common/`). Needs Debian's `/usr/bin/chromium` (or `PIXELWIRE_CHROMIUM=/path/to/chrome`);
-//! without it [`Browser::launch`] fails with [`MISSING`].
+//! Tests use it as `crate::common::chromium`. Needs Debian's `/usr/bin/chromium` (or
+//! `PIXELWIRE_CHROMIUM=/path/to/chrome`); without it [`Browser::launch`] fails with [`MISSING`].
 //!
 //! The DevTools WebSocket is driven with blocking `tungstenite` on a `std::net::TcpStream` inside
 //! `spawn_blocking` (the crate has no `futures` dependency for the async stream API); every call

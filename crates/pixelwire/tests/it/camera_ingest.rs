@@ -2,9 +2,9 @@
 //! (`shared/reference/seed-protocols.md` §B, §C, §D), and every kind of bad input: truncated JPEGs,
 //! oversize messages and bodies, wrong keys, unknown devices, garbage on the TCP port.
 
-mod common;
+use crate::common;
 
-use common::{decode_png, get, start_with_default, temp_dir};
+use crate::common::{decode_png, get, start_with_default, temp_dir};
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::time::Duration;

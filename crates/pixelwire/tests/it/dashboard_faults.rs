@@ -2,13 +2,11 @@
 //! garbage, one that never answers, nobody listening, and one whose queries Prometheus rejects.
 //! The screen keeps streaming, says what is wrong, backs off, and recovers when the server heals.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use common::{decode_png, get, start_with_default};
+use crate::common::{decode_png, get, start_with_default};
 use pixelwire_server::server::Running;
 use pixelwire_server::source::dashboard::DashboardView;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
