@@ -15,6 +15,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "format"
 cargo fmt --all --check
+step "server module graph: no module imports one that imports it back"
+python3 scripts/module-cycles.py crates/server/src
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "tests"
