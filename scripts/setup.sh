@@ -13,8 +13,9 @@ as_root() {
 
 # System packages: a C toolchain for -sys crates, curl for rustup, cmake and nasm for the
 # vendored libjpeg-turbo (turbojpeg) and OpenH264's assembly (without nasm it builds 2.6x slower).
+# python3 runs the module-graph check and the benchmark drivers.
 need_pkgs=()
-for p in build-essential curl ca-certificates pkg-config cmake nasm; do
+for p in build-essential curl ca-certificates pkg-config cmake nasm python3; do
     dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
