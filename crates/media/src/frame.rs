@@ -379,19 +379,28 @@ impl AsRef<[u8]> for FrameBytes {
     }
 }
 
-/// Packed rows with a stride, in either byte order, to tightly packed RGBA.
+/// Packed rows with a stride, in either byte order, to tightly packed RGBA (`yuvutils-rs`'s SIMD
+/// shuffle for BGRA; a plain loop when the last row is shorter than the stride).
 fn to_packed_rgba(f: &MediaFrame, p: &PackedPixels) -> Vec<u8> {
     let row_bytes = f.width as usize * 4;
-    let mut out = Vec::with_capacity(row_bytes * f.height as usize);
-    for row in p.data.chunks(p.stride).take(f.height as usize) {
-        let row = &row[..row_bytes];
+    let mut out = vec![0u8; row_bytes * f.height as usize];
+    // yuvutils-rs wants every row whole, padding included (it skips a short last row silently).
+    if p.layout == PixelLayout::Bgra
+        && p.data.len() >= p.stride * f.height as usize
+        && let Ok(stride) = u32::try_from(p.stride)
+        && yuvutils_rs::bgra_to_rgba(&p.data, stride, &mut out, f.width * 4, f.width, f.height)
+            .is_ok()
+    {
+        return out;
+    }
+    for (dst, src) in out.chunks_exact_mut(row_bytes).zip(p.data.chunks(p.stride)) {
+        let src = &src[..row_bytes];
         match p.layout {
-            PixelLayout::Rgba => out.extend_from_slice(row),
+            PixelLayout::Rgba => dst.copy_from_slice(src),
             PixelLayout::Bgra => {
-                out.extend(
-                    row.chunks_exact(4)
-                        .flat_map(|px| [px[2], px[1], px[0], px[3]]),
-                );
+                for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                    d.copy_from_slice(&[s[2], s[1], s[0], s[3]]);
+                }
             }
         }
     }
@@ -429,8 +438,21 @@ mod tests {
             stride,
             layout: PixelLayout::Bgra,
         };
+        // the same rows without the padding after the last one (the plain-loop path)
+        let needed = (h as usize - 1) * stride + w as usize * 4;
+        let tight = PackedPixels {
+            data: pixels.data.slice(..needed),
+            ..pixels.clone()
+        };
         let f = MediaFrame::from_packed(w, h, pixels, 1, 2).unwrap();
         let rgba = f.rgba().unwrap();
+        let g = MediaFrame::from_packed(w, h, tight, 1, 2).unwrap();
+        assert_eq!(g.rgba().unwrap().rgba, rgba.rgba);
+        assert_eq!(g.i420().unwrap(), f.i420().unwrap());
+        assert_eq!(
+            jpeg::decode_rgba(&g.jpeg().unwrap()),
+            jpeg::decode_rgba(&f.jpeg().unwrap())
+        );
         assert_eq!(rgba.rgba.len(), (w * h * 4) as usize);
         // pixel (x=2, y=3): B = 80, G = 180, R = 200
         let p = ((3 * w + 2) * 4) as usize;

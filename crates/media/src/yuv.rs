@@ -49,6 +49,17 @@ impl I420 {
         if w == 0 || h == 0 || stride < width as usize * 4 || pixels.len() < needed {
             return None;
         }
+        // yuvutils-rs wants every row whole, padding included (it silently leaves the last rows
+        // black otherwise): a buffer that ends right after the last pixel is padded first.
+        let whole;
+        let pixels = if pixels.len() < stride * height as usize {
+            let mut v = pixels.to_vec();
+            v.resize(stride * height as usize, 0);
+            whole = v;
+            &whole[..]
+        } else {
+            pixels
+        };
         let stride = u32::try_from(stride).ok()?;
         let mut img = YuvPlanarImageMut {
             y_plane: BufferStoreMut::Owned(vec![0; (w * h) as usize]),
