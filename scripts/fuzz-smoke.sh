@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
 cargo build --release --locked --manifest-path fuzz/Cargo.toml
 bin="$CARGO_TARGET_DIR/release"
-for t in decoder device_session server_session codecs legacy; do
+for t in decoder device_session server_session codecs legacy \
+    camera_jpeg picamera_raw yuv_padded viewer_message; do
     if [ -d "fuzz/regressions/$t" ]; then
         "$bin/$t" fuzz/regressions/"$t"/*
     fi

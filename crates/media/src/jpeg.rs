@@ -43,7 +43,7 @@ pub struct JpegInfo {
 
 /// Checks markers and headers without decoding the image data.
 pub fn inspect(data: &[u8]) -> Result<JpegInfo, JpegError> {
-    if data.len() < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+    if !data.starts_with(&[0xFF, 0xD8]) {
         return Err(JpegError::NoSoi);
     }
     // Some encoders pad after EOI; accept trailing zero bytes.
@@ -231,6 +231,17 @@ mod tests {
         let mut bad = vec![0xFF, 0xD8, 0x00, 0x01, 0x02, 0x03];
         bad.extend_from_slice(&[0xFF, 0xD9]);
         assert!(matches!(inspect(&bad), Err(JpegError::Header(_))));
+    }
+
+    /// A message cut short right after SOI is a truncated JPEG, not "not a JPEG" (fuzz finding:
+    /// the drop was counted as `not_jpeg`, and the same bytes padded with zeros as `truncated`).
+    #[test]
+    fn a_jpeg_cut_short_after_soi_is_truncated() {
+        assert_eq!(inspect(&[0xFF, 0xD8]), Err(JpegError::NoEoi));
+        assert_eq!(inspect(&[0xFF, 0xD8, 0xFD]), Err(JpegError::NoEoi));
+        assert_eq!(inspect(&[0xFF, 0xD8, 0xFD, 0]), Err(JpegError::NoEoi));
+        assert_eq!(inspect(&[0xFF]), Err(JpegError::NoSoi));
+        assert_eq!(inspect(&[0xFF, 0xD9]), Err(JpegError::NoSoi));
     }
 
     /// The JPEG's own planes (unpadded: split in place; padded rows: copied) hold the image: they
