@@ -3,10 +3,16 @@
 
 use pixelwire_core::{Frame, Rgb565Image};
 
-/// Why a PNG could not be written.
+/// Why a PNG could not be written or read.
 #[derive(Debug, thiserror::Error)]
-#[error("PNG encoding failed: {0}")]
-pub struct PngError(#[from] ::png::EncodingError);
+pub enum PngError {
+    /// Writing failed.
+    #[error("PNG encoding failed: {0}")]
+    Encode(#[from] ::png::EncodingError),
+    /// The bytes are not a PNG this reader takes.
+    #[error("PNG decoding failed: {0}")]
+    Decode(String),
+}
 
 fn encode(
     width: u32,
@@ -35,6 +41,34 @@ pub fn frame_png(f: &Frame) -> Result<Vec<u8>, PngError> {
     encode(f.width, f.height, ::png::ColorType::Rgb, &rgb)
 }
 
+/// Reads an 8-bit RGB or RGBA PNG (a snapshot, a panel preview, a golden frame) as
+/// `(width, height, RGB bytes)`; alpha is dropped.
+pub fn decode_rgb(png: &[u8]) -> Result<(u32, u32, Vec<u8>), PngError> {
+    let bad = |e: &dyn std::fmt::Display| PngError::Decode(e.to_string());
+    let mut reader = ::png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .map_err(|e| bad(&e))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| PngError::Decode("image too large".into()))?;
+    let mut buf = vec![0; size];
+    let info = reader.next_frame(&mut buf).map_err(|e| bad(&e))?;
+    buf.truncate(info.buffer_size());
+    let rgb = match (info.color_type, info.bit_depth) {
+        (::png::ColorType::Rgb, ::png::BitDepth::Eight) => buf,
+        (::png::ColorType::Rgba, ::png::BitDepth::Eight) => buf
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect(),
+        (c, d) => {
+            return Err(PngError::Decode(format!(
+                "{c:?} at {d:?} is not 8-bit RGB(A)"
+            )));
+        }
+    };
+    Ok((info.width, info.height, rgb))
+}
+
 /// An RGB565 image (a panel shadow) as PNG.
 pub fn rgb565_png(img: &Rgb565Image) -> Result<Vec<u8>, PngError> {
     encode(
@@ -43,4 +77,31 @@ pub fn rgb565_png(img: &Rgb565Image) -> Result<Vec<u8>, PngError> {
         ::png::ColorType::Rgb,
         &img.to_rgb888(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_written_as_png_reads_back_exactly() {
+        let rgba: Vec<u8> = (0..6 * 4u32)
+            .flat_map(|i| [(i * 10) as u8, (i * 3) as u8, 200, 255])
+            .collect();
+        let f = Frame {
+            width: 6,
+            height: 4,
+            rgba: rgba.clone(),
+            seq: 0,
+            capture_time_us: 0,
+        };
+        let (w, h, rgb) = decode_rgb(&frame_png(&f).unwrap()).unwrap();
+        assert_eq!((w, h), (6, 4));
+        let want: Vec<u8> = rgba
+            .chunks_exact(4)
+            .flat_map(|p| [p[0], p[1], p[2]])
+            .collect();
+        assert_eq!(rgb, want);
+        assert!(matches!(decode_rgb(b"not a png"), Err(PngError::Decode(_))));
+    }
 }

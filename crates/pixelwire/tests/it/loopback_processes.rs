@@ -74,13 +74,7 @@ fn http_get(addr: &str, path: &str) -> (u16, Vec<u8>) {
 }
 
 fn png_rgb(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
-        .read_info()
-        .unwrap();
-    let mut buf = vec![0; r.output_buffer_size().unwrap()];
-    let info = r.next_frame(&mut buf).unwrap();
-    buf.truncate(info.buffer_size());
-    (info.width, info.height, buf)
+    pixelwire_media::png::decode_rgb(bytes).unwrap()
 }
 
 #[test]

@@ -170,21 +170,7 @@ fn jpeg(w: u32, h: u32, colour: [u8; 3]) -> Vec<u8> {
 
 /// Decodes a PNG into (width, height, RGB).
 fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    let mut r = png::Decoder::new(std::io::Cursor::new(bytes))
-        .read_info()
-        .expect("png header");
-    let mut buf = vec![0; r.output_buffer_size().expect("size")];
-    let info = r.next_frame(&mut buf).expect("png frame");
-    buf.truncate(info.buffer_size());
-    let rgb = match info.color_type {
-        png::ColorType::Rgb => buf,
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        other => panic!("unexpected png colour type {other:?}"),
-    };
-    (info.width, info.height, rgb)
+    pixelwire_media::png::decode_rgb(bytes).expect("an 8-bit RGB(A) PNG")
 }
 
 fn pixel(rgb: &[u8], w: u32, x: u32, y: u32) -> [u8; 3] {

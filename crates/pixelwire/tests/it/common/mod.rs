@@ -111,20 +111,7 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 
 /// Decodes a PNG into (width, height, RGB bytes).
 pub fn decode_png(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    let dec = png::Decoder::new(std::io::Cursor::new(bytes));
-    let mut r = dec.read_info().expect("png header");
-    let mut buf = vec![0; r.output_buffer_size().expect("size")];
-    let info = r.next_frame(&mut buf).expect("png frame");
-    buf.truncate(info.buffer_size());
-    let rgb = match info.color_type {
-        png::ColorType::Rgb => buf,
-        png::ColorType::Rgba => buf
-            .chunks_exact(4)
-            .flat_map(|p| [p[0], p[1], p[2]])
-            .collect(),
-        other => panic!("unexpected png colour type {other:?}"),
-    };
-    (info.width, info.height, rgb)
+    pixelwire_media::png::decode_rgb(bytes).expect("an 8-bit RGB(A) PNG")
 }
 
 /// A HELLO for an emulated device.
