@@ -121,11 +121,6 @@ impl MediaFrame {
         capture_time_us: u64,
         payload: Payload,
     ) -> Self {
-        let rgba = OnceLock::new();
-        if let Payload::Rgba(f) = &payload {
-            // The packed form is the payload itself: handing it out shares it.
-            let _ = rgba.set(Some(f.clone()));
-        }
         Self {
             width,
             height,
@@ -133,7 +128,7 @@ impl MediaFrame {
             capture_time_us,
             payload,
             damage: None,
-            rgba,
+            rgba: OnceLock::new(),
             i420: OnceLock::new(),
             jpeg: OnceLock::new(),
             viewer_jpeg: OnceLock::new(),
@@ -284,6 +279,7 @@ impl MediaFrame {
         self.rgba
             .get_or_init(|| {
                 let (w, h, rgba) = match &self.payload {
+                    // The packed form is the payload itself: handing it out shares it.
                     Payload::Rgba(f) => return Some(f.clone()),
                     Payload::Packed(p) => (self.width, self.height, to_packed_rgba(self, p)),
                     Payload::I420(y) => (y.width, y.height, y.to_rgba()),
