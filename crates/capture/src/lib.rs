@@ -19,12 +19,23 @@
 //! `docs/screen.md` maps them field by field.
 
 pub mod error;
+pub mod frame_capture;
 pub mod settings;
+pub mod slot;
 pub mod stripe;
+#[cfg(target_os = "linux")]
+pub mod x11;
 
 pub use error::CaptureError;
+pub use frame_capture::FrameCapture;
+#[cfg(target_os = "linux")]
+pub use frame_capture::{Grab, GrabStats};
 pub use settings::{
     CaptureSettings, CaptureTarget, Chroma, CursorMode, DamageBlock, H264StripeSettings,
     JpegSettings, MonitorSelector, OutputMode, PaintOver, Region, Watermark, WatermarkLocation,
 };
 pub use stripe::{EncodedStripe, StripeCodec, StripeReason};
+#[cfg(target_os = "linux")]
+pub use x11::cursor::{CursorImage, CursorUpdate};
+#[cfg(target_os = "linux")]
+pub use x11::target::{Area, Monitor};

@@ -168,6 +168,7 @@ pub fn encode(
         format: match layout {
             PixelLayout::Rgba => turbojpeg::PixelFormat::RGBA,
             PixelLayout::Bgra => turbojpeg::PixelFormat::BGRA,
+            PixelLayout::Bgrx => turbojpeg::PixelFormat::BGRX,
         },
     };
     turbojpeg::compress(image, quality, turbojpeg::Subsamp::Sub2x2)
