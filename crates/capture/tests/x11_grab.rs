@@ -1,11 +1,9 @@
 //! The X11 grabber against a real X server (Xvfb): pixels, damage gating, regions, monitors,
 //! window follow and the cursor.
 
-mod common;
-
-use common::{Xvfb, rgb_at};
 use pixelwire_capture::x11::X11Grabber;
 use pixelwire_capture::{CaptureSettings, CaptureTarget, CursorMode, MonitorSelector, Region};
+use pixelwire_devtools::xvfb::{Xvfb, rgb_at};
 use std::sync::mpsc;
 use std::time::Duration;
 

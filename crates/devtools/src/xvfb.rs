@@ -1,6 +1,5 @@
-//! Test support: a private Xvfb server per test and a drawing connection to it.
-
-#![allow(dead_code)]
+//! A private Xvfb server and a connection that draws on it, for tests and benches that need a
+//! real X server (screen capture): each gets its own display number from Xvfb itself.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -72,12 +71,15 @@ impl Drop for Xvfb {
 
 /// Draws on the root window (or on windows it creates) with core requests.
 pub struct Painter {
+    /// The connection.
     pub conn: RustConnection,
+    /// The root window.
     pub root: Window,
     gc: u32,
 }
 
 impl Painter {
+    /// Connects to `display`.
     pub fn new(display: &str) -> Self {
         let (conn, screen) = x11rb::connect(Some(display)).expect("connect");
         let root = conn.setup().roots[screen].root;
