@@ -23,3 +23,4 @@ mod http_api;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod viewer_outputs;
+mod viewer_reports;
