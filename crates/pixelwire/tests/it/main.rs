@@ -24,3 +24,4 @@ mod loopback_processes;
 mod prometheus_self_monitoring;
 mod screen_capture;
 mod viewer_outputs;
+mod viewer_reports;
