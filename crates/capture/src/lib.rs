@@ -19,10 +19,12 @@
 //! `docs/screen.md` maps them field by field.
 
 pub mod error;
+pub mod planner;
 pub mod settings;
 pub mod stripe;
 
 pub use error::CaptureError;
+pub use planner::{Plan, Planner, QualityClass, StripeJob, StripeSpan};
 pub use settings::{
     CaptureSettings, CaptureTarget, Chroma, CursorMode, DamageBlock, H264StripeSettings,
     JpegSettings, MonitorSelector, OutputMode, PaintOver, Region, Watermark, WatermarkLocation,
