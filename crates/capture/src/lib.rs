@@ -18,12 +18,16 @@
 //! [`CaptureSettings`] has an equivalent for every field of pixelflux's `CaptureSettings`;
 //! `docs/screen.md` maps them field by field.
 
+pub mod encode;
 pub mod error;
+pub mod pipeline;
 pub mod planner;
 pub mod settings;
 pub mod stripe;
+pub mod watermark;
 
 pub use error::CaptureError;
+pub use pipeline::{PipelineStats, StripePipeline};
 pub use planner::{Plan, Planner, QualityClass, StripeJob, StripeSpan};
 pub use settings::{
     CaptureSettings, CaptureTarget, Chroma, CursorMode, DamageBlock, H264StripeSettings,

@@ -106,20 +106,23 @@ pub fn motion_jpeg_quality(base: u8) -> u8 {
     }
 }
 
+/// Fewest rows of an H.264 stripe: OpenH264 refuses pictures smaller than one 16×16 macroblock.
+pub const H264_MIN_ROWS: u32 = 16;
+
 /// The stripes of a frame `height` rows high: `stripe_height` rows each, the last one shorter.
-/// With `even` (H.264), the stripe height is rounded up to even and a last stripe of one row is
-/// merged into the one above it (an encoder then drops the frame's odd last row).
-pub fn stripe_spans(height: u32, stripe_height: u32, even: bool) -> Vec<StripeSpan> {
+/// With `h264`, the stripe height is rounded up to even and at least [`H264_MIN_ROWS`], and a last
+/// stripe shorter than that is merged into the one above it (the encoder drops an odd last row).
+pub fn stripe_spans(height: u32, stripe_height: u32, h264: bool) -> Vec<StripeSpan> {
     let mut sh = stripe_height.max(1);
-    if even {
-        sh = sh.div_ceil(2) * 2;
+    if h264 {
+        sh = (sh.div_ceil(2) * 2).max(H264_MIN_ROWS);
     }
     let mut spans: Vec<StripeSpan> = Vec::with_capacity(height.div_ceil(sh) as usize);
     let mut y = 0;
     while y < height {
         let h = sh.min(height - y);
         match spans.last_mut() {
-            Some(last) if even && h < 2 => last.height += h,
+            Some(last) if h264 && h < H264_MIN_ROWS => last.height += h,
             _ => spans.push(StripeSpan {
                 index: spans.len(),
                 y,
@@ -487,8 +490,12 @@ mod tests {
     fn geometry_is_fixed_height_and_even_for_h264() {
         let hs = |v: Vec<StripeSpan>| v.iter().map(|s| (s.y, s.height)).collect::<Vec<_>>();
         assert_eq!(hs(stripe_spans(20, 8, false)), [(0, 8), (8, 8), (16, 4)]);
-        assert_eq!(hs(stripe_spans(17, 7, true)), [(0, 8), (8, 9)]);
-        assert_eq!(hs(stripe_spans(18, 7, true)), [(0, 8), (8, 8), (16, 2)]);
+        assert_eq!(hs(stripe_spans(17, 7, true)), [(0, 17)]);
+        assert_eq!(hs(stripe_spans(40, 7, true)), [(0, 16), (16, 24)]);
+        assert_eq!(
+            hs(stripe_spans(200, 63, true)),
+            [(0, 64), (64, 64), (128, 72)]
+        );
         assert_eq!(hs(stripe_spans(1, 64, true)), [(0, 1)]);
     }
 
