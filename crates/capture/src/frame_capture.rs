@@ -11,6 +11,27 @@ use std::thread::JoinHandle;
 #[cfg(target_os = "linux")]
 pub use crate::x11::{Grab, GrabStats, X11Grabber as Grabber};
 
+#[cfg(target_os = "linux")]
+impl crate::slot::Supersede for Grab {
+    fn supersede(self, older: Self) -> Self {
+        let cursor = match (self.cursor, older.cursor) {
+            // Keep a shape the consumer has not seen yet.
+            (Some(mut new), Some(old)) => {
+                if new.image.is_none() {
+                    new.image = old.image;
+                }
+                Some(new)
+            }
+            (new, old) => new.or(old),
+        };
+        Grab {
+            frame: self.frame.supersede(older.frame),
+            area: self.area,
+            cursor,
+        }
+    }
+}
+
 /// A running capture thread; stops when dropped.
 pub struct FrameCapture {
     stop: Arc<AtomicBool>,

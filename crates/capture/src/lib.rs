@@ -23,6 +23,8 @@ pub mod error;
 pub mod frame_capture;
 pub mod pipeline;
 pub mod planner;
+#[cfg(target_os = "linux")]
+pub mod screen_capture;
 pub mod settings;
 pub mod slot;
 pub mod stripe;
@@ -36,6 +38,8 @@ pub use frame_capture::FrameCapture;
 pub use frame_capture::{Grab, GrabStats};
 pub use pipeline::{PipelineStats, StripePipeline};
 pub use planner::{Plan, Planner, QualityClass, StripeJob, StripeSpan};
+#[cfg(target_os = "linux")]
+pub use screen_capture::{CaptureStats, ScreenCapture, Stripes};
 pub use settings::{
     CaptureSettings, CaptureTarget, Chroma, CursorMode, DamageBlock, H264StripeSettings,
     JpegSettings, MonitorSelector, OutputMode, PaintOver, Region, Watermark, WatermarkLocation,

@@ -76,6 +76,11 @@ impl<T: Supersede> NewestSlot<T> {
         self.ready.notify_all();
     }
 
+    /// True once closed (the producer ended).
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
     /// Items replaced before anyone took them.
     pub fn superseded(&self) -> u64 {
         self.lock().superseded

@@ -20,6 +20,7 @@ use pixelwire_core::Rect;
 use pixelwire_media::frame::PackedPixels;
 use pixelwire_media::{MediaFrame, PixelLayout};
 use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use target::Area;
@@ -83,6 +84,7 @@ pub struct X11Grabber {
     last_window_search: Option<Instant>,
     seq: u64,
     stats: GrabStats,
+    full_requests: Arc<AtomicBool>,
 }
 
 fn x_err(e: impl std::fmt::Display) -> CaptureError {
@@ -191,6 +193,7 @@ impl X11Grabber {
             last_window_search: None,
             seq: 0,
             stats: GrabStats::default(),
+            full_requests: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -219,6 +222,12 @@ impl X11Grabber {
         self.full = true;
     }
 
+    /// A flag another thread sets to ask for a full frame (a new viewer needs a complete
+    /// picture of a still screen); the grabber notices it within 100 ms.
+    pub fn full_requests(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.full_requests)
+    }
+
     /// Waits for the next frame worth grabbing and grabs it; `Ok(None)` once `stop` is set.
     pub fn next(&mut self, stop: &AtomicBool) -> Result<Option<Grab>, CaptureError> {
         loop {
@@ -226,6 +235,9 @@ impl X11Grabber {
                 return Ok(None);
             }
             self.drain_events()?;
+            if self.full_requests.swap(false, Ordering::Relaxed) {
+                self.full = true;
+            }
             let now = Instant::now();
             if self.window.is_none() && matches!(self.target, CaptureTarget::Window { .. }) {
                 self.search_window(now)?;
