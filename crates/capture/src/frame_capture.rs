@@ -11,6 +11,14 @@ use std::thread::JoinHandle;
 #[cfg(target_os = "linux")]
 pub use crate::x11::{Grab, GrabStats, X11Grabber as Grabber};
 
+/// A grab (this platform has no capture backend in this build, so none is ever made).
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub struct Grab {
+    /// The frame.
+    pub frame: pixelwire_media::MediaFrame,
+}
+
 #[cfg(target_os = "linux")]
 impl crate::slot::Supersede for Grab {
     fn supersede(self, older: Self) -> Self {
@@ -70,7 +78,7 @@ impl FrameCapture {
     #[cfg(not(target_os = "linux"))]
     pub fn start(
         _settings: &CaptureSettings,
-        _on_grab: impl FnMut(crate::Grab) + Send + 'static,
+        _on_grab: impl FnMut(Grab) + Send + 'static,
     ) -> Result<Self, CaptureError> {
         Err(CaptureError::NoBackend)
     }

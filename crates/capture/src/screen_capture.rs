@@ -49,6 +49,7 @@ struct Shared {
 
 /// A running capture; stops when dropped. See the module docs.
 pub struct ScreenCapture {
+    size: (u32, u32),
     shared: Arc<Shared>,
     full_requests: Arc<AtomicBool>,
     slot: Arc<NewestSlot<Grab>>,
@@ -97,6 +98,7 @@ impl ScreenCapture {
     ) -> Result<Self, CaptureError> {
         let mut pipeline = StripePipeline::new(&settings)?;
         let mut grabber = X11Grabber::open(&settings)?;
+        let size = grabber.area().map_or((0, 0), |a| (a.width, a.height));
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             refresh: AtomicBool::new(false),
@@ -152,6 +154,7 @@ impl ScreenCapture {
             })
             .map_err(|e| CaptureError::X11(format!("cannot start the encode thread: {e}")))?;
         Ok(Self {
+            size,
             shared,
             full_requests,
             slot,
@@ -201,6 +204,12 @@ impl ScreenCapture {
     pub fn request_refresh(&self) {
         self.shared.refresh.store(true, Ordering::Relaxed);
         self.full_requests.store(true, Ordering::Relaxed);
+    }
+
+    /// Width and height of the captured area when the capture started (a followed window may
+    /// change it later; each stripe carries its own width).
+    pub fn size(&self) -> (u32, u32) {
+        self.size
     }
 
     /// Counters.
