@@ -130,9 +130,8 @@ pub fn serve(
         match listener.accept() {
             Ok((sock, _)) => {
                 sock.set_nonblocking(false)?;
-                if let Some(rx) = accept(sock, &clients, width, height) {
+                if accept(sock, &clients, width, height) {
                     capture.request_refresh();
-                    drop(rx);
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
@@ -145,20 +144,22 @@ pub fn serve(
     Ok(())
 }
 
-/// Answers one connection: the page, or a WebSocket that gets stripes. Returns `Some` when a
-/// browser joined.
+/// Answers one connection: the page, or a WebSocket that gets stripes. True when a browser
+/// joined.
 fn accept(
     sock: TcpStream,
     clients: &Arc<Mutex<Vec<Client>>>,
     width: u32,
     height: u32,
-) -> Option<()> {
+) -> bool {
     let mut head = [0u8; 64];
-    let n = sock.peek(&mut head).ok()?;
+    let Ok(n) = sock.peek(&mut head) else {
+        return false;
+    };
     let line = String::from_utf8_lossy(&head[..n]);
     if !line.starts_with("GET /ws") {
         std::thread::spawn(move || page(sock));
-        return None;
+        return false;
     }
     let (tx, rx) = std::sync::mpsc::sync_channel(CLIENT_BACKLOG);
     clients
@@ -170,7 +171,7 @@ fn accept(
             eprintln!("browser left: {e}");
         }
     });
-    Some(())
+    true
 }
 
 fn page(mut sock: TcpStream) {
