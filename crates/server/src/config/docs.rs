@@ -86,6 +86,10 @@ fn streams_and_dashboards() {
         [bios.width.get(), bios.height.get()]
     );
     assert_eq!(one::<bool>("`still`"), bios.still());
+    assert_eq!(
+        one::<super::screen::CursorConfig>("`screen.cursor`"),
+        super::screen::ScreenConfig::default().cursor
+    );
     // "bios 1, cpu 2, pattern 30": no backticks, one "source fps" pair per kind.
     for pair in cell("`fps`").split(", ") {
         let (name, fps) = pair.split_once(' ').expect("source and fps");
