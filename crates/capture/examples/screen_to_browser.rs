@@ -146,12 +146,7 @@ pub fn serve(
 
 /// Answers one connection: the page, or a WebSocket that gets stripes. True when a browser
 /// joined.
-fn accept(
-    sock: TcpStream,
-    clients: &Arc<Mutex<Vec<Client>>>,
-    width: u32,
-    height: u32,
-) -> bool {
+fn accept(sock: TcpStream, clients: &Arc<Mutex<Vec<Client>>>, width: u32, height: u32) -> bool {
     let mut head = [0u8; 64];
     let Ok(n) = sock.peek(&mut head) else {
         return false;
