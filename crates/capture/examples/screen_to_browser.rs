@@ -130,9 +130,12 @@ pub fn serve(
         match listener.accept() {
             Ok((sock, _)) => {
                 sock.set_nonblocking(false)?;
-                if accept(sock, &clients, width, height) {
-                    capture.request_refresh();
-                }
+                accept(
+                    sock,
+                    Arc::clone(&clients),
+                    (width, height),
+                    Arc::clone(&wants_refresh),
+                );
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -144,29 +147,40 @@ pub fn serve(
     Ok(())
 }
 
-/// Answers one connection: the page, or a WebSocket that gets stripes. True when a browser
-/// joined.
-fn accept(sock: TcpStream, clients: &Arc<Mutex<Vec<Client>>>, width: u32, height: u32) -> bool {
-    let mut head = [0u8; 64];
-    let Ok(n) = sock.peek(&mut head) else {
-        return false;
-    };
-    let line = String::from_utf8_lossy(&head[..n]);
-    if !line.starts_with("GET /ws") {
-        std::thread::spawn(move || page(sock));
-        return false;
-    }
-    let (tx, rx) = std::sync::mpsc::sync_channel(CLIENT_BACKLOG);
-    clients
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(Client { tx, resync: true });
+/// Answers one connection on its own thread (a browser may open a connection and send nothing
+/// for a while): the page, or a WebSocket that gets stripes, in which case `joined` is set so
+/// that the capture sends a full refresh.
+fn accept(
+    sock: TcpStream,
+    clients: Arc<Mutex<Vec<Client>>>,
+    size: (u32, u32),
+    joined: Arc<AtomicBool>,
+) {
     std::thread::spawn(move || {
-        if let Err(e) = browser(sock, rx, width, height) {
+        let _ = sock.set_read_timeout(Some(Duration::from_secs(10)));
+        let mut head = [0u8; 16];
+        // Peek until the request line's start is there (or the peer gives up).
+        let n = loop {
+            match sock.peek(&mut head) {
+                Ok(n) if n >= 8 || n == 0 => break n,
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => return,
+            }
+        };
+        if !head[..n].starts_with(b"GET /ws") {
+            page(sock);
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(CLIENT_BACKLOG);
+        clients
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Client { tx, resync: true });
+        joined.store(true, Ordering::Relaxed);
+        if let Err(e) = browser(sock, rx, size.0, size.1) {
             eprintln!("browser left: {e}");
         }
     });
-    true
 }
 
 fn page(mut sock: TcpStream) {
@@ -201,10 +215,10 @@ const PAGE: &str = r#"<!doctype html>
 <style>body{margin:0;background:#111;color:#ddd;font:13px monospace}#s{position:fixed;top:4px;left:4px;background:#0008;padding:4px}</style>
 <canvas id="c"></canvas><div id="s">connecting…</div>
 <script>
-const c = document.getElementById('c'), ctx = c.getContext('2d'), st = document.getElementById('s');
+const c = document.getElementById('c'), ctx = c.getContext('2d', { willReadFrequently: true }), st = document.getElementById('s');
 const decoders = new Map(), lastId = new Map();
 let frames = 0, bytes = 0, stripes = 0, lastFrame = -1;
-window.screenToBrowser = { painted: 0, error: null };
+window.screenToBrowser = { painted: 0, error: null, messages: 0, decoders, sample: (x, y) => Array.from(ctx.getImageData(x, y, 1, 1).data) };
 const newer = (a, b) => b === undefined || ((a - b) & 0xffff) < 0x8000;
 function paint(img, y) { ctx.drawImage(img, 0, y); window.screenToBrowser.painted++; }
 function h264Codec(d) { // avc1.PPCCLL from the SPS after the first start code
@@ -218,7 +232,7 @@ ws.binaryType = 'arraybuffer';
 ws.onmessage = ev => {
   if (typeof ev.data == 'string') { const m = JSON.parse(ev.data); c.width = m.width; c.height = m.height; return; }
   const d = new Uint8Array(ev.data), v = new DataView(ev.data);
-  bytes += d.length; stripes++;
+  bytes += d.length; stripes++; window.screenToBrowser.messages++;
   if (d[0] == 3) {
     const id = v.getUint16(2), y = v.getUint16(4);
     if (id != lastFrame) { frames++; lastFrame = id; }

@@ -23,5 +23,6 @@ mod http_api;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod screen_capture;
+mod screen_stripes_browser;
 mod viewer_outputs;
 mod viewer_reports;
