@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the build: ffmpeg/ffprobe (they read the MJPEG and
-# H.264 outputs), Debian's Chromium (headless, for the viewer page tests), and Debian's Prometheus
+# H.264 outputs), Debian's Chromium (headless, for the viewer page tests), Xvfb and xrandr (the
+# screen-capture tests start private X servers and define RandR monitors), and Debian's Prometheus
 # (`prometheus`, `promtool`) and node exporter (the self-monitoring tests start their own
 # instances on free loopback ports with temporary storage). Safe to run again.
 set -euo pipefail
@@ -10,7 +11,7 @@ as_root() {
     fi
 }
 need=()
-for p in ffmpeg chromium prometheus prometheus-node-exporter; do
+for p in ffmpeg chromium prometheus prometheus-node-exporter xvfb x11-xserver-utils; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then

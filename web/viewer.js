@@ -15,7 +15,12 @@
 // (u8 kind 1=H.264 2=JPEG, u8 flags bit0=keyframe, u16 width, u16 height, u16 reserved,
 // u64 capture_time_us) followed by the payload; text {"type":"pong"} answers our pings, which
 // estimate the clock offset (server ~ client + offset) from the pong with the smallest round trip.
-// The client asks for an IDR with {"type":"keyframe"} whenever it (re)starts decoding.
+// The client asks for an IDR with {"type":"keyframe"} whenever it (re)starts decoding. About once a
+// second it reports what it measured since its previous report (docs/api.md, "Reports"):
+// {"type":"report","codec":"h264"|"jpeg","decoded":n,"dropped":n,"latency_ms":[…]}, one latency
+// sample per painted frame (wall clock at paint + clock offset - capture_time_us), which the server
+// records in /metrics under the stream and codec of this socket. The MJPEG path has no socket and
+// no capture times: it does not report.
 //
 // Test hooks: window.pixelwireViewer (see `hooks` below), read by integration tests through the
 // DevTools protocol. Vanilla JS, no dependencies; data reaches the DOM only via textContent.
@@ -28,6 +33,8 @@
   const MAX_DECODE_QUEUE = 3;        // decodeQueueSize above this: we are behind, resync
   const MAX_BEHIND_US = 500000;      // decoded frame older than the newest received by this: resync
   const KEYFRAME_REQUEST_MS = 1000;  // at most one keyframe request per this interval
+  const REPORT_MS = 1000;            // how often the page reports its figures to the server
+  const MAX_REPORT_SAMPLES = 240;    // latency samples kept for one report (the server takes 256)
   const ERRORS_FOR_FALLBACK = 3, ERROR_WINDOW_MS = 10000;
   const DEFAULT_CODEC = 'avc1.42E01E';
   const HEADER_BYTES = 16, KIND_H264 = 1, KIND_JPEG = 2, FLAG_KEY = 1;
@@ -74,6 +81,8 @@
     rttMs: null,                  // round trip of the pong the offset came from
     framesReceived: 0, framesDropped: 0, decoderResets: 0, decoderErrors: 0,
     keyframeRequests: 0, reconnects: 0,
+    framesDecoded: 0,             // WebCodecs outputs, or JPEGs decoded
+    reportsSent: 0, latencySamplesSent: 0,   // reports to the server, and samples they carried
     // Pixel of the canvas at (x, y) in the frame's own pixel space, as [r, g, b].
     sample(x, y) {
       const d = ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
@@ -124,6 +133,35 @@
     hooks.rttMs = best.rtt / 1000;
   }
 
+  // ---------- reports to the server ----------
+  // Paints wait here as [wall clock µs, capture µs] until a report carries them; the latency is
+  // worked out when the report is sent, so frames painted before the first pong still count.
+  const report = { paints: [], decodedAt: 0, droppedAt: 0 };
+  function resetReport() {
+    report.paints = [];
+    report.decodedAt = hooks.framesDecoded;
+    report.droppedAt = hooks.framesDropped;
+  }
+  function sendReport() {
+    const ws = conn.ws;
+    if (hooks.path === 'mjpeg' || !ws || ws.readyState !== 1) return;
+    const decoded = hooks.framesDecoded - report.decodedAt;
+    const dropped = hooks.framesDropped - report.droppedAt;
+    const offset = hooks.clockOffsetUs;
+    // Negative samples (clock offset error across machines) are sent as they are: the server
+    // counts them as 0.
+    const latencyMs = offset === null ? []
+      : report.paints.map(([paintUs, captureUs]) => Math.round((paintUs + offset - captureUs) / 100) / 10);
+    if (!decoded && !dropped && !latencyMs.length) return;
+    send({ type: 'report', codec: hooks.path, decoded, dropped, latency_ms: latencyMs });
+    report.decodedAt = hooks.framesDecoded;
+    report.droppedAt = hooks.framesDropped;
+    if (offset !== null) report.paints = [];
+    hooks.reportsSent++;
+    hooks.latencySamplesSent += latencyMs.length;
+  }
+  setInterval(sendReport, REPORT_MS);
+
   // ---------- presenting ----------
   function present(source, w, h, captureUs) {
     if (!(w > 0 && h > 0)) return;
@@ -136,6 +174,8 @@
     presented.push(1);
     if (captureUs > 0) {
       hooks.lastCaptureTimeUs = captureUs;
+      report.paints.push([wallUs(), captureUs]);
+      if (report.paints.length > MAX_REPORT_SAMPLES) report.paints.shift();   // the newest win
       if (hooks.clockOffsetUs !== null) {
         latency.push((wallUs() + hooks.clockOffsetUs - captureUs) / 1000);
         hooks.latencyMsP50 = latency.median();
@@ -429,6 +469,7 @@
     output(dec, frame) {
       try {
         if (dec !== this.decoder || this.closed) return;
+        hooks.framesDecoded++;
         if (this.newestUs - frame.timestamp > MAX_BEHIND_US) {
           hooks.framesDropped++;
           this.resync(`decoded frame ${Math.round((this.newestUs - frame.timestamp) / 1000)} ms behind`);
@@ -478,6 +519,7 @@
         let bmp = null;
         try {
           bmp = await createImageBitmap(new Blob([payload], { type: 'image/jpeg' }));
+          hooks.framesDecoded++;
           if (!this.closed) present(bmp, bmp.width, bmp.height, hdr.captureUs);
         } catch (e) {
           hooks.error = `jpeg decode failed: ${(e && e.message) || e}`;
@@ -574,6 +616,7 @@
     setText($('fallback'), note);
     $('fallback').title = note;
     presented.reset(); received.reset(); latency.reset();
+    resetReport();   // figures of the old codec are not this socket's
     renderOverlay();
   }
   function renderOverlay() {

@@ -24,7 +24,9 @@ pub enum CaptureError {
     #[error("no window whose title contains {0:?}")]
     NoSuchWindow(String),
     /// The region is empty or lies outside the screen.
-    #[error("region {x},{y} {width}x{height} is not inside the {screen_width}x{screen_height} screen")]
+    #[error(
+        "region {x},{y} {width}x{height} is not inside the {screen_width}x{screen_height} screen"
+    )]
     RegionOutside {
         /// Left column asked for.
         x: i32,

@@ -18,13 +18,34 @@
 //! [`CaptureSettings`] has an equivalent for every field of pixelflux's `CaptureSettings`;
 //! `docs/screen.md` maps them field by field.
 
+pub mod encode;
 pub mod error;
+pub mod frame_capture;
+pub mod pipeline;
+pub mod planner;
+#[cfg(target_os = "linux")]
+pub mod screen_capture;
 pub mod settings;
+pub mod slot;
 pub mod stripe;
+pub mod watermark;
+#[cfg(target_os = "linux")]
+pub mod x11;
 
 pub use error::CaptureError;
+pub use frame_capture::FrameCapture;
+#[cfg(target_os = "linux")]
+pub use frame_capture::{Grab, GrabStats};
+pub use pipeline::{PipelineStats, StripePipeline};
+pub use planner::{Plan, Planner, QualityClass, StripeJob, StripeSpan};
+#[cfg(target_os = "linux")]
+pub use screen_capture::{CaptureStats, ScreenCapture, Stripes};
 pub use settings::{
     CaptureSettings, CaptureTarget, Chroma, CursorMode, DamageBlock, H264StripeSettings,
     JpegSettings, MonitorSelector, OutputMode, PaintOver, Region, Watermark, WatermarkLocation,
 };
 pub use stripe::{EncodedStripe, StripeCodec, StripeReason};
+#[cfg(target_os = "linux")]
+pub use x11::cursor::{CursorImage, CursorUpdate};
+#[cfg(target_os = "linux")]
+pub use x11::target::{Area, Monitor};

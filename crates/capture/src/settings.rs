@@ -148,8 +148,8 @@ impl Default for PaintOver {
 /// Damage throttling for stripes that change every frame (pixelflux `damage_block_threshold` and
 /// `damage_block_duration`): after `threshold` consecutive changed frames a stripe counts as in
 /// motion and is encoded at a reduced JPEG quality (or the base quantiser) for at least `duration`
-/// frames while it keeps changing. Unlike pixelflux, a stripe that stops changing leaves the block
-/// at once and is not re-sent: every frame's hash still decides.
+/// frames while it keeps changing (`duration = 0` disables throttling). Unlike pixelflux, a stripe
+/// that stops changing is not re-sent: every frame's hash still decides (`planner` module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DamageBlock {
     /// Consecutive changed frames before a stripe counts as in motion.

@@ -27,8 +27,11 @@ pub type DecodeErrorHook = Arc<dyn Fn(&JpegError) + Send + Sync>;
 pub enum PixelLayout {
     /// R, G, B, A (renderers, decoded JPEGs).
     Rgba,
-    /// B, G, R, A (X11, Windows and macOS screen buffers).
+    /// B, G, R, A (Windows and macOS screen buffers).
     Bgra,
+    /// B, G, R and an unused byte (an X11 24-bit screen: the fourth byte is not alpha and is
+    /// usually 0; conversions to RGBA make it opaque).
+    Bgrx,
 }
 
 /// Why pixels could not become a frame.
@@ -242,6 +245,13 @@ impl MediaFrame {
         self
     }
 
+    /// Drops the damage rectangles: anything may have changed (a frame that replaces an older,
+    /// never-consumed frame whose damage was unknown).
+    pub fn without_damage(mut self) -> Self {
+        self.damage = None;
+        self
+    }
+
     /// What changed since the source's previous frame; `None` when the source does not know
     /// (treat the whole frame as changed). An empty list means nothing changed.
     pub fn damage(&self) -> Option<&[Rect]> {
@@ -381,12 +391,15 @@ fn to_packed_rgba(f: &MediaFrame, p: &PackedPixels) -> Vec<u8> {
     let row_bytes = f.width as usize * 4;
     let mut out = vec![0u8; row_bytes * f.height as usize];
     // yuvutils-rs wants every row whole, padding included (it skips a short last row silently).
-    if p.layout == PixelLayout::Bgra
+    if matches!(p.layout, PixelLayout::Bgra | PixelLayout::Bgrx)
         && p.data.len() >= p.stride * f.height as usize
         && let Ok(stride) = u32::try_from(p.stride)
         && yuvutils_rs::bgra_to_rgba(&p.data, stride, &mut out, f.width * 4, f.width, f.height)
             .is_ok()
     {
+        if p.layout == PixelLayout::Bgrx {
+            out.chunks_exact_mut(4).for_each(|px| px[3] = 0xFF);
+        }
         return out;
     }
     for (dst, src) in out.chunks_exact_mut(row_bytes).zip(p.data.chunks(p.stride)) {
@@ -396,6 +409,11 @@ fn to_packed_rgba(f: &MediaFrame, p: &PackedPixels) -> Vec<u8> {
             PixelLayout::Bgra => {
                 for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
                     d.copy_from_slice(&[s[2], s[1], s[0], s[3]]);
+                }
+            }
+            PixelLayout::Bgrx => {
+                for (d, s) in dst.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                    d.copy_from_slice(&[s[2], s[1], s[0], 0xFF]);
                 }
             }
         }
@@ -417,6 +435,35 @@ mod tests {
         assert_eq!(a.rgba.as_ptr(), ptr, "the payload itself");
         assert_eq!((a.seq, a.capture_time_us), (3, 9));
         assert_eq!(f.packed().unwrap().data.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn bgrx_rows_become_opaque_rgba_on_both_conversion_paths() {
+        let (w, h, stride) = (4u32, 2u32, 4 * 4 + 4);
+        let mut data = vec![0u8; stride * h as usize];
+        for y in 0..h as usize {
+            for x in 0..w as usize {
+                let i = y * stride + x * 4;
+                // X11's fourth byte is padding, usually 0.
+                data[i..i + 4].copy_from_slice(&[10, 20 + x as u8, 30 + y as u8, 0]);
+            }
+        }
+        let full = PackedPixels {
+            data: Bytes::from(data),
+            stride,
+            layout: PixelLayout::Bgrx,
+        };
+        let tight = PackedPixels {
+            data: full.data.slice(..stride + w as usize * 4),
+            ..full.clone()
+        };
+        for pixels in [full, tight] {
+            let f = MediaFrame::from_packed(w, h, pixels, 0, 0).unwrap();
+            let rgba = f.rgba().unwrap();
+            let p = ((w + 3) * 4) as usize;
+            assert_eq!(rgba.rgba[p..p + 4], [31, 23, 10, 255]);
+            assert!(rgba.rgba.chunks_exact(4).all(|px| px[3] == 255));
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::yuv::I420;
 use openh264::OpenH264API;
 use openh264::encoder::{
     BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod,
-    MatrixCoefficients, RateControlMode, UsageType, VuiConfig,
+    MatrixCoefficients, QpRange, RateControlMode, UsageType, VuiConfig,
 };
 use openh264::formats::YUVSlices;
 use std::time::{Duration, Instant};
@@ -42,15 +42,37 @@ pub enum H264Error {
     },
 }
 
+/// How the encoder chooses its quantiser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RateMode {
+    /// Constant bitrate around [`H264Settings::bitrate_bps`] (camera streams over a link of known
+    /// capacity).
+    #[default]
+    Bitrate,
+    /// The quantiser held within `min_qp..=max_qp` (each 1..=51, lower is better), whatever the
+    /// bitrate: OpenH264's quality-mode rate control clipped to the range, the nearest it has to
+    /// x264's CRF. `min_qp == max_qp` is a constant quantiser; unchanged areas still cost almost
+    /// nothing (skipped macroblocks), which is what screen content needs.
+    Quantiser {
+        /// Best quantiser allowed.
+        min_qp: u8,
+        /// Worst quantiser allowed.
+        max_qp: u8,
+    },
+}
+
 /// Encoder settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct H264Settings {
-    /// Target bitrate, bits per second.
+    /// Target bitrate, bits per second (with [`RateMode::Quantiser`] only a hint).
     pub bitrate_bps: u32,
     /// The frame rate the rate control plans for.
     pub max_fps: f32,
-    /// Frames from one IDR to the next.
+    /// Frames from one IDR to the next; 0: no periodic IDR (only the first, forced ones and
+    /// restarts).
     pub keyframe_interval_frames: u32,
+    /// Rate control.
+    pub rate: RateMode,
 }
 
 impl H264Settings {
@@ -62,15 +84,43 @@ impl H264Settings {
                 as u32,
             max_fps: 30.0,
             keyframe_interval_frames: 60,
+            rate: RateMode::Bitrate,
+        }
+    }
+
+    /// Settings for screen stripes: the quantiser held at `qp` (see [`RateMode::Quantiser`]), no
+    /// periodic IDR (the caller forces them), the bitrate of [`H264Settings::for_size`] as a hint.
+    pub fn constant_qp(width: u32, height: u32, qp: u8) -> Self {
+        let qp = qp.clamp(1, 51);
+        Self {
+            keyframe_interval_frames: 0,
+            rate: RateMode::Quantiser {
+                min_qp: qp,
+                max_qp: qp,
+            },
+            ..Self::for_size(width, height)
         }
     }
 
     /// The OpenH264 configuration.
     pub fn encoder_config(&self) -> EncoderConfig {
+        let (mode, qp) = match self.rate {
+            RateMode::Bitrate => (RateControlMode::Bitrate, QpRange::default()),
+            RateMode::Quantiser { min_qp, max_qp } => {
+                // OpenH264 replaces a minimum of 0 with its own range, and QpRange panics
+                // outside 0..=51 or when min > max: clamp and order them here.
+                let max = max_qp.clamp(1, 51);
+                (
+                    RateControlMode::Quality,
+                    QpRange::new(min_qp.clamp(1, max), max),
+                )
+            }
+        };
         EncoderConfig::new()
             .usage_type(UsageType::CameraVideoRealTime)
             .complexity(Complexity::Low)
-            .rate_control_mode(RateControlMode::Bitrate)
+            .rate_control_mode(mode)
+            .qp(qp)
             .bitrate(BitRate::from_bps(self.bitrate_bps))
             .max_frame_rate(FrameRate::from_hz(self.max_fps))
             .skip_frames(false)
@@ -116,7 +166,7 @@ pub struct AccessUnit<'a> {
 /// A synchronous H.264 encoder that follows its input's size: a frame of another size restarts
 /// it with [`H264Settings::for_size`] (or the settings callback's answer) and starts with an IDR.
 pub struct H264Encoder {
-    settings: fn(u32, u32) -> H264Settings,
+    settings: Box<dyn Fn(u32, u32) -> H264Settings + Send>,
     current: Option<(u32, u32, Encoder)>,
     force_keyframe: bool,
     annexb: Vec<u8>,
@@ -144,9 +194,9 @@ impl H264Encoder {
     }
 
     /// An encoder whose settings for a size come from `settings`.
-    pub fn with_settings(settings: fn(u32, u32) -> H264Settings) -> Self {
+    pub fn with_settings(settings: impl Fn(u32, u32) -> H264Settings + Send + 'static) -> Self {
         Self {
-            settings,
+            settings: Box::new(settings),
             current: None,
             force_keyframe: true,
             annexb: Vec::with_capacity(64 * 1024),
@@ -297,6 +347,35 @@ mod tests {
             }
         }
         assert!(decoded_frames >= 11, "{decoded_frames} frames decoded");
+    }
+
+    #[test]
+    fn a_constant_quantiser_follows_the_qp_and_keeps_still_frames_tiny() {
+        let (w, h) = (128u32, 64u32);
+        let img = |shift: u32| {
+            let mut img = gray(w, h, 0);
+            for (i, p) in img.y.iter_mut().enumerate() {
+                let (x, y) = (i as u32 % w, i as u32 / w);
+                *p = ((x * 7 + y * 13 + shift) % 251) as u8;
+            }
+            img
+        };
+        let mut sizes = Vec::new();
+        for qp in [18u8, 40] {
+            let mut enc =
+                H264Encoder::with_settings(move |w, h| H264Settings::constant_qp(w, h, qp));
+            let idr = enc.encode(&img(0)).unwrap();
+            assert!(idr.stats.keyframe);
+            sizes.push(idr.stats.bytes);
+            let still = enc.encode(&img(0)).unwrap();
+            assert!(!still.stats.keyframe);
+            assert!(
+                still.stats.bytes < 64,
+                "still P frame: {} bytes",
+                still.stats.bytes
+            );
+        }
+        assert!(sizes[0] > 2 * sizes[1], "qp 18 vs 40: {sizes:?}");
     }
 
     #[test]

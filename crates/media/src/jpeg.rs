@@ -143,6 +143,25 @@ pub fn encode_rgba(
     )
 }
 
+/// Chroma subsampling of an encoded JPEG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Subsampling {
+    /// 4:4:4, full colour resolution (sharp coloured text on screen content).
+    S444,
+    /// 4:2:0, half colour resolution both ways (camera-style, fewer bytes).
+    #[default]
+    S420,
+}
+
+impl Subsampling {
+    fn to_turbojpeg(self) -> turbojpeg::Subsamp {
+        match self {
+            Subsampling::S444 => turbojpeg::Subsamp::None,
+            Subsampling::S420 => turbojpeg::Subsamp::Sub2x2,
+        }
+    }
+}
+
 /// Encodes 4-byte pixels in `layout` with `stride` bytes per row (a screen capture's BGRA rows
 /// straight from its buffer, or a band of rows of a larger image) as a baseline 4:2:0 JPEG.
 pub fn encode(
@@ -153,6 +172,89 @@ pub fn encode(
     layout: PixelLayout,
     quality: i32,
 ) -> Result<Vec<u8>, JpegError> {
+    encode_with(
+        pixels,
+        width,
+        height,
+        stride,
+        layout,
+        quality,
+        Subsampling::S420,
+    )
+}
+
+/// Like [`encode`], with the chroma subsampling chosen by the caller.
+pub fn encode_with(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    layout: PixelLayout,
+    quality: i32,
+    subsampling: Subsampling,
+) -> Result<Vec<u8>, JpegError> {
+    let image = packed_image(pixels, width, height, stride, layout)?;
+    turbojpeg::compress(image, quality, subsampling.to_turbojpeg())
+        .map(|b| b.to_vec())
+        .map_err(|e| JpegError::Encode(e.to_string()))
+}
+
+/// A reusable libjpeg-turbo compressor: the same output as [`encode_with`] without creating and
+/// destroying a compressor per image (for a thread that encodes many small images, such as screen
+/// stripes).
+pub struct JpegEncoder {
+    compressor: turbojpeg::Compressor,
+}
+
+impl std::fmt::Debug for JpegEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JpegEncoder").finish_non_exhaustive()
+    }
+}
+
+impl JpegEncoder {
+    /// A compressor; fails only if libjpeg-turbo cannot allocate one.
+    pub fn new() -> Result<Self, JpegError> {
+        Ok(Self {
+            compressor: turbojpeg::Compressor::new()
+                .map_err(|e| JpegError::Encode(e.to_string()))?,
+        })
+    }
+
+    /// Encodes like [`encode_with`].
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "encode_with's arguments plus self"
+    )]
+    pub fn encode(
+        &mut self,
+        pixels: &[u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        layout: PixelLayout,
+        quality: i32,
+        subsampling: Subsampling,
+    ) -> Result<Vec<u8>, JpegError> {
+        let image = packed_image(pixels, width, height, stride, layout)?;
+        let err = |e: turbojpeg::Error| JpegError::Encode(e.to_string());
+        self.compressor
+            .set_quality(quality.clamp(1, 100))
+            .map_err(err)?;
+        self.compressor
+            .set_subsamp(subsampling.to_turbojpeg())
+            .map_err(err)?;
+        self.compressor.compress_to_vec(image).map_err(err)
+    }
+}
+
+fn packed_image(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    layout: PixelLayout,
+) -> Result<turbojpeg::Image<&[u8]>, JpegError> {
     let needed = (height as usize).saturating_sub(1) * stride + width as usize * 4;
     if width == 0 || height == 0 || stride < width as usize * 4 || pixels.len() < needed {
         return Err(JpegError::Encode(format!(
@@ -160,7 +262,7 @@ pub fn encode(
             pixels.len()
         )));
     }
-    let image = turbojpeg::Image {
+    Ok(turbojpeg::Image {
         pixels,
         width: width as usize,
         pitch: stride,
@@ -168,11 +270,9 @@ pub fn encode(
         format: match layout {
             PixelLayout::Rgba => turbojpeg::PixelFormat::RGBA,
             PixelLayout::Bgra => turbojpeg::PixelFormat::BGRA,
+            PixelLayout::Bgrx => turbojpeg::PixelFormat::BGRX,
         },
-    };
-    turbojpeg::compress(image, quality, turbojpeg::Subsamp::Sub2x2)
-        .map(|b| b.to_vec())
-        .map_err(|e| JpegError::Encode(e.to_string()))
+    })
 }
 
 #[cfg(test)]
@@ -205,6 +305,67 @@ mod tests {
         let b = encode(&bgra, w, h, stride, PixelLayout::Bgra, 90).unwrap();
         assert_eq!(decode_rgba(&a).unwrap(), decode_rgba(&b).unwrap());
         assert!(encode(&bgra[..100], w, h, stride, PixelLayout::Bgra, 90).is_err());
+    }
+
+    /// Sampling factors of each component from the SOF0 frame header, as `(h << 4) | v` bytes.
+    fn sof0_sampling(jpeg: &[u8]) -> Vec<u8> {
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        let n = usize::from(jpeg[sof + 9]);
+        (0..n).map(|c| jpeg[sof + 10 + 3 * c + 1]).collect()
+    }
+
+    #[test]
+    fn subsampling_is_what_was_asked_and_the_reused_encoder_matches() {
+        let (w, h, stride) = (48u32, 20u32, 48 * 4 + 8);
+        let bgra: Vec<u8> = (0..stride * h as usize)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let s444 = encode_with(
+            &bgra,
+            w,
+            h,
+            stride,
+            PixelLayout::Bgra,
+            80,
+            Subsampling::S444,
+        )
+        .unwrap();
+        assert_eq!(sof0_sampling(&s444), [0x11, 0x11, 0x11]);
+        assert!(!inspect(&s444).unwrap().is_420);
+        let s420 = encode_with(
+            &bgra,
+            w,
+            h,
+            stride,
+            PixelLayout::Bgra,
+            80,
+            Subsampling::S420,
+        )
+        .unwrap();
+        assert_eq!(sof0_sampling(&s420), [0x22, 0x11, 0x11]);
+        assert_eq!(
+            s420,
+            encode(&bgra, w, h, stride, PixelLayout::Bgra, 80).unwrap()
+        );
+        let mut enc = JpegEncoder::new().unwrap();
+        for (sub, want) in [(Subsampling::S444, &s444), (Subsampling::S420, &s420)] {
+            let got = enc
+                .encode(&bgra, w, h, stride, PixelLayout::Bgra, 80, sub)
+                .unwrap();
+            assert_eq!(&got, want);
+        }
+        assert!(
+            enc.encode(
+                &bgra[..10],
+                w,
+                h,
+                stride,
+                PixelLayout::Bgra,
+                80,
+                Subsampling::S444
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -69,6 +69,36 @@ pub fn decode_rgb(png: &[u8]) -> Result<(u32, u32, Vec<u8>), PngError> {
     Ok((info.width, info.height, rgb))
 }
 
+/// Reads a PNG of any colour type and bit depth (an overlay, a watermark) as
+/// `(width, height, RGBA bytes)` with 8 bits per channel: palette and grey are expanded, 16-bit
+/// channels reduced, and an image without alpha is opaque.
+pub fn decode_rgba(png: &[u8]) -> Result<(u32, u32, Vec<u8>), PngError> {
+    let bad = |e: &dyn std::fmt::Display| PngError::Decode(e.to_string());
+    let mut decoder = ::png::Decoder::new(std::io::Cursor::new(png));
+    decoder.set_transformations(::png::Transformations::normalize_to_color8());
+    let mut reader = decoder.read_info().map_err(|e| bad(&e))?;
+    let size = reader
+        .output_buffer_size()
+        .ok_or_else(|| PngError::Decode("image too large".into()))?;
+    let mut buf = vec![0; size];
+    let info = reader.next_frame(&mut buf).map_err(|e| bad(&e))?;
+    buf.truncate(info.buffer_size());
+    let rgba = match info.color_type {
+        ::png::ColorType::Rgba => buf,
+        ::png::ColorType::Rgb => buf
+            .chunks_exact(3)
+            .flat_map(|p| [p[0], p[1], p[2], 255])
+            .collect(),
+        ::png::ColorType::GrayscaleAlpha => buf
+            .chunks_exact(2)
+            .flat_map(|p| [p[0], p[0], p[0], p[1]])
+            .collect(),
+        ::png::ColorType::Grayscale => buf.iter().flat_map(|&g| [g, g, g, 255]).collect(),
+        c => return Err(PngError::Decode(format!("{c:?} after expansion"))),
+    };
+    Ok((info.width, info.height, rgba))
+}
+
 /// An RGB565 image (a panel shadow) as PNG.
 pub fn rgb565_png(img: &Rgb565Image) -> Result<Vec<u8>, PngError> {
     encode(
@@ -103,5 +133,22 @@ mod tests {
             .collect();
         assert_eq!(rgb, want);
         assert!(matches!(decode_rgb(b"not a png"), Err(PngError::Decode(_))));
+    }
+
+    #[test]
+    fn rgba_and_grey_alpha_pngs_read_as_rgba() {
+        let rgba: Vec<u8> = (0..3 * 2u32)
+            .flat_map(|i| [(i * 40) as u8, 7, 9, (i * 50) as u8])
+            .collect();
+        let png = encode(3, 2, ::png::ColorType::Rgba, &rgba).unwrap();
+        assert_eq!(decode_rgba(&png).unwrap(), (3, 2, rgba));
+        let ga = encode(2, 1, ::png::ColorType::GrayscaleAlpha, &[10, 20, 30, 40]).unwrap();
+        assert_eq!(
+            decode_rgba(&ga).unwrap(),
+            (2, 1, vec![10, 10, 10, 20, 30, 30, 30, 40])
+        );
+        let rgb = encode(1, 1, ::png::ColorType::Rgb, &[1, 2, 3]).unwrap();
+        assert_eq!(decode_rgba(&rgb).unwrap(), (1, 1, vec![1, 2, 3, 255]));
+        assert!(decode_rgba(b"nope").is_err());
     }
 }

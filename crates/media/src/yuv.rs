@@ -73,7 +73,8 @@ impl I420 {
         };
         let convert = match layout {
             PixelLayout::Rgba => yuvutils_rs::rgba_to_yuv420,
-            PixelLayout::Bgra => yuvutils_rs::bgra_to_yuv420,
+            // The fourth byte is not read.
+            PixelLayout::Bgra | PixelLayout::Bgrx => yuvutils_rs::bgra_to_yuv420,
         };
         convert(
             &mut img,

@@ -75,6 +75,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
                 signal.clone(),
                 metrics.clone(),
             ));
+        } else if sc.kind() == crate::config::SourceKind::Screen {
+            tasks.spawn(crate::source::screen::run_screen(
+                stream,
+                sc,
+                signal.clone(),
+            ));
         } else if generated {
             tasks.spawn(crate::source::run_generated(
                 stream,

@@ -1,6 +1,7 @@
 //! Headless Chromium (Debian's `chromium`) opens the viewer page and the test reads back what the
 //! page painted: the position and colour of the pattern's features, for the WebCodecs (H.264) path,
-//! the JPEG-over-WebSocket path and the MJPEG path.
+//! the JPEG-over-WebSocket path and the MJPEG path; and, for the two socket paths, that the page's
+//! reports put its capture-to-paint latency for that stream into `/metrics`.
 
 use crate::common::chromium;
 
@@ -14,6 +15,24 @@ const STREAMS: &str = "[[streams]]\nname = \"still\"\nsource = \"pattern\"\nstil
 
 fn close(a: [i64; 3], b: [i64; 3], tol: i64) -> bool {
     a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= tol)
+}
+
+/// The value of `series` in `/metrics` once it is above 0 (the socket records a report a moment
+/// after the page sent it); 0 if it never is within 5 s.
+async fn reported(addr: std::net::SocketAddr, series: &str) -> f64 {
+    let mut value = 0.0;
+    for _ in 0..50 {
+        let body = String::from_utf8(get(addr, "/metrics").await.body).unwrap();
+        value = body
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or(0.0);
+        if value > 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    value
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,6 +148,32 @@ async fn the_viewer_paints_the_pattern_on_every_path() {
             )
             .await
             .ok();
+            // The page reports what it measured, and /metrics has it for this stream and codec.
+            page.wait_for(
+                "pixelwireViewer.latencySamplesSent > 0",
+                Duration::from_secs(15),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{path}: no report sent: {e}\n{}", page.console_tail(20)));
+            let count = reported(
+                running.http_addr,
+                &format!(
+                    "pixelwire_viewer_paint_latency_seconds_count{{stream=\"still\",codec=\"{path}\"}}"
+                ),
+            )
+            .await;
+            assert!(count >= 1.0, "{path}: {count} latency samples in /metrics");
+            let decoded = reported(
+                running.http_addr,
+                &format!(
+                    "pixelwire_viewer_decoded_frames_total{{stream=\"still\",codec=\"{path}\"}}"
+                ),
+            )
+            .await;
+            assert!(
+                decoded >= 1.0,
+                "{path}: {decoded} decoded frames in /metrics"
+            );
         }
     }
     running.shutdown();

@@ -22,4 +22,6 @@ mod emu_virtual_panel;
 mod http_api;
 mod loopback_processes;
 mod prometheus_self_monitoring;
+mod screen_capture;
 mod viewer_outputs;
+mod viewer_reports;

@@ -129,7 +129,8 @@ impl Load {
             }
         }));
 
-        // An H.264 viewer of the display's stream, reading everything.
+        // An H.264 viewer of the display's stream, reading everything and reporting like the
+        // viewer page, after one malformed report (refused).
         let s = stop.clone();
         tasks.push(tokio::spawn(async move {
             let (mut ws, _) = tokio_tungstenite::connect_async(format!(
@@ -137,11 +138,20 @@ impl Load {
             ))
             .await
             .expect("viewer connects");
+            let report = |text: &str| Message::Text(text.to_string().into());
+            ws.send(report(r#"{"type":"report","codec":"h264","decoded":-1}"#))
+                .await
+                .expect("send a malformed report");
             while !s.load(Ordering::Relaxed) {
                 match tokio::time::timeout(Duration::from_millis(500), ws.next()).await {
                     Ok(Some(Ok(_))) | Err(_) => {}
                     other => panic!("viewer socket ended: {other:?}"),
                 }
+                ws.send(report(
+                    r#"{"type":"report","codec":"h264","decoded":5,"dropped":1,"latency_ms":[25,31.5]}"#,
+                ))
+                .await
+                .expect("send a report");
             }
         }));
         let _dashboard = running.state.bus.get("dash").expect("dash stream").watch();

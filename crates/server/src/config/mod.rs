@@ -24,6 +24,7 @@ mod error;
 mod legacy;
 mod panel;
 pub mod ranges;
+pub mod screen;
 mod streams;
 mod table;
 

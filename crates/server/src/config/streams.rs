@@ -8,6 +8,7 @@
 
 use super::dashboard::DashboardConfig;
 use super::ranges::{Side, StreamFps};
+use super::screen::{ScreenConfig, ScreenTarget};
 use super::table::{self, Table};
 use serde::de::{self, MapAccess};
 use serde::{Deserialize, Deserializer};
@@ -33,6 +34,8 @@ pub enum SourceKind {
     /// Frames pushed by a camera (WebSocket, HTTP or TCP) that names this stream; declaring it lets
     /// displays be routed to it before the camera connects.
     Camera,
+    /// The X screen, a monitor, a region or a window (`[streams.screen]`).
+    Screen,
 }
 
 impl SourceKind {
@@ -44,6 +47,7 @@ impl SourceKind {
             Self::Pattern => "pattern",
             Self::Dashboard => "dashboard",
             Self::Camera => "camera",
+            Self::Screen => "screen",
         }
     }
 
@@ -55,6 +59,7 @@ impl SourceKind {
             Self::Pattern => 30.0,
             Self::Dashboard => 1.0,
             Self::Camera => 30.0,
+            Self::Screen => 30.0,
         }
     }
 }
@@ -75,6 +80,13 @@ pub enum Source {
         /// Nominal frames per second, shown by the API (default [`SourceKind::default_fps`]).
         /// `still` is accepted in a camera's table, as it always was, and means nothing.
         fps: Option<StreamFps>,
+    },
+    /// A screen capture; captures only while watched, and only when pixels change.
+    Screen {
+        /// Frames per second at most (default [`SourceKind::default_fps`]).
+        fps: Option<StreamFps>,
+        /// What it captures.
+        screen: ScreenConfig,
     },
 }
 
@@ -97,6 +109,10 @@ impl Source {
             SourceKind::Pattern => Self::Pattern(Ticks::default()),
             SourceKind::Dashboard => Self::Dashboard(DashboardConfig::default()),
             SourceKind::Camera => Self::Camera { fps: None },
+            SourceKind::Screen => Self::Screen {
+                fps: None,
+                screen: ScreenConfig::default(),
+            },
         }
     }
 
@@ -108,6 +124,7 @@ impl Source {
             Self::Pattern(_) => SourceKind::Pattern,
             Self::Dashboard(_) => SourceKind::Dashboard,
             Self::Camera { .. } => SourceKind::Camera,
+            Self::Screen { .. } => SourceKind::Screen,
         }
     }
 }
@@ -145,7 +162,7 @@ impl StreamConfig {
     pub fn fps(&self) -> f32 {
         let configured = match &self.source {
             Source::Bios(t) | Source::Cpu(t) | Source::Pattern(t) => t.fps,
-            Source::Camera { fps } => *fps,
+            Source::Camera { fps } | Source::Screen { fps, .. } => *fps,
             Source::Dashboard(_) => None,
         };
         configured.map_or_else(|| self.kind().default_fps(), StreamFps::get)
@@ -155,7 +172,15 @@ impl StreamConfig {
     pub fn still(&self) -> bool {
         match &self.source {
             Source::Bios(t) | Source::Cpu(t) | Source::Pattern(t) => t.still,
-            Source::Dashboard(_) | Source::Camera { .. } => false,
+            Source::Dashboard(_) | Source::Camera { .. } | Source::Screen { .. } => false,
+        }
+    }
+
+    /// What a `screen` stream captures (`None` for other sources).
+    pub fn screen_config(&self) -> Option<&ScreenConfig> {
+        match &self.source {
+            Source::Screen { screen, .. } => Some(screen),
+            _ => None,
         }
     }
 
@@ -198,6 +223,7 @@ pub(super) struct PartialStream {
     fps: Option<StreamFps>,
     still: Option<bool>,
     dashboard: Option<DashboardConfig>,
+    screen: Option<ScreenConfig>,
 }
 
 impl Table for StreamConfig {
@@ -210,6 +236,7 @@ impl Table for StreamConfig {
         "fps",
         "still",
         "dashboard",
+        "screen",
     ];
     type Partial = PartialStream;
 
@@ -230,6 +257,7 @@ impl Table for StreamConfig {
             "fps" => p.fps = Some(map.next_value()?),
             "still" => p.still = Some(map.next_value()?),
             "dashboard" => p.dashboard = Some(map.next_value()?),
+            "screen" => p.screen = Some(map.next_value()?),
             other => return Err(table::unhandled(other, Self::KEYS)),
         }
         Ok(())
@@ -242,7 +270,25 @@ impl Table for StreamConfig {
             fps: p.fps,
             still: p.still.unwrap_or(false),
         };
+        if let Some(screen) = p.screen {
+            if kind != SourceKind::Screen {
+                return Err(E::custom(format_args!(
+                    "stream {:?}: a screen table needs source = \"screen\" (not {:?})",
+                    name.get_ref(),
+                    kind.name()
+                )));
+            }
+            if p.dashboard.is_some() {
+                return Err(E::custom(
+                    "a dashboard table needs source = \"dashboard\" (not \"screen\")",
+                ));
+            }
+            return finish_screen(name, ticks, p.width.or(p.height), screen);
+        }
         let source = match (kind, p.dashboard) {
+            (SourceKind::Screen, None) => {
+                return finish_screen(name, ticks, p.width.or(p.height), ScreenConfig::default());
+            }
             (SourceKind::Dashboard, dashboard) => {
                 if ticks.fps.is_some() || ticks.still {
                     return Err(E::custom(format_args!(
@@ -271,6 +317,37 @@ impl Table for StreamConfig {
             source,
         })
     }
+}
+
+/// A `screen` stream: fps and `[streams.screen]` only; its size is what it captures.
+fn finish_screen<E: de::Error>(
+    name: Spanned<String>,
+    ticks: Ticks,
+    size_key: Option<Side>,
+    screen: ScreenConfig,
+) -> Result<StreamConfig, E> {
+    if ticks.still || size_key.is_some() {
+        return Err(E::custom(format_args!(
+            "stream {:?}: a screen stream takes fps and a [streams.screen] table; its size is what it captures (set [streams.screen] region), and each display scales it to its panel",
+            name.get_ref()
+        )));
+    }
+    let (width, height) = match &screen.target {
+        ScreenTarget::Region(r) => (
+            Side::new(r.width).unwrap_or(DEFAULT_WIDTH),
+            Side::new(r.height).unwrap_or(DEFAULT_HEIGHT),
+        ),
+        _ => (DEFAULT_WIDTH, DEFAULT_HEIGHT),
+    };
+    Ok(StreamConfig {
+        name,
+        width,
+        height,
+        source: Source::Screen {
+            fps: ticks.fps,
+            screen,
+        },
+    })
 }
 
 impl<'de> Deserialize<'de> for StreamConfig {

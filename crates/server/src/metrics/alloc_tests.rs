@@ -2,7 +2,7 @@
 //! allocations each thread makes, and every per-frame recording method is called many times once
 //! its series exist. (A sent display frame used to allocate nine label strings.)
 
-use super::{DropReason, Metrics, PollOutcome, Transport, ViewerCodec};
+use super::{DropReason, Metrics, PollOutcome, ReportRejection, Transport, ViewerCodec};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
@@ -52,6 +52,8 @@ fn recording_a_frame_allocates_nothing() {
     let stream = m.stream("bios");
     let encoder = m.encoder("cam");
     let dashboard = m.dashboard("dash");
+    let reports = m.viewer_reports("cam", ViewerCodec::H264);
+    let latencies = [Duration::from_millis(30); 30];
     let sent = pixelwire_core::FrameSent {
         seq: 1,
         bytes: 4000,
@@ -80,8 +82,10 @@ fn recording_a_frame_allocates_nothing() {
         stream.rendered(d);
         encoder.encoded(d);
         dashboard.polled(PollOutcome::Answered, d);
+        reports.report(&latencies, 30, 1);
         // Labels that are all enums allocate nothing even without a handle.
         m.camera_dropped(Transport::Tcp, DropReason::Truncated);
+        reports.rejected(ReportRejection::Malformed);
     };
     // The first recording creates the series.
     record();

@@ -30,7 +30,7 @@ pub use display::{DisplayMetrics, ErrorKind, Protocol};
 pub use exposition::Format;
 pub use label::Name;
 pub use stream::StreamMetrics;
-pub use viewer::{EncoderMetrics, ViewerCodec, ViewerGuard};
+pub use viewer::{EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics};
 
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::Arc;

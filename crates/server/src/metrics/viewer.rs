@@ -1,9 +1,12 @@
 //! Viewer metrics: the H.264 encoder of a stream (`pixelwire_stream_h264_*`, recorded through an
-//! [`EncoderMetrics`] made when the encoder starts) and the viewers connected per stream and codec
-//! (`pixelwire_stream_viewers`, held up by a [`ViewerGuard`] while a viewer is connected).
+//! [`EncoderMetrics`] made when the encoder starts), the viewers connected per stream and codec
+//! (`pixelwire_stream_viewers`, held up by a [`ViewerGuard`] while a viewer is connected) and what
+//! the viewer pages measured and reported back (`pixelwire_viewer_*`, recorded through a
+//! [`ViewerReportMetrics`] made when a viewer socket opens: capture-to-paint latency beside the
+//! displays' `pixelwire_display_latency_seconds`, with the same buckets).
 
 use super::label::{Name, label_values};
-use super::series::{Hist, Lazy, hist, seconds_histogram};
+use super::series::{Hist, Lazy, hist, latency_histogram, seconds_histogram};
 use super::stream::StreamLabel;
 use super::{Metrics, register};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +29,26 @@ label_values! {
     }
 }
 
+label_values! {
+    /// Why a viewer's report was not recorded.
+    pub enum ReportRejection {
+        /// Longer than a report may be.
+        TooLarge => "too_large",
+        /// Not JSON, or not shaped like a report.
+        Malformed => "malformed",
+        /// More latency samples or frames than one report may carry.
+        OutOfRange => "out_of_range",
+        /// The report names another codec than the socket carries.
+        CodecMismatch => "codec_mismatch",
+    }
+}
+
+/// `{reason}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RejectionLabel {
+    reason: ReportRejection,
+}
+
 /// `{stream, codec}`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ViewerLabel {
@@ -38,6 +61,10 @@ pub(super) struct ViewerFamilies {
     encode: Hist<StreamLabel>,
     encode_errors: Family<StreamLabel, Counter>,
     viewers: Family<ViewerLabel, Gauge>,
+    paint_latency: Hist<ViewerLabel>,
+    decoded: Family<ViewerLabel, Counter>,
+    dropped: Family<ViewerLabel, Counter>,
+    rejected: Family<RejectionLabel, Counter>,
 }
 
 impl ViewerFamilies {
@@ -59,6 +86,30 @@ impl ViewerFamilies {
                 r,
                 "pixelwire_stream_viewers",
                 "Browser and MJPEG viewers connected",
+                Family::default(),
+            ),
+            paint_latency: register(
+                r,
+                "pixelwire_viewer_paint_latency_seconds",
+                "Capture to paint in a viewer page, as the page reported it",
+                hist(latency_histogram),
+            ),
+            decoded: register(
+                r,
+                "pixelwire_viewer_decoded_frames",
+                "Frames a viewer page reported decoded",
+                Family::default(),
+            ),
+            dropped: register(
+                r,
+                "pixelwire_viewer_dropped_frames",
+                "Frames a viewer page reported received and never painted",
+                Family::default(),
+            ),
+            rejected: register(
+                r,
+                "pixelwire_viewer_reports_rejected",
+                "Viewer reports not recorded, by reason",
                 Family::default(),
             ),
         }
@@ -96,6 +147,37 @@ impl Drop for ViewerGuard {
     }
 }
 
+/// What one viewer socket records from its page's reports, resolved once per connection. The
+/// series appear with the first report: a client that never reports (seed 001's viewers, tools)
+/// adds none.
+#[derive(Debug)]
+pub struct ViewerReportMetrics {
+    latency: Lazy<ViewerLabel, Histogram, fn() -> Histogram>,
+    decoded: Lazy<ViewerLabel, Counter>,
+    dropped: Lazy<ViewerLabel, Counter>,
+    rejected: Family<RejectionLabel, Counter>,
+}
+
+impl ViewerReportMetrics {
+    /// A report: frames painted `latencies` after capture, `decoded` and `dropped` frames since
+    /// the page's previous report.
+    pub fn report(&self, latencies: &[Duration], decoded: u64, dropped: u64) {
+        let h = self.latency.get();
+        for l in latencies {
+            h.observe(l.as_secs_f64());
+        }
+        self.decoded.get().inc_by(decoded);
+        self.dropped.get().inc_by(dropped);
+    }
+
+    /// A report was not recorded.
+    pub fn rejected(&self, reason: ReportRejection) {
+        self.rejected
+            .get_or_create(&RejectionLabel { reason })
+            .inc();
+    }
+}
+
 impl Metrics {
     /// The handle the H.264 encoder of `stream` records through.
     pub fn encoder(&self, stream: &str) -> EncoderMetrics {
@@ -116,5 +198,57 @@ impl Metrics {
         });
         viewers.inc();
         ViewerGuard { viewers }
+    }
+
+    /// The handle a viewer socket of `stream` carrying `codec` records its page's reports
+    /// through. `stream` is the stream the server serves that socket, never a name the client sent.
+    pub fn viewer_reports(&self, stream: &str, codec: ViewerCodec) -> ViewerReportMetrics {
+        let f = &self.inner.viewer;
+        let l = ViewerLabel {
+            stream: stream.into(),
+            codec,
+        };
+        ViewerReportMetrics {
+            latency: Lazy::new(&f.paint_latency, l.clone()),
+            decoded: Lazy::new(&f.decoded, l.clone()),
+            dropped: Lazy::new(&f.dropped, l),
+            rejected: f.rejected.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_appear_under_the_sockets_stream_and_codec() {
+        let m = Metrics::new();
+        let h264 = m.viewer_reports("cam", ViewerCodec::H264);
+        let jpeg = m.viewer_reports("cam", ViewerCodec::Jpeg);
+        // A socket whose page never reports adds no series.
+        assert!(!m.encode(&[]).contains("pixelwire_viewer_"));
+        h264.report(
+            &[Duration::from_millis(3), Duration::from_millis(40)],
+            30,
+            2,
+        );
+        h264.report(&[Duration::from_secs(7)], 1, 0);
+        jpeg.report(&[], 0, 5);
+        h264.rejected(ReportRejection::Malformed);
+        let om = m.encode(&[]);
+        for want in [
+            "pixelwire_viewer_paint_latency_seconds_count{stream=\"cam\",codec=\"h264\"} 3\n",
+            "pixelwire_viewer_paint_latency_seconds_bucket{le=\"0.005\",stream=\"cam\",codec=\"h264\"} 1\n",
+            "pixelwire_viewer_paint_latency_seconds_bucket{le=\"0.05\",stream=\"cam\",codec=\"h264\"} 2\n",
+            "pixelwire_viewer_paint_latency_seconds_bucket{le=\"5.0\",stream=\"cam\",codec=\"h264\"} 2\n",
+            "pixelwire_viewer_paint_latency_seconds_count{stream=\"cam\",codec=\"jpeg\"} 0\n",
+            "pixelwire_viewer_decoded_frames_total{stream=\"cam\",codec=\"h264\"} 31\n",
+            "pixelwire_viewer_dropped_frames_total{stream=\"cam\",codec=\"h264\"} 2\n",
+            "pixelwire_viewer_dropped_frames_total{stream=\"cam\",codec=\"jpeg\"} 5\n",
+            "pixelwire_viewer_reports_rejected_total{reason=\"malformed\"} 1\n",
+        ] {
+            assert!(om.contains(want), "missing {want:?} in\n{om}");
+        }
     }
 }

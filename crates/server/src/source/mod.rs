@@ -5,6 +5,7 @@
 pub mod dashboard;
 pub mod generator;
 pub mod render;
+pub mod screen;
 pub mod system_info;
 
 use crate::bus::Stream;
@@ -42,8 +43,9 @@ impl Screen {
                 )))
             }
             SourceKind::Pattern => Screen::Pattern(render::PatternScreen::new(w, h)),
-            // Dashboards run their own task (`dashboard::run_dashboard`); cameras push.
-            SourceKind::Dashboard | SourceKind::Camera => return None,
+            // Dashboards and screens run their own tasks (`dashboard.rs`, `screen.rs`); cameras
+            // push.
+            SourceKind::Dashboard | SourceKind::Camera | SourceKind::Screen => return None,
         })
     }
 

@@ -1,8 +1,10 @@
 //! Browser and video-tool viewers: H.264 for WebCodecs over WebSocket, JPEG over WebSocket, MJPEG
-//! over HTTP, the viewer page, and seed 001's compatibility endpoints.
+//! over HTTP, the viewer page, the reports the page sends back, and seed 001's compatibility
+//! endpoints.
 
 pub mod h264;
 pub mod mjpeg;
+pub mod report;
 pub mod ws;
 
 use crate::bus::Bus;

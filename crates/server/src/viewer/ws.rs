@@ -2,12 +2,14 @@
 //! seed 001's `/ws/viewer` (and any path on the viewer ports), which shows the most recently
 //! active camera. The first message is a JSON hello; then one binary message per frame
 //! ([`super::message`]). The client sends `{"type":"ping","id":n}` (answered with the server clock,
-//! for its clock-offset estimate) and `{"type":"keyframe"}`.
+//! for its clock-offset estimate), `{"type":"keyframe"}` and `{"type":"report",…}` ([`report`]:
+//! what the page measured, recorded under the stream and codec this socket serves).
 //!
 //! H.264 viewers start at a keyframe (one is requested when they join) and, when they fall behind,
 //! skip to the next keyframe instead of buffering: always at the live edge.
 
 use super::ViewerContext;
+use super::report;
 use crate::api_error::ApiError;
 use crate::bus::Stream;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -71,7 +73,7 @@ pub async fn stream(
     Ok(small_reads(ws).on_upgrade(move |socket| run(socket, ctx, stream, codec)))
 }
 
-/// Viewers only send small JSON (pings, keyframe requests): a 4 KiB read buffer instead of
+/// Viewers only send small JSON (pings, keyframe requests, reports of at most 8 KiB): a 4 KiB read buffer instead of
 /// tungstenite's 128 KiB, which it keeps zero-filled and resident for every socket, and a 64 KiB
 /// message cap.
 fn small_reads(ws: WebSocketUpgrade) -> WebSocketUpgrade {
@@ -101,6 +103,11 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
     let (mut tx, mut rx) = socket.split();
     let _guard = ctx.cameras.viewer_connected();
     let _counted = ctx.metrics.viewer(stream.name(), codec.label());
+    let mut reports = Reports {
+        metrics: ctx.metrics.viewer_reports(stream.name(), codec.label()),
+        codec: codec.label(),
+        rejected: 0,
+    };
     let (w, h) = stream.latest().map_or((0, 0), |f| (f.width, f.height));
     let hello = json!({
         "type": "hello", "stream": stream.name(), "codec": codec.label().as_str(),
@@ -148,6 +155,7 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
                                 if tx.send(Message::Text(pong.to_string().into())).await.is_err() { break; }
                             }
                             Some("keyframe") => if let Some(h) = &hub { h.request_keyframe(); },
+                            Some("report") => reports.handle(&t, stream.name()),
                             _ => {}
                         }
                         None
@@ -164,6 +172,41 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
                 && tx.send(Message::Binary(msg)).await.is_err()
             {
                 break;
+            }
+        }
+    }
+}
+
+/// Records one socket's reports ([`report`]) and logs the ones refused: the 1st, 2nd, 4th, 8th, …
+/// of a connection at warn, the others at debug, so a page that sends garbage every second does
+/// not flood the log.
+struct Reports {
+    metrics: crate::metrics::ViewerReportMetrics,
+    codec: crate::metrics::ViewerCodec,
+    rejected: u64,
+}
+
+impl Reports {
+    fn handle(&mut self, text: &str, stream: &str) {
+        match report::parse(text, self.codec) {
+            Ok(r) => {
+                if r.discarded_samples > 0 {
+                    tracing::debug!(
+                        stream,
+                        discarded = r.discarded_samples,
+                        "viewer report: latency samples over the limit left out"
+                    );
+                }
+                self.metrics.report(&r.latencies, r.decoded, r.dropped);
+            }
+            Err(e) => {
+                self.metrics.rejected(e.reason());
+                self.rejected += 1;
+                if self.rejected.is_power_of_two() {
+                    tracing::warn!(stream, error = %e, rejected = self.rejected, "viewer report refused");
+                } else {
+                    tracing::debug!(stream, error = %e, rejected = self.rejected, "viewer report refused");
+                }
             }
         }
     }

@@ -1,0 +1,261 @@
+//! [`ScreenCapture`]: seed 003's `ScreenCapture` — capture, change detection and striped encoding
+//! on two threads, with the encoded stripes handed to a callback or an iterator.
+//!
+//! The capture thread grabs (only when the X server reports damage) and puts the frame in a
+//! [`NewestSlot`]; the encode thread takes the newest frame, runs the [`StripePipeline`] and calls
+//! the callback. Capture never waits for encoding: a frame the encoder has not taken yet is
+//! replaced by the next, whose damage then covers both (pixelflux's capture instead blocks behind
+//! its encoder, so its latency grows under load).
+
+use crate::error::CaptureError;
+use crate::pipeline::{PipelineStats, StripePipeline};
+use crate::settings::CaptureSettings;
+use crate::slot::NewestSlot;
+use crate::stripe::EncodedStripe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[cfg(target_os = "linux")]
+use crate::x11::{Grab, X11Grabber, cursor::CursorUpdate};
+
+/// How long the encode thread waits for a frame before looking at the stop flag.
+const TAKE_TIMEOUT: Duration = Duration::from_millis(100);
+/// Stripes an iterator buffers before it drops its backlog (and asks for a full refresh).
+pub const ITER_CAPACITY: usize = 512;
+
+/// Counters of a running capture.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// Frames grabbed.
+    pub frames_captured: u64,
+    /// Grabbed frames replaced before the encoder took them (their damage carried over).
+    pub frames_superseded: u64,
+    /// Stripes an iterator's reader was too slow for (dropped; a refresh followed).
+    pub stripes_dropped: u64,
+    /// The encoder's counters.
+    pub pipeline: PipelineStats,
+}
+
+struct Shared {
+    stop: AtomicBool,
+    refresh: AtomicBool,
+    captured: AtomicU64,
+    dropped: AtomicU64,
+    pipeline: Mutex<PipelineStats>,
+}
+
+/// A running capture; stops when dropped. See the module docs.
+pub struct ScreenCapture {
+    size: (u32, u32),
+    shared: Arc<Shared>,
+    full_requests: Arc<AtomicBool>,
+    slot: Arc<NewestSlot<Grab>>,
+    capture: Option<JoinHandle<Result<(), CaptureError>>>,
+    encode: Option<JoinHandle<()>>,
+}
+
+/// Encoded stripes as an iterator (from [`ScreenCapture::start_iter`]); ends when the capture
+/// stops.
+pub struct Stripes {
+    rx: Receiver<EncodedStripe>,
+}
+
+impl Iterator for Stripes {
+    type Item = EncodedStripe;
+
+    fn next(&mut self) -> Option<EncodedStripe> {
+        self.rx.recv().ok()
+    }
+}
+
+impl Stripes {
+    /// The next stripe, waiting at most `timeout`.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<EncodedStripe> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+impl ScreenCapture {
+    /// Starts capturing; `on_stripe` runs on the encode thread for every encoded stripe, top to
+    /// bottom within a frame. Errors that prevent starting (no display, a missing extension, no
+    /// such monitor or window, a setting this build cannot honour) are returned here.
+    pub fn start(
+        settings: CaptureSettings,
+        on_stripe: impl FnMut(EncodedStripe) + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        Self::start_with_cursor(settings, on_stripe, |_| {})
+    }
+
+    /// [`ScreenCapture::start`], and `on_cursor` gets the pointer's moves and shapes when
+    /// [`crate::CursorMode::Separate`] is set.
+    pub fn start_with_cursor(
+        settings: CaptureSettings,
+        mut on_stripe: impl FnMut(EncodedStripe) + Send + 'static,
+        mut on_cursor: impl FnMut(CursorUpdate) + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        let mut pipeline = StripePipeline::new(&settings)?;
+        let mut grabber = X11Grabber::open(&settings)?;
+        let size = grabber.area().map_or((0, 0), |a| (a.width, a.height));
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            refresh: AtomicBool::new(false),
+            captured: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            pipeline: Mutex::new(PipelineStats::default()),
+        });
+        let slot = Arc::new(NewestSlot::<Grab>::new());
+        let full_requests = grabber.full_requests();
+
+        let (sh, sl) = (Arc::clone(&shared), Arc::clone(&slot));
+        let capture = std::thread::Builder::new()
+            .name("pw-capture".into())
+            .spawn(move || {
+                let stop = &sh.stop;
+                let result = loop {
+                    match grabber.next(stop) {
+                        Ok(Some(g)) => {
+                            sh.captured.fetch_add(1, Ordering::Relaxed);
+                            sl.put(g);
+                        }
+                        Ok(None) => break Ok(()),
+                        Err(e) => break Err(e),
+                    }
+                };
+                sl.close();
+                result
+            })
+            .map_err(|e| CaptureError::X11(format!("cannot start the capture thread: {e}")))?;
+
+        let (sh, sl) = (Arc::clone(&shared), Arc::clone(&slot));
+        let encode = std::thread::Builder::new()
+            .name("pw-encode".into())
+            .spawn(move || {
+                while !sh.stop.load(Ordering::Relaxed) {
+                    let Some(grab) = sl.take(TAKE_TIMEOUT) else {
+                        if sl.is_closed() {
+                            break;
+                        }
+                        continue;
+                    };
+                    if sh.refresh.swap(false, Ordering::Relaxed) {
+                        pipeline.request_refresh();
+                    }
+                    if let Some(c) = grab.cursor {
+                        on_cursor(c);
+                    }
+                    for stripe in pipeline.process(&grab.frame) {
+                        on_stripe(stripe);
+                    }
+                    *sh.pipeline.lock().unwrap_or_else(|p| p.into_inner()) = pipeline.stats();
+                }
+            })
+            .map_err(|e| CaptureError::X11(format!("cannot start the encode thread: {e}")))?;
+        Ok(Self {
+            size,
+            shared,
+            full_requests,
+            slot,
+            capture: Some(capture),
+            encode: Some(encode),
+        })
+    }
+
+    /// Starts capturing with the stripes delivered as an iterator. A reader that falls more than
+    /// [`ITER_CAPACITY`] stripes behind loses the backlog and gets a full refresh instead, so
+    /// it always catches up to a complete, current picture.
+    pub fn start_iter(settings: CaptureSettings) -> Result<(Self, Stripes), CaptureError> {
+        let (tx, rx): (SyncSender<EncodedStripe>, _) = std::sync::mpsc::sync_channel(ITER_CAPACITY);
+        let refresh = Arc::new(AtomicBool::new(false));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (r2, d2) = (Arc::clone(&refresh), Arc::clone(&dropped));
+        let cap = Self::start(settings, move |s| match tx.try_send(s) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Err(TrySendError::Full(_)) => {
+                d2.fetch_add(1, Ordering::Relaxed);
+                r2.store(true, Ordering::Relaxed);
+            }
+        })?;
+        // The callback cannot reach the capture's own flags: a small relay thread forwards
+        // "dropped, refresh" to them.
+        let (shared, full) = (Arc::clone(&cap.shared), Arc::clone(&cap.full_requests));
+        std::thread::Builder::new()
+            .name("pw-iter-relay".into())
+            .spawn(move || {
+                while !shared.stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TAKE_TIMEOUT);
+                    if refresh.swap(false, Ordering::Relaxed) {
+                        shared.refresh.store(true, Ordering::Relaxed);
+                        full.store(true, Ordering::Relaxed);
+                    }
+                    shared
+                        .dropped
+                        .store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
+            })
+            .map_err(|e| CaptureError::X11(format!("cannot start a thread: {e}")))?;
+        Ok((cap, Stripes { rx }))
+    }
+
+    /// Every stripe is sent again on the next frame (JPEG at its best quality, H.264 IDRs), even
+    /// if the screen is still: for a viewer that joins or lost data.
+    pub fn request_refresh(&self) {
+        self.shared.refresh.store(true, Ordering::Relaxed);
+        self.full_requests.store(true, Ordering::Relaxed);
+    }
+
+    /// Width and height of the captured area when the capture started (a followed window may
+    /// change it later; each stripe carries its own width).
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> CaptureStats {
+        CaptureStats {
+            frames_captured: self.shared.captured.load(Ordering::Relaxed),
+            frames_superseded: self.slot.superseded(),
+            stripes_dropped: self.shared.dropped.load(Ordering::Relaxed),
+            pipeline: *self
+                .shared
+                .pipeline
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// True while both threads run.
+    pub fn is_running(&self) -> bool {
+        self.capture.as_ref().is_some_and(|t| !t.is_finished())
+            && self.encode.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops both threads and waits for them; returns the error that ended capture early, if any.
+    pub fn stop(mut self) -> Result<(), CaptureError> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Result<(), CaptureError> {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.slot.close();
+        let captured = match self.capture.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(CaptureError::X11("the capture thread panicked".into())),
+            None => Ok(()),
+        };
+        if let Some(Err(_)) = self.encode.take().map(JoinHandle::join) {
+            return Err(CaptureError::X11(
+                "the encode thread panicked (in the stripe callback?)".into(),
+            ));
+        }
+        captured
+    }
+}
+
+impl Drop for ScreenCapture {
+    fn drop(&mut self) {
+        let _ = self.halt();
+    }
+}
