@@ -4,7 +4,7 @@
 #
 #   scripts/bench-screen.sh [--quick] [--duration S] [--sizes "1280x720 1920x1080"]
 #       [--fps "30 60"] [--modes "jpeg h264 h264-full"] [--scenes "dashboard idle"]
-#       [--systems "pixelflux pixelwire"] [--out DIR] [--keep]
+#       [--systems "pixelflux pixelwire"] [--pw-args "ARGS"] [--out DIR] [--keep]
 #
 # For each size it starts Xvfb on a free display (:40 and up, never :99) and, for each scene,
 # pixelwire-x11-scene at 60 pictures/s. It first samples the scene alone for 3 s (Xvfb and scene
@@ -14,6 +14,8 @@
 # payload bytes/s, capture-to-callback latency, luma PSNR against the re-rendered picture) and a
 # markdown table printed, with a pixelwire/pixelflux ratio row under each pixelwire row.
 # --quick: 1280x720, 60 fps, dashboard + idle, 8 s. Records are deleted unless --keep.
+# --pw-args: extra arguments for the pixelwire runner (e.g. "--motion-frames 0": stripes in
+# motion keep the base JPEG quality, for a comparison at equal quality).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,6 +26,7 @@ FPS_LIST="30 60"
 MODES="jpeg h264 h264-full"
 SCENES="dashboard idle"
 SYSTEMS="pixelflux pixelwire"
+PW_ARGS=""
 OUT="$ROOT/target/bench-screen"
 KEEP=0
 SCENE_FPS=60
@@ -36,9 +39,10 @@ while [ $# -gt 0 ]; do
         --modes) MODES="$2"; shift ;;
         --scenes) SCENES="$2"; shift ;;
         --systems) SYSTEMS="$2"; shift ;;
+        --pw-args) PW_ARGS="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --keep) KEEP=1 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -102,7 +106,7 @@ run_one() { # system size fps mode scene
     else
         DISPLAY=":$DISP" "$PW_BIN" \
             --out "$rec" --width "$w" --height "$h" --fps "$fps" --codec "$mode" \
-            --duration "$DURATION" --started "$started" >>"$LOG" 2>&1 &
+            --duration "$DURATION" --started "$started" $PW_ARGS >>"$LOG" 2>&1 &
     fi
     RUNNER_PID=$!
     for _ in $(seq 200); do [ -e "$started" ] && break; sleep 0.05; done

@@ -35,6 +35,7 @@ struct Args {
     codec: String,
     duration: f64,
     jpeg_quality: u8,
+    motion_frames: Option<u32>,
     started: Option<String>,
 }
 
@@ -47,6 +48,7 @@ fn parse_args() -> Result<Args, String> {
         codec: "jpeg".into(),
         duration: 20.0,
         jpeg_quality: 85,
+        motion_frames: None,
         started: None,
     };
     let mut it = std::env::args().skip(1);
@@ -61,6 +63,8 @@ fn parse_args() -> Result<Args, String> {
             "--codec" => a.codec = v,
             "--duration" => a.duration = num(&v)?,
             "--jpeg-quality" => a.jpeg_quality = num(&v)?.clamp(1.0, 100.0) as u8,
+            // Damage throttling's `duration` (0: stripes in motion keep the base quality).
+            "--motion-frames" => a.motion_frames = Some(num(&v)?.clamp(0.0, 1e6) as u32),
             "--started" => a.started = Some(v),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -116,6 +120,9 @@ fn run(a: Args) -> Result<(), Box<dyn std::error::Error>> {
         ..CaptureSettings::default()
     };
     settings.jpeg.quality = a.jpeg_quality;
+    if let Some(d) = a.motion_frames {
+        settings.damage_block.duration = d;
+    }
     settings.h264.full_frame = a.codec == "h264-full";
 
     let mut out = BufWriter::with_capacity(1 << 20, File::create(&a.out)?);
