@@ -595,6 +595,59 @@ async fn device_api_registers_heartbeats_and_answers_probes() {
     assert_eq!(f.send(garbage).await.status, StatusCode::BAD_REQUEST);
 }
 
+/// Issue 13 (8): ids with newlines, NULs or 10,000 characters were stored, persisted and logged
+/// raw (a newline forged a log line); register answered a stream the registry did not store.
+#[tokio::test]
+async fn device_ids_are_validated_and_register_answers_what_it_stores() {
+    let f = Fixture::new("");
+    for bad in [
+        "a\nERROR pixelwire::server: FORGED LINE".to_string(),
+        "nul\0id".to_string(),
+        "x".repeat(10_000),
+    ] {
+        let reg = json!({"deviceId": bad, "deviceName": "x"});
+        let r = f
+            .send(json_post("/api/v1/devices/register", KEY, &reg))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:.40?}");
+        assert!(r.text().contains("printable ASCII"), "{}", r.text());
+        let hb = json!({"deviceId": bad});
+        let r = f
+            .send(json_post("/api/v1/devices/heartbeat", KEY, &hb))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    }
+    // An upload names its device in a header (which cannot carry a newline or a NUL).
+    let r = f
+        .send(upload(KEY, &"x".repeat(10_000), jpeg(8, 8, [0, 0, 0])))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let forged = json!({"deviceId": "cam-2", "deviceName": "two\nlines"});
+    let r = f
+        .send(json_post("/api/v1/devices/register", KEY, &forged))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert_eq!(
+        f.get("/api/devices").await.json(),
+        json!([]),
+        "nothing refused is stored"
+    );
+
+    let reg =
+        json!({"deviceId": "Reg-Only-9", "deviceName": "Cam nine", "capabilities": ["streaming"]});
+    let r = f
+        .send(json_post("/api/v1/devices/register", KEY, &reg))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let answered = r.json()["stream"].clone();
+    assert_eq!(answered, "reg-only-9");
+    let d = &f.get("/api/devices").await.json()[0];
+    assert_eq!(
+        d["stream"], answered,
+        "register answers what the registry stores: {d}"
+    );
+}
+
 #[tokio::test]
 async fn the_device_port_serves_only_the_device_api() {
     let f = Fixture::new("");

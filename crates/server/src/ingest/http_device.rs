@@ -16,7 +16,7 @@
 //! registered device at the peer's address, else `unknown_device`; its stream is its id, lowercased.
 
 use super::IngestContext;
-use super::{Transport, stream_name};
+use super::{Transport, device_fields, stream_name};
 use crate::metrics::DropReason;
 use axum::Json;
 use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
@@ -77,18 +77,33 @@ fn authorise(
     Ok(())
 }
 
+/// A refused device field: 400 with the rule, and a log line with the value escaped.
+fn refuse_field(e: &device_fields::FieldError, raw: &str) -> Response {
+    let shown: String = raw.chars().take(80).collect();
+    tracing::warn!(value = ?shown, len = raw.len(), error = %e, "device field refused");
+    error(StatusCode::BAD_REQUEST, &e.to_string())
+}
+
 fn device_id(
     ctx: &IngestContext,
     headers: &HeaderMap,
     form_id: Option<String>,
     peer: SocketAddr,
-) -> String {
-    header_str(headers, "x-device-id")
+) -> Result<String, Response> {
+    let sent = header_str(headers, "x-device-id")
         .or_else(|| header_str(headers, "device-id"))
         .map(str::to_string)
-        .or(form_id)
-        .or_else(|| ctx.cameras.registry.id_by_ip(&peer.ip().to_string()))
-        .unwrap_or_else(|| "unknown_device".to_string())
+        .or(form_id);
+    match sent {
+        Some(raw) => device_fields::device_id(&raw)
+            .map(str::to_string)
+            .map_err(|e| refuse_field(&e, &raw)),
+        None => Ok(ctx
+            .cameras
+            .registry
+            .id_by_ip(&peer.ip().to_string())
+            .unwrap_or_else(|| "unknown_device".to_string())),
+    }
 }
 
 fn now_ms() -> u64 {
@@ -174,7 +189,10 @@ pub async fn stream(
             Err(e) => return error(StatusCode::BAD_REQUEST, &e.body_text()),
         }
     };
-    let device = device_id(&ctx, &headers, form_id, peer);
+    let device = match device_id(&ctx, &headers, form_id, peer) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     if let Err(r) = authorise(&ctx, &headers, Some(&device)) {
         return refused(r);
     }
@@ -273,7 +291,10 @@ async fn device_request(
     let headers = req.headers().clone();
     authorise(ctx, &headers, None).map_err(refused)?;
     let body = body_fields(ctx, req).await.map_err(refused)?;
-    let id = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
+    let raw = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
+    let id = device_fields::device_id(&raw)
+        .map_err(|e| refuse_field(&e, &raw))?
+        .to_string();
     authorise(ctx, &headers, Some(&id)).map_err(refused)?;
     Ok((body, id))
 }
@@ -288,18 +309,31 @@ pub async fn register(
         Ok(r) => r,
         Err(r) => return r,
     };
-    let capabilities = body
-        .get("capabilities")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    let name = text(&body, "deviceName").unwrap_or_else(|| id.clone());
-    let kind = text(&body, "deviceType").unwrap_or_else(|| "camera".to_string());
+    let fields = (|| {
+        let listed = body.get("capabilities").and_then(Value::as_array);
+        if listed.is_some_and(|a| a.len() > device_fields::MAX_CAPABILITIES) {
+            return Err(device_fields::FieldError::TooManyCapabilities);
+        }
+        let capabilities = listed
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|c| device_fields::text("a capability", c).map(str::to_string))
+            .collect::<Result<Vec<_>, _>>()?;
+        let name = match text(&body, "deviceName") {
+            Some(n) => device_fields::text("deviceName", &n)?.to_string(),
+            None => id.clone(),
+        };
+        let kind = match text(&body, "deviceType") {
+            Some(k) => device_fields::text("deviceType", &k)?.to_string(),
+            None => "camera".to_string(),
+        };
+        Ok((capabilities, name, kind))
+    })();
+    let (capabilities, name, kind) = match fields {
+        Ok(f) => f,
+        Err(e) => return refuse_field(&e, &id),
+    };
     ctx.cameras.registry.register(
         &id,
         &name,
@@ -308,10 +342,16 @@ pub async fn register(
         capabilities,
         now_ms(),
     );
-    tracing::info!(device = %id, %peer, "device registered");
+    tracing::info!(device = ?id, %peer, "device registered");
+    // The answer is what the registry holds.
+    let stream = ctx
+        .cameras
+        .registry
+        .stream_of(&id)
+        .unwrap_or_else(|| stream_name(&id));
     reply(
         StatusCode::OK,
-        json!({ "success": true, "deviceId": id, "stream": stream_name(&id) }),
+        json!({ "success": true, "deviceId": id, "stream": stream }),
     )
 }
 

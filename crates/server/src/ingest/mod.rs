@@ -4,6 +4,7 @@
 //! dropped, and publishes to the bus (newest frame wins).
 
 pub mod auth;
+pub mod device_fields;
 pub mod http_device;
 pub mod registry;
 pub mod tcp;
@@ -211,7 +212,7 @@ impl CameraHub {
                     _ => DropReason::BadHeader,
                 };
                 self.dropped(feed.transport, reason);
-                tracing::debug!(device = %feed.device, error = %e, "dropping camera frame");
+                tracing::debug!(device = ?feed.device, error = %e, "dropping camera frame");
                 return Err(e);
             }
         };

@@ -199,7 +199,20 @@ impl DeviceRegistry {
             e.record.address = address.to_string();
             e.record.capabilities = capabilities;
             e.record.registered = true;
+            // Its frames will go to the stream named after it; say so from the start (a
+            // device that already sent frames keeps the stream they went to).
+            if e.record.stream.is_empty() {
+                e.record.stream = super::stream_name(id);
+            }
         });
+    }
+
+    /// The stream a device's frames go to, as stored.
+    pub fn stream_of(&self, id: &str) -> Option<String> {
+        let m = self.map.lock().ok()?;
+        m.get(id)
+            .map(|e| e.record.stream.clone())
+            .filter(|s| !s.is_empty())
     }
 
     /// A heartbeat; false if the device never registered (the caller answers 404 so the device
