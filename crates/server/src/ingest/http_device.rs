@@ -78,10 +78,10 @@ fn authorise(
 }
 
 /// A refused device field: 400 with the rule, and a log line with the value escaped.
-fn refuse_field(e: &device_fields::FieldError, raw: &str) -> Response {
+fn refuse_field(e: &device_fields::FieldError, raw: &str) -> Refusal {
     let shown: String = raw.chars().take(80).collect();
     tracing::warn!(value = ?shown, len = raw.len(), error = %e, "device field refused");
-    error(StatusCode::BAD_REQUEST, &e.to_string())
+    (StatusCode::BAD_REQUEST, e.to_string())
 }
 
 fn device_id(
@@ -89,7 +89,7 @@ fn device_id(
     headers: &HeaderMap,
     form_id: Option<String>,
     peer: SocketAddr,
-) -> Result<String, Response> {
+) -> Result<String, Refusal> {
     let sent = header_str(headers, "x-device-id")
         .or_else(|| header_str(headers, "device-id"))
         .map(str::to_string)
@@ -191,7 +191,7 @@ pub async fn stream(
     };
     let device = match device_id(&ctx, &headers, form_id, peer) {
         Ok(d) => d,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     if let Err(r) = authorise(&ctx, &headers, Some(&device)) {
         return refused(r);
@@ -293,7 +293,7 @@ async fn device_request(
     let body = body_fields(ctx, req).await.map_err(refused)?;
     let raw = text(&body, "deviceId").ok_or_else(|| error(StatusCode::BAD_REQUEST, missing))?;
     let id = device_fields::device_id(&raw)
-        .map_err(|e| refuse_field(&e, &raw))?
+        .map_err(|e| refused(refuse_field(&e, &raw)))?
         .to_string();
     authorise(ctx, &headers, Some(&id)).map_err(refused)?;
     Ok((body, id))
@@ -332,7 +332,7 @@ pub async fn register(
     })();
     let (capabilities, name, kind) = match fields {
         Ok(f) => f,
-        Err(e) => return refuse_field(&e, &id),
+        Err(e) => return refused(refuse_field(&e, &id)),
     };
     ctx.cameras.registry.register(
         &id,
