@@ -233,6 +233,15 @@ impl Bus {
         }
     }
 
+    /// Removes the stream called `name` (consumers holding it keep their `Arc` until they let
+    /// go); true if it was there.
+    pub fn remove(&self, name: &str) -> bool {
+        self.streams
+            .write()
+            .map(|mut m| m.remove(name).is_some())
+            .unwrap_or(false)
+    }
+
     /// The stream called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Stream>> {
         self.streams.read().ok()?.get(name).cloned()

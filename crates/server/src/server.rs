@@ -140,6 +140,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tcp_camera_addrs.push(l.local_addr()?);
         tasks.spawn(crate::ingest::tcp::run(l, cameras.clone(), signal.clone()));
     }
+    tasks.spawn(crate::ingest::run_expiry(cameras.clone(), signal.clone()));
     {
         // Frame-driven registry changes are written every few seconds, and once more at shutdown.
         let cams = cameras.clone();

@@ -1,7 +1,7 @@
 //! `[cameras]` and `[[api_keys]]`: where pushing devices connect (seed 001 WebSocket cameras and
 //! viewers, seed 002 HTTP devices, seed 004 Picamera TCP clients) and which keys they present.
 
-use super::ranges::{FrameBytes, OfflineAfterS, RawSide};
+use super::ranges::{ExpiryS, FrameBytes, FramePixels, OfflineAfterS, PushedCount, RawSide};
 use serde::{Deserialize, Deserializer, de};
 use std::net::SocketAddr;
 
@@ -27,6 +27,17 @@ pub struct CameraSettings {
     pub max_frame_bytes: FrameBytes,
     /// A device with neither frames nor heartbeats for this long is shown offline.
     pub offline_after_s: OfflineAfterS,
+    /// Largest frame accepted, pixels (width × height as its header says), before anything
+    /// decodes it.
+    pub max_frame_pixels: FramePixels,
+    /// Most streams that camera pushes may create (streams declared in `[[streams]]` do not
+    /// count). A frame for a new stream beyond it is refused.
+    pub max_pushed_streams: PushedCount,
+    /// Most devices the registry keeps that never registered (registered devices do not count).
+    pub max_unregistered_devices: PushedCount,
+    /// A stream created by a push that has had no frame for this long (and no watcher) is removed,
+    /// with its metric series; so is an unregistered device silent this long.
+    pub pushed_expiry_s: ExpiryS,
 }
 
 impl Default for CameraSettings {
@@ -40,6 +51,10 @@ impl Default for CameraSettings {
             tcp_raw_height: RawSide::new_const(240),
             max_frame_bytes: FrameBytes::new_const(16 << 20),
             offline_after_s: OfflineAfterS::new_const(60),
+            max_frame_pixels: FramePixels::new_const(4096 * 4096),
+            max_pushed_streams: PushedCount::new_const(64),
+            max_unregistered_devices: PushedCount::new_const(256),
+            pushed_expiry_s: ExpiryS::new_const(3600),
         }
     }
 }

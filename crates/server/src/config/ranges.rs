@@ -137,6 +137,18 @@ ranged! {
     /// Silence after which a device shows as offline, seconds.
     OfflineAfterS(u64) in 10, 86_400;
 }
+ranged! {
+    /// Largest camera frame accepted, pixels (width × height).
+    FramePixels(u64) in 4096, 268_435_456;
+}
+ranged! {
+    /// Most streams (or unregistered devices) that pushes may create.
+    PushedCount(usize) in 1, 100_000;
+}
+ranged! {
+    /// Silence after which a stream or unregistered device created by a push is removed, seconds.
+    ExpiryS(u64) in 60, 2_592_000;
+}
 
 // Dashboards.
 ranged! {

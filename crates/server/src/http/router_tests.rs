@@ -648,6 +648,73 @@ async fn device_ids_are_validated_and_register_answers_what_it_stores() {
     );
 }
 
+/// Issue 13 (3): one frame under each of 3,000 new camera names made 3,116 streams, registry
+/// entries and metric series, persisted and never expired.
+#[tokio::test]
+async fn pushed_streams_and_devices_are_capped_and_expire() {
+    let f = Fixture::new(
+        "[[api_keys]]\nkey = \"secret-key-1\"\n[cameras]\nmax_pushed_streams = 2\nmax_unregistered_devices = 3\npushed_expiry_s = 60\n",
+    );
+    for cam in ["cam-a", "cam-b"] {
+        let r = f
+            .send(upload("secret-key-1", cam, jpeg(8, 8, [9, 9, 9])))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{cam}: {}", r.text());
+    }
+    let r = f
+        .send(upload("secret-key-1", "cam-c", jpeg(8, 8, [9, 9, 9])))
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert!(r.text().contains("max_pushed_streams"), "{}", r.text());
+    // Streams that exist keep taking frames.
+    let r = f
+        .send(upload("secret-key-1", "cam-a", jpeg(8, 8, [9, 9, 9])))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let metrics = f.get("/metrics").await.text().to_string();
+    assert!(
+        metrics.contains("stream=\"cam-b\""),
+        "series exist while the stream does"
+    );
+    assert!(
+        !metrics.contains("stream=\"cam-c\""),
+        "no series for a refused stream"
+    );
+    assert!(metrics.contains("reason=\"stream_limit\""));
+
+    // After the expiry, both streams and both unregistered devices are gone, with their series
+    // (declared streams are never in the pushed set: `expire` cannot touch them).
+    let later = crate::clock::now().as_micros() / 1000 + 61_000;
+    let removed = f.state.cameras.expire(later);
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(f.state.bus.get("cam-a").is_none() && f.state.bus.get("cam-b").is_none());
+    assert_eq!(f.get("/api/devices").await.json(), json!([]));
+    let metrics = f.get("/metrics").await.text().to_string();
+    assert!(
+        !metrics.contains("stream=\"cam-a\""),
+        "series removed with the stream"
+    );
+    let r = f
+        .send(upload("secret-key-1", "cam-c", jpeg(8, 8, [9, 9, 9])))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "room again: {}", r.text());
+}
+
+/// Issue 13 (4): a real 8192x8192 JPEG was accepted, and one snapshot of it cost +340 MiB.
+#[tokio::test]
+async fn frames_over_max_frame_pixels_are_refused_before_decoding() {
+    let f = Fixture::new("[cameras]\nmax_frame_pixels = 4096\n");
+    let r = f.send(upload(KEY, "big", jpeg(128, 64, [1, 2, 3]))).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
+    assert!(r.text().contains("128x64"), "{}", r.text());
+    assert!(
+        f.state.bus.get("big").is_none(),
+        "no stream for a refused frame"
+    );
+    let r = f.send(upload(KEY, "small", jpeg(64, 64, [1, 2, 3]))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
 #[tokio::test]
 async fn the_device_port_serves_only_the_device_api() {
     let f = Fixture::new("");

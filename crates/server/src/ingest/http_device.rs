@@ -234,17 +234,32 @@ pub async fn stream(
             .collect();
         let seq = ctx.bus.get(&stream).map_or(0, |s| s.next_seq());
         let frame = MediaFrame::from_rgba(w, h, rgba, seq, crate::clock::now().as_micros());
-        hub.publish(&feed, frame, data.len() as u64);
+        if let Err(e) = hub.publish(&feed, frame, data.len() as u64) {
+            return refused_frame(&e);
+        }
     } else if let Err(e) = hub.publish_jpeg(&feed, data) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            &format!("not a complete JPEG: {e}"),
-        );
+        return refused_frame(&e);
     }
     reply(
         StatusCode::OK,
         json!({ "message": "Frame received", "deviceId": device, "stream": stream }),
     )
+}
+
+/// A frame the hub refused: 413 over the pixel limit, 429 beyond the stream or device limits
+/// (try later, when pushed streams have expired), 400 for a broken JPEG.
+fn refused_frame(e: &super::Refused) -> Response {
+    use super::Refused;
+    match e {
+        Refused::TooManyPixels { .. } => error(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string()),
+        Refused::StreamLimit { .. } | Refused::DeviceLimit { .. } => {
+            error(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
+        }
+        Refused::Jpeg(_) => error(
+            StatusCode::BAD_REQUEST,
+            &format!("not a complete JPEG: {e}"),
+        ),
+    }
 }
 
 /// A JSON or form-urlencoded body as a JSON object.

@@ -18,6 +18,7 @@ use pixelwire_media::MediaFrame;
 use pixelwire_media::frame::DecodeErrorHook;
 use pixelwire_media::jpeg::JpegError;
 use registry::DeviceRegistry;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -86,6 +87,58 @@ impl std::fmt::Debug for CameraFeed {
     }
 }
 
+/// Why the hub refused a frame (the text goes back to the device).
+#[derive(Debug, thiserror::Error)]
+pub enum Refused {
+    /// Not a complete JPEG with a sane header.
+    #[error(transparent)]
+    Jpeg(#[from] JpegError),
+    /// More pixels than `cameras.max_frame_pixels`.
+    #[error("a {width}x{height} frame exceeds cameras.max_frame_pixels ({max} pixels)")]
+    TooManyPixels {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// The limit.
+        max: u64,
+    },
+    /// A new stream beyond `cameras.max_pushed_streams`.
+    #[error("no new stream: pushes created {max} already (cameras.max_pushed_streams)")]
+    StreamLimit {
+        /// The limit.
+        max: usize,
+    },
+    /// A new unregistered device beyond `cameras.max_unregistered_devices`.
+    #[error("no new device: {max} unregistered devices already (cameras.max_unregistered_devices)")]
+    DeviceLimit {
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl Refused {
+    /// The drop reason it is counted as.
+    pub fn reason(&self) -> DropReason {
+        match self {
+            Refused::Jpeg(JpegError::NoSoi) => DropReason::NotJpeg,
+            Refused::Jpeg(JpegError::NoEoi) => DropReason::Truncated,
+            Refused::Jpeg(_) => DropReason::BadHeader,
+            Refused::TooManyPixels { .. } => DropReason::TooLarge,
+            Refused::StreamLimit { .. } | Refused::DeviceLimit { .. } => DropReason::StreamLimit,
+        }
+    }
+
+    /// True for a refusal that every later frame of the connection would get too (a limit), so
+    /// a connection may be closed rather than kept.
+    pub fn is_limit(&self) -> bool {
+        matches!(
+            self,
+            Refused::StreamLimit { .. } | Refused::DeviceLimit { .. }
+        )
+    }
+}
+
 /// Where device frames go; see the module docs.
 #[derive(Debug)]
 pub struct CameraHub {
@@ -95,6 +148,9 @@ pub struct CameraHub {
     pub registry: DeviceRegistry,
     /// Settings.
     pub settings: CameraSettings,
+    /// Streams created by pushes, with the time of their last frame (ms): what
+    /// `max_pushed_streams` counts and `pushed_expiry_s` removes.
+    pushed: Mutex<HashMap<String, u64>>,
     last_active: Mutex<Option<String>>,
     cameras: AtomicUsize,
     viewers: AtomicUsize,
@@ -125,6 +181,7 @@ impl CameraHub {
             metrics,
             registry,
             settings,
+            pushed: Mutex::new(HashMap::new()),
             last_active: Mutex::new(None),
             cameras: AtomicUsize::new(0),
             viewers: AtomicUsize::new(0),
@@ -162,14 +219,63 @@ impl CameraHub {
         self.bus.get(&name)
     }
 
-    fn stream(&self, name: &str, transport: Transport, frame: &MediaFrame) -> Arc<Stream> {
-        self.bus.get_or_create(name, || StreamDescription {
+    /// The stream `name`, created (and counted against `max_pushed_streams`) if it does not
+    /// exist; its last-frame time is noted for expiry.
+    fn stream(
+        &self,
+        name: &str,
+        transport: Transport,
+        frame: &MediaFrame,
+        now_ms: u64,
+    ) -> Result<Arc<Stream>, Refused> {
+        let mut pushed = self.pushed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(t) = pushed.get_mut(name) {
+            *t = now_ms;
+        }
+        if let Some(s) = self.bus.get(name) {
+            return Ok(s);
+        }
+        let max = self.settings.max_pushed_streams.get();
+        if pushed.len() >= max {
+            return Err(Refused::StreamLimit { max });
+        }
+        pushed.insert(name.to_string(), now_ms);
+        Ok(self.bus.get_or_create(name, || StreamDescription {
             kind: crate::bus::StreamKind::Camera,
             source: transport.as_str().to_string(),
             width: frame.width,
             height: frame.height,
             nominal_fps: 0.0,
-        })
+        }))
+    }
+
+    /// Removes what pushes created and then left: streams with no frame for
+    /// `pushed_expiry_s` and nobody watching (with their metric series), and unregistered
+    /// devices silent as long. Declared streams and registered devices stay. Returns the
+    /// streams removed.
+    pub fn expire(&self, now_ms: u64) -> Vec<String> {
+        let expiry_ms = self.settings.pushed_expiry_s.get() * 1000;
+        let mut removed = Vec::new();
+        {
+            let mut pushed = self.pushed.lock().unwrap_or_else(|p| p.into_inner());
+            pushed.retain(|name, last| {
+                let idle = now_ms.saturating_sub(*last) >= expiry_ms;
+                let watched = self.bus.get(name).is_some_and(|s| s.watchers() > 0);
+                if idle && !watched {
+                    self.bus.remove(name);
+                    self.metrics.forget_stream(name);
+                    removed.push(name.clone());
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        let devices = self.registry.expire_unregistered(now_ms, expiry_ms);
+        if !removed.is_empty() || devices > 0 {
+            tracing::info!(streams = ?removed, devices, "expired what pushes created and left");
+        }
+        removed
     }
 
     /// Counts a dropped frame.
@@ -199,38 +305,56 @@ impl CameraHub {
         }
     }
 
-    /// Publishes a JPEG from `feed`; rejects it (counted) if it is not a complete JPEG.
-    pub fn publish_jpeg(&self, feed: &CameraFeed, data: Bytes) -> Result<(), JpegError> {
+    /// Publishes a JPEG from `feed`; refuses it (counted, logged at debug) if it is not a
+    /// complete JPEG, has more pixels than allowed, or needs a stream or device beyond the limits.
+    pub fn publish_jpeg(&self, feed: &CameraFeed, data: Bytes) -> Result<(), Refused> {
         let len = data.len() as u64;
         let seq = self.bus.get(&feed.stream).map_or(0, |s| s.next_seq());
-        let frame = match MediaFrame::from_jpeg(data, seq, crate::clock::now().as_micros()) {
-            Ok(f) => f,
-            Err(e) => {
-                let reason = match e {
-                    JpegError::NoSoi => DropReason::NotJpeg,
-                    JpegError::NoEoi => DropReason::Truncated,
-                    _ => DropReason::BadHeader,
-                };
-                self.dropped(feed.transport, reason);
-                tracing::debug!(device = ?feed.device, error = %e, "dropping camera frame");
-                return Err(e);
-            }
+        let checked = MediaFrame::from_jpeg(data, seq, crate::clock::now().as_micros())
+            .map_err(Refused::from)
+            .and_then(|f| {
+                let max = self.settings.max_frame_pixels.get();
+                if u64::from(f.width) * u64::from(f.height) > max {
+                    return Err(Refused::TooManyPixels {
+                        width: f.width,
+                        height: f.height,
+                        max,
+                    });
+                }
+                Ok(f)
+            });
+        let frame = match checked {
+            Ok(f) => f.with_decode_error_hook(feed.decode_error.clone()),
+            Err(e) => return Err(self.refuse(feed, e)),
         };
-        let frame = frame.with_decode_error_hook(feed.decode_error.clone());
-        self.publish(feed, frame, len);
-        Ok(())
+        self.publish(feed, frame, len)
     }
 
-    /// Publishes a decoded frame from `feed` (`bytes` arrived on the wire).
-    pub fn publish(&self, feed: &CameraFeed, frame: MediaFrame, bytes: u64) {
-        let s = self.stream(&feed.stream, feed.transport, &frame);
+    fn refuse(&self, feed: &CameraFeed, e: Refused) -> Refused {
+        self.dropped(feed.transport, e.reason());
+        tracing::debug!(device = ?feed.device, error = %e, "dropping camera frame");
+        e
+    }
+
+    /// Publishes a decoded frame from `feed` (`bytes` arrived on the wire); refused only by the
+    /// stream and device limits.
+    pub fn publish(&self, feed: &CameraFeed, frame: MediaFrame, bytes: u64) -> Result<(), Refused> {
+        let now_ms = crate::clock::now().as_micros() / 1000;
+        let max_devices = self.settings.max_unregistered_devices.get();
+        if !self.registry.admits(&feed.device, max_devices) {
+            return Err(self.refuse(feed, Refused::DeviceLimit { max: max_devices }));
+        }
+        let s = match self.stream(&feed.stream, feed.transport, &frame, now_ms) {
+            Ok(s) => s,
+            Err(e) => return Err(self.refuse(feed, e)),
+        };
         self.registry.frame(
             &feed.device,
             feed.transport.as_str(),
             &feed.stream,
             &feed.address,
             bytes,
-            crate::clock::now().as_micros() / 1000,
+            now_ms,
         );
         feed.metrics.frame(bytes);
         if let Ok(mut l) = self.last_active.lock()
@@ -239,6 +363,23 @@ impl CameraHub {
             *l = Some(feed.stream.clone());
         }
         s.publish(frame);
+        Ok(())
+    }
+}
+
+/// How often [`run_expiry`] looks for what pushes created and left.
+const EXPIRY_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs [`CameraHub::expire`] every minute until shutdown.
+pub async fn run_expiry(hub: Arc<CameraHub>, mut shutdown: crate::shutdown::ShutdownSignal) {
+    let mut tick = tokio::time::interval(EXPIRY_CHECK);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                hub.expire(crate::clock::now().as_micros() / 1000);
+            }
+            _ = shutdown.wait() => return,
+        }
     }
 }
 

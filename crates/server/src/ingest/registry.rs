@@ -207,6 +207,51 @@ impl DeviceRegistry {
         });
     }
 
+    /// Whether a frame from `id` may be recorded: a known device, or a new one while fewer than
+    /// `max_unregistered` unregistered devices are kept.
+    pub fn admits(&self, id: &str, max_unregistered: usize) -> bool {
+        let Ok(m) = self.map.lock() else { return true };
+        m.contains_key(id) || m.values().filter(|e| !e.record.registered).count() < max_unregistered
+    }
+
+    /// Forgets unregistered devices silent for `expiry_ms` (in memory and on disk); returns how
+    /// many.
+    pub fn expire_unregistered(&self, now_ms: u64, expiry_ms: u64) -> usize {
+        let gone: Vec<String> = {
+            let Ok(mut m) = self.map.lock() else { return 0 };
+            let ids: Vec<String> = m
+                .values()
+                .filter(|e| {
+                    !e.record.registered
+                        && now_ms.saturating_sub(e.record.last_seen_ms) >= expiry_ms
+                })
+                .map(|e| e.record.id.clone())
+                .collect();
+            for id in &ids {
+                m.remove(id);
+            }
+            ids
+        };
+        if !gone.is_empty()
+            && let Some(db) = &self.db
+        {
+            let result = (|| -> Result<(), String> {
+                let tx = db.begin_write().map_err(|e| e.to_string())?;
+                {
+                    let mut t = tx.open_table(DEVICES).map_err(|e| e.to_string())?;
+                    for id in &gone {
+                        t.remove(id.as_str()).map_err(|e| e.to_string())?;
+                    }
+                }
+                tx.commit().map_err(|e| e.to_string())
+            })();
+            if let Err(e) = result {
+                tracing::error!(error = %e, "cannot remove expired device records");
+            }
+        }
+        gone.len()
+    }
+
     /// The stream a device's frames go to, as stored.
     pub fn stream_of(&self, id: &str) -> Option<String> {
         let m = self.map.lock().ok()?;

@@ -125,8 +125,18 @@ async fn run(
                         source = None;
                         tracing::info!(%peer, %stream, "websocket peer started sending frames: now a camera");
                     }
-                    // An invalid JPEG is counted and dropped; the connection goes on.
-                    let _ = hub.publish_jpeg(&feed, data);
+                    // An invalid JPEG is counted and dropped; the connection goes on. A frame over
+                    // the pixel limit, or beyond the stream or device limits, ends it with the
+                    // reason (every later frame would be refused too).
+                    if let Err(e) = hub.publish_jpeg(&feed, data)
+                        && (e.is_limit() || matches!(e, super::Refused::TooManyPixels { .. }))
+                    {
+                        let code = if e.is_limit() { 1013 } else { 1009 };
+                        let reason: String = e.to_string().chars().take(120).collect();
+                        let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+                        tracing::warn!(%peer, %stream, error = %e, "closing websocket camera");
+                        break;
+                    }
                 }
                 Some(Ok(Message::Text(_) | Message::Ping(_) | Message::Pong(_))) => {}
                 Some(Ok(Message::Close(_))) | None => break,

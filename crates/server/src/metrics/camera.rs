@@ -35,7 +35,7 @@ label_values! {
         BadHeader => "bad_header",
         /// It did not decode when first used.
         Decode => "decode",
-        /// It is over `cameras.max_frame_bytes`.
+        /// It is over `cameras.max_frame_bytes` or `cameras.max_frame_pixels`.
         TooLarge => "too_large",
         /// The device's API key is missing or does not allow it.
         Unauthorized => "unauthorized",
@@ -43,6 +43,9 @@ label_values! {
         UnknownFormat => "unknown_format",
         /// Raw pixels whose length does not match the size given.
         BadLength => "bad_length",
+        /// A new stream or device beyond `cameras.max_pushed_streams` /
+        /// `max_unregistered_devices`.
+        StreamLimit => "stream_limit",
     }
 }
 
@@ -68,6 +71,17 @@ pub(super) struct CameraFamilies {
 }
 
 impl CameraFamilies {
+    /// Drops the series of a stream that no longer exists.
+    pub(super) fn forget(&self, l: &StreamLabel) {
+        self.bytes.remove(l);
+        for &transport in Transport::ALL {
+            self.frames.remove(&CameraLabel {
+                stream: l.stream.clone(),
+                transport,
+            });
+        }
+    }
+
     pub(super) fn register(r: &mut Registry) -> Self {
         Self {
             frames: register(

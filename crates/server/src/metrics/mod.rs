@@ -70,6 +70,15 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Drops every series labelled with `stream` (a stream created by a push that expired), so
+    /// label sets stay bounded by configuration.
+    pub fn forget_stream(&self, stream: &str) {
+        let l = stream::StreamLabel::new(stream);
+        self.inner.stream.forget(&l);
+        self.inner.camera.forget(&l);
+        self.inner.viewer.forget(&l);
+    }
+
     /// Registers every metric.
     pub fn new() -> Self {
         let mut r = Registry::default();

@@ -60,6 +60,13 @@ impl StreamFamilies {
         }
     }
 
+    /// Drops the series of a stream that no longer exists.
+    pub(super) fn forget(&self, l: &StreamLabel) {
+        self.frames.remove(l);
+        self.render.remove(l);
+        self.watchers.remove(l);
+    }
+
     /// Brings frames and watchers up to what the bus says (before each scrape).
     pub(super) fn update(&self, streams: &[Arc<crate::bus::Stream>]) {
         for s in streams {

@@ -68,6 +68,22 @@ pub(super) struct ViewerFamilies {
 }
 
 impl ViewerFamilies {
+    /// Drops the series of a stream that no longer exists.
+    pub(super) fn forget(&self, l: &StreamLabel) {
+        self.encode.remove(l);
+        self.encode_errors.remove(l);
+        for &codec in ViewerCodec::ALL {
+            let v = ViewerLabel {
+                stream: l.stream.clone(),
+                codec,
+            };
+            self.viewers.remove(&v);
+            self.paint_latency.remove(&v);
+            self.decoded.remove(&v);
+            self.dropped.remove(&v);
+        }
+    }
+
     pub(super) fn register(r: &mut Registry) -> Self {
         Self {
             encode: register(
