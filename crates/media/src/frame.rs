@@ -293,7 +293,7 @@ impl MediaFrame {
                     Payload::Rgba(f) => return Some(f.clone()),
                     Payload::Packed(p) => (self.width, self.height, to_packed_rgba(self, p)),
                     Payload::I420(y) => (y.width, y.height, y.to_rgba()),
-                    Payload::Jpeg { data, .. } => match jpeg::decode_rgba(data) {
+                    Payload::Jpeg { data, info } => match gated(info, || jpeg::decode_rgba(data)) {
                         Ok(d) => d,
                         Err(e) => {
                             self.failed(&e);
@@ -322,7 +322,8 @@ impl MediaFrame {
                     I420::from_packed(&p.data, self.width, self.height, p.stride, p.layout)
                         .map(Arc::new)
                 }
-                Payload::Jpeg { data, info } => match jpeg::decode_i420(data, info) {
+                Payload::Jpeg { data, info } => match gated(info, || jpeg::decode_i420(data, info))
+                {
                     Ok(y) => Some(Arc::new(y)),
                     Err(e) => {
                         self.failed(&e);
@@ -387,6 +388,12 @@ impl AsRef<[u8]> for FrameBytes {
 
 /// Packed rows with a stride, in either byte order, to tightly packed RGBA (`yuvutils-rs`'s SIMD
 /// shuffle for BGRA; a plain loop when the last row is shorter than the stride).
+/// Runs a decode of the JPEG `info` describes under the [`crate::decode_gate`].
+fn gated<T>(info: &JpegInfo, decode: impl FnOnce() -> T) -> T {
+    let _permit = crate::decode_gate::enter(info.width, info.height);
+    decode()
+}
+
 fn to_packed_rgba(f: &MediaFrame, p: &PackedPixels) -> Vec<u8> {
     let row_bytes = f.width as usize * 4;
     let mut out = vec![0u8; row_bytes * f.height as usize];

@@ -13,10 +13,12 @@
 //! * Wire forms that carry media: [`viewer_message`] (the browser viewer's 16-byte header + access
 //!   unit or JPEG) and [`picamera`] (Picamera's padded raw layouts).
 //! * [`clock`]: capture timestamps (a monotonic clock anchored to the wall clock).
+//! * [`decode_gate`]: at most two large JPEG decodes at once, process-wide.
 //!
 //! Statistics are plain structs; a program turns them into its own metrics.
 
 pub mod clock;
+pub mod decode_gate;
 pub mod frame;
 #[cfg(feature = "h264")]
 pub mod h264;
