@@ -46,6 +46,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             crate::config::DEFAULT_API_KEY
         );
     }
+    crate::ingest::log_exposure(&cfg.cameras);
     let (bus, metrics, cameras) = (
         state.bus.clone(),
         state.metrics.clone(),

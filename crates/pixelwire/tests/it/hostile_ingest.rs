@@ -93,3 +93,104 @@ fn picamera_lengths_announced_but_not_sent_cost_nothing() {
     );
     drop(peers);
 }
+
+fn jpeg(colour: [u8; 3]) -> Vec<u8> {
+    let rgba: Vec<u8> = (0..16 * 16)
+        .flat_map(|_| [colour[0], colour[1], colour[2], 255])
+        .collect();
+    pixelwire_media::jpeg::encode_rgba(&rgba, 16, 16, 90).unwrap()
+}
+
+/// The HTTP status a WebSocket upgrade was refused with, or `None` if it was accepted.
+async fn upgrade_status(url: &str) -> Option<u16> {
+    match tokio_tungstenite::connect_async(url).await {
+        Ok(_) => None,
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Some(r.status().as_u16()),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
+const KEYS: &str = "[[api_keys]]\nkey = \"secret-key-1\"\n[[api_keys]]\nkey = \"secret-key-2\"\n";
+const LISTEN_0: &str = "websocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = []\nhttp_listen = []\ntcp_listen = [\"127.0.0.1:0\"]\n";
+
+/// Issue 13 (7): a camera WebSocket published to any stream name without credentials (a red
+/// frame pushed to an existing camera's name replaced its snapshot 16 times in 20).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_owned_by_a_key_refuses_other_publishers() {
+    use futures_util::SinkExt;
+    let running = crate::common::start(&format!("{KEYS}[cameras]\n{LISTEN_0}")).await;
+    let base = format!("ws://{}/ws/camera/porch", running.http_addr);
+    let (mut cam, _) = tokio_tungstenite::connect_async(format!("{base}?key=secret-key-1"))
+        .await
+        .expect("a keyed camera connects");
+    cam.send(tokio_tungstenite::tungstenite::Message::binary(jpeg([
+        0, 200, 0,
+    ])))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        running
+            .state
+            .bus
+            .get("porch")
+            .is_some_and(|s| s.frames() == 1)
+    );
+    // Someone else, without a key or with another one, cannot publish there now.
+    assert_eq!(upgrade_status(&base).await, Some(403));
+    assert_eq!(
+        upgrade_status(&format!("{base}?key=secret-key-2")).await,
+        Some(403)
+    );
+    assert_eq!(
+        upgrade_status(&format!("{base}?key=wrong-key-xx")).await,
+        Some(401)
+    );
+    // Unkeyed cameras still publish to streams no key owns (seed 001 unchanged by default).
+    assert_eq!(
+        upgrade_status(&format!("ws://{}/ws/camera/garden", running.http_addr)).await,
+        None
+    );
+    running.shutdown();
+}
+
+/// With `cameras.require_keys`, a camera WebSocket without a key is refused with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_websockets_need_a_key_when_required() {
+    let running =
+        crate::common::start(&format!("{KEYS}[cameras]\n{LISTEN_0}require_keys = true\n")).await;
+    let base = format!("ws://{}/ws/camera/porch", running.http_addr);
+    assert_eq!(upgrade_status(&base).await, Some(401));
+    assert_eq!(
+        upgrade_status(&format!("{base}?key=secret-key-2")).await,
+        None
+    );
+    running.shutdown();
+}
+
+/// Picamera TCP has no room for a key: `cameras.tcp_allow` lists who may publish there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn picamera_peers_outside_tcp_allow_are_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let running = crate::common::start(&format!(
+        "[cameras]\n{LISTEN_0}tcp_allow = [\"10.9.9.0/24\", \"192.0.2.1\"]\n"
+    ))
+    .await;
+    let mut s = tokio::net::TcpStream::connect(running.tcp_camera_addrs[0])
+        .await
+        .unwrap();
+    let frame = jpeg([200, 0, 0]);
+    let _ = s.write_all(&(frame.len() as u32).to_le_bytes()).await;
+    let _ = s.write_all(&frame).await;
+    let mut buf = [0u8; 8];
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "closed at once: {closed:?}"
+    );
+    assert!(
+        running.state.bus.get("tcp-127-0-0-1").is_none(),
+        "nothing published"
+    );
+    running.shutdown();
+}

@@ -38,6 +38,37 @@ pub struct CameraSettings {
     /// A stream created by a push that has had no frame for this long (and no watcher) is removed,
     /// with its metric series; so is an unregistered device silent this long.
     pub pushed_expiry_s: ExpiryS,
+    /// WebSocket cameras must present a key of `[[api_keys]]` (`?key=` or `X-API-Key`). Off by
+    /// default so that seed 001's cameras, which send none, work unchanged.
+    pub require_keys: bool,
+    /// Addresses allowed to publish on the Picamera TCP port (the protocol has no room for a
+    /// key): networks (`"192.168.1.0/24"`) or single addresses. Empty: any address.
+    pub tcp_allow: Vec<AllowedNet>,
+}
+
+/// A network (`"10.0.0.0/8"`, `"fd00::/8"`) or a single address (`"10.0.0.5"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AllowedNet(pub ipnet::IpNet);
+
+impl AllowedNet {
+    /// Whether `ip` is inside.
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        self.0.contains(&ip)
+    }
+}
+
+impl<'de> Deserialize<'de> for AllowedNet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map(AllowedNet)
+            .map_err(|_| {
+                de::Error::custom(format_args!(
+                    "{text:?} is not an address or a network such as \"192.168.1.0/24\""
+                ))
+            })
+    }
 }
 
 impl Default for CameraSettings {
@@ -55,6 +86,8 @@ impl Default for CameraSettings {
             max_pushed_streams: PushedCount::new_const(64),
             max_unregistered_devices: PushedCount::new_const(256),
             pushed_expiry_s: ExpiryS::new_const(3600),
+            require_keys: false,
+            tcp_allow: Vec::new(),
         }
     }
 }

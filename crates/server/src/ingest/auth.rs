@@ -1,6 +1,7 @@
-//! `X-API-Key` checks for the HTTP device API (seed 002 devices send it on every request). Keys
-//! are compared in constant time against every configured key (no early exit), and each key names
-//! the devices it may publish as.
+//! Publishing keys: `X-API-Key` for the HTTP device API (seed 002 devices send it on every
+//! request), and `?key=` or `X-API-Key` for WebSocket cameras. Keys are compared in constant time
+//! against every configured key (no early exit), and each key names the devices (or streams) it
+//! may publish as.
 
 use crate::config::{ApiKey, DEFAULT_API_KEY};
 use subtle::ConstantTimeEq;
@@ -15,9 +16,15 @@ pub struct ApiKeys {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grant {
     devices: Vec<String>,
+    key: usize,
 }
 
 impl Grant {
+    /// Which configured key it is (streams are owned by the key that first published to them).
+    pub fn key(&self) -> usize {
+        self.key
+    }
+
     /// Whether the key may publish as `device`.
     pub fn allows(&self, device: &str) -> bool {
         self.devices.iter().any(|d| d == "*" || d == device)
@@ -50,11 +57,12 @@ impl ApiKeys {
     pub fn check(&self, presented: Option<&str>) -> Option<Grant> {
         let p = presented?.as_bytes();
         let mut found = None;
-        for k in &self.keys {
+        for (i, k) in self.keys.iter().enumerate() {
             // Every key is compared, whatever matched before.
             if bool::from(k.key.as_bytes().ct_eq(p)) {
                 found = Some(Grant {
                     devices: k.devices.clone(),
+                    key: i,
                 });
             }
         }

@@ -54,7 +54,7 @@ fn authorise(
     ctx: &IngestContext,
     headers: &HeaderMap,
     device: Option<&str>,
-) -> Result<(), Refusal> {
+) -> Result<super::auth::Grant, Refusal> {
     let Some(grant) = ctx.api_keys.check(header_str(headers, "x-api-key")) else {
         ctx.cameras
             .dropped(Transport::Http, DropReason::Unauthorized);
@@ -74,7 +74,7 @@ fn authorise(
             "this API key may not publish as this device".into(),
         ));
     }
-    Ok(())
+    Ok(grant)
 }
 
 /// A refused device field: 400 with the rule, and a log line with the value escaped.
@@ -193,15 +193,18 @@ pub async fn stream(
         Ok(d) => d,
         Err(r) => return refused(r),
     };
-    if let Err(r) = authorise(&ctx, &headers, Some(&device)) {
-        return refused(r);
-    }
+    let grant = match authorise(&ctx, &headers, Some(&device)) {
+        Ok(g) => g,
+        Err(r) => return refused(r),
+    };
     let Some(data) = data.filter(|d| !d.is_empty()) else {
         return error(StatusCode::BAD_REQUEST, "No image provided");
     };
     let stream = stream_name(&device);
     let hub = &ctx.cameras;
-    let feed = hub.feed(&device, &stream, Transport::Http, &peer.to_string());
+    let feed = hub
+        .feed(&device, &stream, Transport::Http, &peer.to_string())
+        .with_owner(Some(grant.key()));
     if ctype.starts_with("application/octet-stream") {
         let format = header_str(&headers, "x-frame-format").unwrap_or("");
         let dim = |n: &str| {
@@ -255,6 +258,7 @@ fn refused_frame(e: &super::Refused) -> Response {
         Refused::StreamLimit { .. } | Refused::DeviceLimit { .. } => {
             error(StatusCode::TOO_MANY_REQUESTS, &e.to_string())
         }
+        Refused::NotOwner { .. } => error(StatusCode::FORBIDDEN, &e.to_string()),
         Refused::Jpeg(_) => error(
             StatusCode::BAD_REQUEST,
             &format!("not a complete JPEG: {e}"),

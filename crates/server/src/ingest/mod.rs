@@ -71,9 +71,19 @@ pub struct CameraFeed {
     pub transport: Transport,
     /// Peer address (for the registry).
     pub address: String,
+    /// The key it published with (index in `[[api_keys]]`), if any.
+    pub owner: Option<usize>,
     metrics: CameraMetrics,
     /// Counts a JPEG that does not decode when first used; shared by all frames of the feed.
     decode_error: DecodeErrorHook,
+}
+
+impl CameraFeed {
+    /// The feed publishing with the key `owner` (an index in `[[api_keys]]`).
+    pub fn with_owner(mut self, owner: Option<usize>) -> Self {
+        self.owner = owner;
+        self
+    }
 }
 
 impl std::fmt::Debug for CameraFeed {
@@ -109,6 +119,12 @@ pub enum Refused {
         /// The limit.
         max: usize,
     },
+    /// The stream is owned by another key (the first key that published to it).
+    #[error("stream {stream:?} belongs to another publisher's key")]
+    NotOwner {
+        /// The stream.
+        stream: String,
+    },
     /// A new unregistered device beyond `cameras.max_unregistered_devices`.
     #[error("no new device: {max} unregistered devices already (cameras.max_unregistered_devices)")]
     DeviceLimit {
@@ -126,6 +142,7 @@ impl Refused {
             Refused::Jpeg(_) => DropReason::BadHeader,
             Refused::TooManyPixels { .. } => DropReason::TooLarge,
             Refused::StreamLimit { .. } | Refused::DeviceLimit { .. } => DropReason::StreamLimit,
+            Refused::NotOwner { .. } => DropReason::Unauthorized,
         }
     }
 
@@ -151,6 +168,8 @@ pub struct CameraHub {
     /// Streams created by pushes, with the time of their last frame (ms): what
     /// `max_pushed_streams` counts and `pushed_expiry_s` removes.
     pushed: Mutex<HashMap<String, u64>>,
+    /// Streams owned by the key (its index in `[[api_keys]]`) that first published to them.
+    owners: Mutex<HashMap<String, usize>>,
     last_active: Mutex<Option<String>>,
     cameras: AtomicUsize,
     viewers: AtomicUsize,
@@ -182,6 +201,7 @@ impl CameraHub {
             registry,
             settings,
             pushed: Mutex::new(HashMap::new()),
+            owners: Mutex::new(HashMap::new()),
             last_active: Mutex::new(None),
             cameras: AtomicUsize::new(0),
             viewers: AtomicUsize::new(0),
@@ -249,6 +269,24 @@ impl CameraHub {
         }))
     }
 
+    /// Whether a publisher with key `owner` may publish into `stream`, and if so, the stream is
+    /// claimed for that key: a stream belongs to the first key that published to it; publishers
+    /// without a key may use only unowned streams.
+    pub fn claim(&self, stream: &str, owner: Option<usize>) -> Result<(), Refused> {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        may_publish(owners.get(stream), owner, stream)?;
+        if let Some(k) = owner {
+            owners.entry(stream.to_string()).or_insert(k);
+        }
+        Ok(())
+    }
+
+    /// [`CameraHub::claim`] without claiming (at connection time, before any frame).
+    pub fn claim_check(&self, stream: &str, owner: Option<usize>) -> Result<(), Refused> {
+        let owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        may_publish(owners.get(stream), owner, stream)
+    }
+
     /// Removes what pushes created and then left: streams with no frame for
     /// `pushed_expiry_s` and nobody watching (with their metric series), and unregistered
     /// devices silent as long. Declared streams and registered devices stay. Returns the
@@ -263,6 +301,10 @@ impl CameraHub {
                 let watched = self.bus.get(name).is_some_and(|s| s.watchers() > 0);
                 if idle && !watched {
                     self.bus.remove(name);
+                    self.owners
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(name);
                     self.metrics.forget_stream(name);
                     removed.push(name.clone());
                     false
@@ -297,6 +339,7 @@ impl CameraHub {
             stream: stream.to_string(),
             transport,
             address: address.to_string(),
+            owner: None,
             metrics: self.metrics.camera(stream, transport),
             decode_error: Arc::new(move |e| {
                 metrics.camera_dropped(transport, DropReason::Decode);
@@ -344,6 +387,9 @@ impl CameraHub {
         if !self.registry.admits(&feed.device, max_devices) {
             return Err(self.refuse(feed, Refused::DeviceLimit { max: max_devices }));
         }
+        if let Err(e) = self.claim(&feed.stream, feed.owner) {
+            return Err(self.refuse(feed, e));
+        }
         let s = match self.stream(&feed.stream, feed.transport, &frame, now_ms) {
             Ok(s) => s,
             Err(e) => return Err(self.refuse(feed, e)),
@@ -364,6 +410,38 @@ impl CameraHub {
         }
         s.publish(frame);
         Ok(())
+    }
+}
+
+/// Says at start-up who may publish (issue 13: "the server's start-up log says what is open").
+pub fn log_exposure(settings: &CameraSettings) {
+    if settings.require_keys {
+        tracing::info!("WebSocket cameras must present a key of [[api_keys]] (cameras.require_keys)");
+    } else {
+        tracing::warn!(
+            "WebSocket cameras publish without a key (seed 001 cameras send none): anyone who reaches the camera ports can publish to a stream no key owns; set cameras.require_keys to close this"
+        );
+    }
+    if settings.tcp_allow.is_empty() {
+        if !settings.tcp_listen.is_empty() {
+            tracing::warn!(
+                "Picamera TCP accepts frames from any address; list the cameras in cameras.tcp_allow to close this"
+            );
+        }
+    } else {
+        let nets: Vec<String> = settings.tcp_allow.iter().map(|n| n.0.to_string()).collect();
+        tracing::info!(allowed = ?nets, "Picamera TCP accepts frames only from cameras.tcp_allow");
+    }
+}
+
+/// A stream owned by `current` takes frames only from that key; an unowned one from anyone.
+fn may_publish(current: Option<&usize>, owner: Option<usize>, stream: &str) -> Result<(), Refused> {
+    match (current, owner) {
+        (Some(o), Some(k)) if *o == k => Ok(()),
+        (Some(_), _) => Err(Refused::NotOwner {
+            stream: stream.to_string(),
+        }),
+        (None, _) => Ok(()),
     }
 }
 

@@ -28,6 +28,13 @@ pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: Shutd
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((sock, peer)) => {
+                    let allow = &hub.settings.tcp_allow;
+                    if !allow.is_empty() && !allow.iter().any(|n| n.contains(peer.ip())) {
+                        hub.dropped(Transport::Tcp, DropReason::Unauthorized);
+                        tracing::info!(%peer, "tcp camera refused: not in cameras.tcp_allow");
+                        drop(sock);
+                        continue;
+                    }
                     let hub = hub.clone();
                     let sd = shutdown.clone();
                     crate::task::spawn_connection(format!("tcp camera {peer}"), async move {

@@ -16,8 +16,8 @@ use super::{Transport, name_for_address, stream_name};
 use crate::metrics::DropReason;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, Uri, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
@@ -28,6 +28,8 @@ use std::time::Duration;
 pub struct CameraQuery {
     /// Stream to publish into.
     pub stream: Option<String>,
+    /// A publishing key of `[[api_keys]]` (or the `X-API-Key` header).
+    pub key: Option<String>,
 }
 
 /// The stream a camera connection publishes into; see the module docs.
@@ -65,10 +67,49 @@ pub async fn camera(
 ) -> Response {
     let stream = choose_stream(&query, &uri, peer);
     let browser = is_browser(&headers);
+    let presented = query.key.as_deref().or_else(|| {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    });
+    // A wrong key, a key for other streams, a stream owned by another key, or no key where
+    // keys are required: refused before the upgrade, with the reason.
+    let owner = match presented.map(|k| ctx.api_keys.check(Some(k))) {
+        Some(None) => return refuse(&ctx, peer, StatusCode::UNAUTHORIZED, "invalid key"),
+        Some(Some(g)) if !g.allows(&stream) => {
+            return refuse(
+                &ctx,
+                peer,
+                StatusCode::FORBIDDEN,
+                "this key may not publish to this stream",
+            );
+        }
+        Some(Some(g)) => Some(g.key()),
+        None if ctx.cameras.settings.require_keys && !browser => {
+            return refuse(
+                &ctx,
+                peer,
+                StatusCode::UNAUTHORIZED,
+                "publishing needs a key (?key= or X-API-Key): cameras.require_keys is on",
+            );
+        }
+        None => None,
+    };
+    if let Err(e) = ctx.cameras.claim_check(&stream, owner) {
+        return refuse(&ctx, peer, StatusCode::FORBIDDEN, &e.to_string());
+    }
     let limit = ctx.cameras.settings.max_frame_bytes.get();
     ws.max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| run(socket, ctx, peer, stream, browser))
+        .on_upgrade(move |socket| run(socket, ctx, peer, stream, browser, owner))
+}
+
+fn refuse(ctx: &IngestContext, peer: SocketAddr, status: StatusCode, why: &str) -> Response {
+    ctx.cameras
+        .dropped(Transport::WebSocket, DropReason::Unauthorized);
+    tracing::info!(%peer, reason = why, "websocket camera refused");
+    (status, format!("{why}\n")).into_response()
 }
 
 async fn newest_camera_jpeg(
@@ -104,6 +145,7 @@ async fn run(
     peer: SocketAddr,
     stream: String,
     browser: bool,
+    owner: Option<usize>,
 ) {
     let (mut tx, mut rx) = socket.split();
     let hub = ctx.cameras.clone();
@@ -111,7 +153,9 @@ async fn run(
     let mut camera_guard = (!browser).then(|| hub.camera_connected());
     let mut source: Option<crate::bus::StreamWatch> = None;
     let mut shutdown = ctx.shutdown.clone();
-    let feed = hub.feed(&stream, &stream, Transport::WebSocket, &peer.to_string());
+    let feed = hub
+        .feed(&stream, &stream, Transport::WebSocket, &peer.to_string())
+        .with_owner(owner);
     if !browser {
         tracing::info!(%peer, %stream, "websocket camera connected");
     }
@@ -120,6 +164,13 @@ async fn run(
         tokio::select! {
             msg = rx.next() => match msg {
                 Some(Ok(Message::Binary(data))) => {
+                    if owner.is_none() && hub.settings.require_keys {
+                        // A browser on the camera endpoint that starts publishing without a key.
+                        let reason = "publishing needs a key: cameras.require_keys is on";
+                        let _ = tx.send(Message::Close(Some(CloseFrame { code: 1008, reason: reason.into() }))).await;
+                        hub.dropped(Transport::WebSocket, DropReason::Unauthorized);
+                        break;
+                    }
                     if viewer_guard.take().is_some() {
                         camera_guard = Some(hub.camera_connected());
                         source = None;
@@ -131,7 +182,11 @@ async fn run(
                     if let Err(e) = hub.publish_jpeg(&feed, data)
                         && (e.is_limit() || matches!(e, super::Refused::TooManyPixels { .. }))
                     {
-                        let code = if e.is_limit() { 1013 } else { 1009 };
+                        let code = match e {
+                            super::Refused::NotOwner { .. } => 1008,
+                            _ if e.is_limit() => 1013,
+                            _ => 1009,
+                        };
                         let reason: String = e.to_string().chars().take(120).collect();
                         let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                         tracing::warn!(%peer, %stream, error = %e, "closing websocket camera");
@@ -178,6 +233,7 @@ mod tests {
         let peer: SocketAddr = "192.168.1.20:5000".parse().unwrap();
         let q = |s: Option<&str>| CameraQuery {
             stream: s.map(str::to_string),
+            key: None,
         };
         let uri = |s: &str| s.parse::<Uri>().unwrap();
         assert_eq!(
