@@ -104,6 +104,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {addr}: {e}"))
     };
+    let limits = crate::http::HttpLimits::from(&cfg.server);
     let mut camera_ws_addrs = Vec::new();
     for &addr in &cfg.cameras.websocket_listen {
         let l = bind(addr, "websocket cameras").await?;
@@ -111,7 +112,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::camera_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "websocket cameras",
         ));
     }
     let mut viewer_addrs = Vec::new();
@@ -121,7 +125,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::viewer_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "seed 001 viewers",
         ));
     }
     let mut device_http_addrs = Vec::new();
@@ -131,7 +138,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::device_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "the HTTP device API",
         ));
     }
     let mut tcp_camera_addrs = Vec::new();

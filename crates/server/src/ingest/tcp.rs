@@ -24,21 +24,15 @@ const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: ShutdownSignal) {
     loop {
         tokio::select! {
-            r = listener.accept() => match r {
-                Ok((sock, peer)) => {
-                    let hub = hub.clone();
-                    let sd = shutdown.clone();
-                    crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
-                        let stream = name_for_address("tcp", peer.ip());
-                        tracing::info!(%peer, %stream, "tcp camera connected");
-                        let reason = serve(sock, peer, &stream, &hub, sd).await;
-                        tracing::info!(%peer, %stream, %reason, "tcp camera disconnected");
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+            (sock, peer) = crate::listener::accept(&listener, "tcp cameras") => {
+                let hub = hub.clone();
+                let sd = shutdown.clone();
+                crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
+                    let stream = name_for_address("tcp", peer.ip());
+                    tracing::info!(%peer, %stream, "tcp camera connected");
+                    let reason = serve(sock, peer, &stream, &hub, sd).await;
+                    tracing::info!(%peer, %stream, %reason, "tcp camera disconnected");
+                });
             },
             _ = shutdown.wait() => return,
         }

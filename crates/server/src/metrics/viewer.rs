@@ -65,6 +65,7 @@ pub(super) struct ViewerFamilies {
     decoded: Family<ViewerLabel, Counter>,
     dropped: Family<ViewerLabel, Counter>,
     rejected: Family<RejectionLabel, Counter>,
+    skipped: Family<ViewerLabel, Counter>,
 }
 
 impl ViewerFamilies {
@@ -110,6 +111,12 @@ impl ViewerFamilies {
                 r,
                 "pixelwire_viewer_reports_rejected",
                 "Viewer reports not recorded, by reason",
+                Family::default(),
+            ),
+            skipped: register(
+                r,
+                "pixelwire_viewer_skipped_frames",
+                "Frames a viewer socket never got because its send queue was backed up",
                 Family::default(),
             ),
         }
@@ -178,7 +185,30 @@ impl ViewerReportMetrics {
     }
 }
 
+/// Counts the frames one viewer socket skipped because its send queue was backed up; the series
+/// appears with the first skip.
+#[derive(Debug)]
+pub struct ViewerSkips(Lazy<ViewerLabel, Counter>);
+
+impl ViewerSkips {
+    /// One frame skipped.
+    pub fn skipped(&self) {
+        self.0.get().inc();
+    }
+}
+
 impl Metrics {
+    /// The handle a viewer socket of `stream` carrying `codec` counts its skipped frames through.
+    pub fn viewer_skips(&self, stream: &str, codec: ViewerCodec) -> ViewerSkips {
+        ViewerSkips(Lazy::new(
+            &self.inner.viewer.skipped,
+            ViewerLabel {
+                stream: stream.into(),
+                codec,
+            },
+        ))
+    }
+
     /// The handle the H.264 encoder of `stream` records through.
     pub fn encoder(&self, stream: &str) -> EncoderMetrics {
         let f = &self.inner.viewer;
