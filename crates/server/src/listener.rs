@@ -239,7 +239,10 @@ impl SendQueue {
     /// link) is not keeping up, and a new frame written now would wait behind the backlog.
     pub fn backed_up(&self) -> bool {
         let Some(sock) = &self.0 else { return false };
-        let mut fds = [rustix::event::PollFd::new(&**sock, rustix::event::PollFlags::OUT)];
+        let mut fds = [rustix::event::PollFd::new(
+            &**sock,
+            rustix::event::PollFlags::OUT,
+        )];
         let zero = rustix::event::Timespec {
             tv_sec: 0,
             tv_nsec: 0,

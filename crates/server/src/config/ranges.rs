@@ -174,7 +174,13 @@ ranged! {
     SendQueueBytes(u32) in 4096, 16 << 20;
 }
 
-millis!(KeepaliveMs, DetectMs, IntervalMs, TimeoutMs, HeaderTimeoutMs);
+millis!(
+    KeepaliveMs,
+    DetectMs,
+    IntervalMs,
+    TimeoutMs,
+    HeaderTimeoutMs
+);
 
 #[cfg(test)]
 mod tests {

@@ -121,7 +121,9 @@ pub async fn stream_snapshot(
     // An undecodable frame is the camera's fault and may pass with its next frame: 503, as
     // `snapshot.jpg` answers; only a failing PNG encoder is a bug (500).
     let png = tokio::task::spawn_blocking(move || match frame.rgba() {
-        Some(f) => pixelwire_media::png::frame_png(&f).map_err(|e| ApiError::Internal(e.to_string())),
+        Some(f) => {
+            pixelwire_media::png::frame_png(&f).map_err(|e| ApiError::Internal(e.to_string()))
+        }
         None => Err(ApiError::Unavailable(format!(
             "the newest frame of {name:?} does not decode"
         ))),

@@ -32,8 +32,8 @@ pub use exposition::Format;
 pub use http::{HttpConnectionGuard, HttpRefusal};
 pub use label::Name;
 pub use stream::StreamMetrics;
-pub use viewer::{EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics,
-    ViewerSkips,
+pub use viewer::{
+    EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics, ViewerSkips,
 };
 
 use prometheus_client::registry::{Metric, Registry};

@@ -1,13 +1,19 @@
 //! MJPEG over HTTP: `GET /api/streams/{name}/mjpeg` (`multipart/x-mixed-replace`, what `<img>`,
 //! VLC, ffmpeg, Home Assistant and Frigate read) and `GET /api/streams/{name}/snapshot.jpg`. Camera
 //! JPEGs pass through untouched; rendered frames are encoded once and shared. Each client gets the
-//! newest frame whenever it is ready for one: a slow client skips frames. Without new frames the
-//! newest is repeated every second (browsers display a part only when the next one begins).
+//! newest frame whenever it is ready for one: a slow client skips frames. "Ready" is asked of the
+//! socket ([`SendQueue`]): while it holds `server.send_queue_bytes` unsent, no part is queued, and
+//! once it drains the newest frame goes out, so a reader that stalls resumes at the live edge
+//! instead of reading the backlog. Without new frames the newest is repeated every second
+//! (browsers display a part only when the next one begins). A stream with no frame yet (a camera
+//! declared in the config, right after a restart) keeps the response open until its first frame.
 
 use super::ViewerContext;
 use crate::api_error::ApiError;
 use crate::bus::StreamWatch;
+use crate::listener::SendQueue;
 use crate::metrics::ViewerCodec;
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -22,15 +28,37 @@ pub const BOUNDARY: &str = "pixelwireframe";
 /// Without a new frame for this long, the newest is sent again.
 const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How often a backed-up socket is asked again whether it drained.
+pub const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
 struct Client {
     watch: StreamWatch,
+    queue: SendQueue,
+    skips: crate::metrics::ViewerSkips,
     _counted: crate::metrics::ViewerGuard,
+}
+
+impl Client {
+    /// Waits until the socket can take a part without queueing behind a backlog; counts the frames
+    /// published meanwhile, all but the newest of which this client never gets.
+    async fn wait_for_socket(&mut self) {
+        if !self.queue.backed_up() {
+            return;
+        }
+        let before = self.watch.stream().frames();
+        self.queue.drained(DRAIN_POLL).await;
+        let published = self.watch.stream().frames().saturating_sub(before);
+        for _ in 1..published {
+            self.skips.skipped();
+        }
+    }
 }
 
 /// `GET /api/streams/{name}/mjpeg`.
 pub async fn mjpeg(
     State(ctx): State<ViewerContext>,
     Path(name): Path<String>,
+    queue: Option<Extension<SendQueue>>,
 ) -> Result<Response, ApiError> {
     let stream = ctx
         .bus
@@ -38,6 +66,8 @@ pub async fn mjpeg(
         .ok_or_else(|| ApiError::NotFound(format!("no stream named {name:?}")))?;
     let client = Client {
         watch: stream.watch(),
+        queue: queue.map(|Extension(q)| q).unwrap_or_default(),
+        skips: ctx.metrics.viewer_skips(stream.name(), ViewerCodec::Mjpeg),
         _counted: ctx.metrics.viewer(stream.name(), ViewerCodec::Mjpeg),
     };
     // Each part ends with the next boundary, so a browser shows it at once instead of waiting for
@@ -47,11 +77,16 @@ pub async fn mjpeg(
     });
     let parts = futures_util::stream::unfold(client, |mut c| async move {
         loop {
+            c.wait_for_socket().await;
             // Browsers show a part only when the next one starts, so without new frames the newest
             // is sent again every second (a still image appears, and idle proxies stay open).
+            // `next` ends only when the stream is gone; with no frame yet, keep waiting.
             let frame = match tokio::time::timeout(REPEAT_AFTER, c.watch.next()).await {
                 Ok(f) => f?,
-                Err(_) => c.watch.stream().latest()?,
+                Err(_) => match c.watch.stream().latest() {
+                    Some(f) => f,
+                    None => continue,
+                },
             };
             if let Some(jpeg) = frame.jpeg() {
                 let head = format!(
@@ -88,12 +123,18 @@ pub async fn snapshot(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let frame = crate::bus::fresh_frame(&ctx.bus, &name).await?;
-    let jpeg = tokio::task::spawn_blocking(move || frame.jpeg())
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            ApiError::Unavailable(format!("the newest frame of {name:?} does not decode"))
-        })?;
+    // A camera's JPEG passes through untouched, but one that does not decode is refused like
+    // `snapshot.png` refuses it (503), not served as an image that cannot be shown. The decode is
+    // cached in the frame and shared with every other consumer.
+    let jpeg = tokio::task::spawn_blocking(move || {
+        let decodes = !frame.is_jpeg() || frame.rgba().is_some();
+        decodes.then(|| frame.jpeg()).flatten()
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .ok_or_else(|| {
+        ApiError::Unavailable(format!("the newest frame of {name:?} does not decode"))
+    })?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
