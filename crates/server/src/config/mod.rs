@@ -100,7 +100,7 @@ impl Default for ServerConfig {
             max_connections: ranges::MaxConnections::new_const(512),
             max_connections_per_peer: ranges::MaxConnectionsPerPeer::new_const(64),
             header_read_timeout_ms: ranges::HeaderTimeoutMs::new_const(10_000),
-            send_queue_bytes: ranges::SendQueueBytes::new_const(64 << 10),
+            send_queue_bytes: ranges::SendQueueBytes::new_const(16 << 10),
         }
     }
 }

@@ -195,6 +195,11 @@ impl ViewerSkips {
     pub fn skipped(&self) {
         self.0.get().inc();
     }
+
+    /// `n` frames skipped.
+    pub fn skipped_n(&self, n: u64) {
+        self.0.get().inc_by(n);
+    }
 }
 
 impl Metrics {

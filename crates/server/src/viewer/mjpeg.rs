@@ -8,7 +8,7 @@
 //! (browsers display a part only when the next one begins). A stream with no frame yet (a camera
 //! declared in the config, right after a restart) keeps the response open until its first frame.
 
-use super::ViewerContext;
+use super::{DRAIN_POLL, ViewerContext};
 use crate::api_error::ApiError;
 use crate::bus::StreamWatch;
 use crate::listener::SendQueue;
@@ -28,30 +28,11 @@ pub const BOUNDARY: &str = "pixelwireframe";
 /// Without a new frame for this long, the newest is sent again.
 const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// How often a backed-up socket is asked again whether it drained.
-pub const DRAIN_POLL: std::time::Duration = std::time::Duration::from_millis(20);
-
 struct Client {
     watch: StreamWatch,
     queue: SendQueue,
-    skips: crate::metrics::ViewerSkips,
+    skips: super::SkipCounter,
     _counted: crate::metrics::ViewerGuard,
-}
-
-impl Client {
-    /// Waits until the socket can take a part without queueing behind a backlog; counts the frames
-    /// published meanwhile, all but the newest of which this client never gets.
-    async fn wait_for_socket(&mut self) {
-        if !self.queue.backed_up() {
-            return;
-        }
-        let before = self.watch.stream().frames();
-        self.queue.drained(DRAIN_POLL).await;
-        let published = self.watch.stream().frames().saturating_sub(before);
-        for _ in 1..published {
-            self.skips.skipped();
-        }
-    }
 }
 
 /// `GET /api/streams/{name}/mjpeg`.
@@ -67,7 +48,7 @@ pub async fn mjpeg(
     let client = Client {
         watch: stream.watch(),
         queue: queue.map(|Extension(q)| q).unwrap_or_default(),
-        skips: ctx.metrics.viewer_skips(stream.name(), ViewerCodec::Mjpeg),
+        skips: super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), ViewerCodec::Mjpeg)),
         _counted: ctx.metrics.viewer(stream.name(), ViewerCodec::Mjpeg),
     };
     // Each part ends with the next boundary, so a browser shows it at once instead of waiting for
@@ -77,7 +58,8 @@ pub async fn mjpeg(
     });
     let parts = futures_util::stream::unfold(client, |mut c| async move {
         loop {
-            c.wait_for_socket().await;
+            // Nothing is queued behind a backlog: once the socket drains, the newest frame goes.
+            c.queue.drained(DRAIN_POLL).await;
             // Browsers show a part only when the next one starts, so without new frames the newest
             // is sent again every second (a still image appears, and idle proxies stay open).
             // `next` ends only when the stream is gone; with no frame yet, keep waiting.
@@ -89,6 +71,7 @@ pub async fn mjpeg(
                 },
             };
             if let Some(jpeg) = frame.jpeg() {
+                c.skips.sent(frame.seq);
                 let head = format!(
                     "Content-Type: image/jpeg\r\nContent-Length: {}\r\n\r\n",
                     jpeg.len()
