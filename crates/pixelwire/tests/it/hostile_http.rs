@@ -326,7 +326,14 @@ async fn stall(viewer: &mut impl Viewer, stall: Duration) -> AfterStall {
     }
 }
 
-const STALL: Duration = Duration::from_secs(2);
+/// How long the viewers stall: 2 s, or `PW_STALL_S` seconds (for measuring, `BENCHMARKS.md`).
+fn stall_time() -> Duration {
+    let s = std::env::var("PW_STALL_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(s)
+}
 
 /// A 320x240 noise stream at 20 fps (about 60 kB a frame) and a server with default limits.
 async fn noisy_camera() -> (
@@ -343,9 +350,12 @@ async fn noisy_camera() -> (
 async fn a_stalled_viewer_resumes_at_the_newest_frame() {
     let (running, publisher) = noisy_camera().await;
     let addr = running.http_addr;
-    let mjpeg = stall(&mut Mjpeg::open(addr).await, STALL).await;
-    let jpeg = stall(&mut Ws::open(addr, "jpeg").await, STALL).await;
-    eprintln!("after a {STALL:?} stall: mjpeg {mjpeg:?}, websocket jpeg {jpeg:?}");
+    let mjpeg = stall(&mut Mjpeg::open(addr).await, stall_time()).await;
+    let jpeg = stall(&mut Ws::open(addr, "jpeg").await, stall_time()).await;
+    eprintln!(
+        "after a {:?} stall: mjpeg {mjpeg:?}, websocket jpeg {jpeg:?}",
+        stall_time()
+    );
     // What was on its way when the reader stopped (the part in the socket and the one being
     // written) arrives; nothing from the stall's middle does.
     for (what, r) in [("mjpeg", &mjpeg), ("jpeg", &jpeg)] {
@@ -366,12 +376,10 @@ async fn a_stalled_viewer_resumes_at_the_newest_frame() {
 async fn a_stalled_h264_viewer_resumes_at_a_fresh_keyframe() {
     let (running, publisher) = noisy_camera().await;
     let mut viewer = Ws::open(running.http_addr, "h264").await;
-    let r = stall(&mut viewer, STALL).await;
-    eprintln!("after a {STALL:?} stall: websocket h264 {r:?}");
-    // At most the bytes the socket may hold (16 KiB of small P-frames) are older; the frame read
-    // after them is at most one keyframe interval old.
-    assert!(r.stale_bytes <= 96 * 1024, "{r:?}");
-    assert!(r.first_age_ms <= 2_000 + 300, "{r:?}");
+    let r = stall(&mut viewer, stall_time()).await;
+    eprintln!("after a {:?} stall: websocket h264 {r:?}", stall_time());
+    // What was on its way when the reader stopped arrives; then a keyframe from the stall's end.
+    assert!(r.stale_frames <= 3, "{r:?}");
     publisher.abort();
     running.shutdown();
 }
