@@ -36,7 +36,7 @@ pub(super) struct HttpFamilies {
 
 impl HttpFamilies {
     pub(super) fn register(r: &mut Registry) -> Self {
-        Self {
+        let families = Self {
             connections: register(
                 r,
                 "pixelwire_http_connections",
@@ -55,7 +55,12 @@ impl HttpFamilies {
                 "Connections closed because a request head did not arrive within server.header_read_timeout_ms",
                 Counter::default(),
             ),
+        };
+        // Two reasons: exported from 0, so alerts on `rate()` see the series before the first refusal.
+        for &reason in HttpRefusal::ALL {
+            let _ = families.refused.get_or_create_owned(&RefusalLabel { reason });
         }
+        families
     }
 }
 

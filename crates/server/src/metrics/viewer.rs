@@ -185,33 +185,30 @@ impl ViewerReportMetrics {
     }
 }
 
-/// Counts the frames one viewer socket skipped because its send queue was backed up; the series
-/// appears with the first skip.
+/// Counts the frames one viewer socket skipped because its send queue was backed up. Exported
+/// from 0 while a viewer of the stream and codec is connected, so `rate()` sees the series.
 #[derive(Debug)]
-pub struct ViewerSkips(Lazy<ViewerLabel, Counter>);
+pub struct ViewerSkips(Counter);
 
 impl ViewerSkips {
     /// One frame skipped.
     pub fn skipped(&self) {
-        self.0.get().inc();
+        self.0.inc();
     }
 
     /// `n` frames skipped.
     pub fn skipped_n(&self, n: u64) {
-        self.0.get().inc_by(n);
+        self.0.inc_by(n);
     }
 }
 
 impl Metrics {
     /// The handle a viewer socket of `stream` carrying `codec` counts its skipped frames through.
     pub fn viewer_skips(&self, stream: &str, codec: ViewerCodec) -> ViewerSkips {
-        ViewerSkips(Lazy::new(
-            &self.inner.viewer.skipped,
-            ViewerLabel {
-                stream: stream.into(),
-                codec,
-            },
-        ))
+        ViewerSkips(self.inner.viewer.skipped.get_or_create_owned(&ViewerLabel {
+            stream: stream.into(),
+            codec,
+        }))
     }
 
     /// The handle the H.264 encoder of `stream` records through.
