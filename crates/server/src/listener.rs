@@ -140,19 +140,32 @@ impl Drop for Admitted {
 }
 
 /// A TCP socket shared between the connection (hyper reads and writes it through this) and the
-/// [`SendQueue`] handle its handlers keep; the socket closes when both are gone.
-#[derive(Debug, Clone)]
-pub struct SharedTcp(Arc<TcpStream>);
+/// [`SendQueue`] handle its handlers keep; the socket closes when both are gone. It carries the
+/// connection's place at its listener ([`Admitted`], a gauge guard): the IO object lives as long
+/// as the connection, upgraded WebSockets included, so they count against the caps to the end.
+pub struct SharedTcp {
+    sock: Arc<TcpStream>,
+    _held: Box<dyn std::any::Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for SharedTcp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedTcp").field(&self.sock).finish()
+    }
+}
 
 impl SharedTcp {
-    /// Wraps an accepted socket.
-    pub fn new(sock: TcpStream) -> Self {
-        Self(Arc::new(sock))
+    /// Wraps an accepted socket; `held` is dropped when the connection ends.
+    pub fn new(sock: TcpStream, held: impl std::any::Any + Send + Sync) -> Self {
+        Self {
+            sock: Arc::new(sock),
+            _held: Box::new(held),
+        }
     }
 
     /// The handle viewers ask.
     pub fn send_queue(&self) -> SendQueue {
-        SendQueue(Some(self.0.clone()))
+        SendQueue(Some(self.sock.clone()))
     }
 }
 
@@ -163,8 +176,8 @@ impl AsyncRead for SharedTcp {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         loop {
-            ready!(self.0.poll_read_ready(cx))?;
-            match self.0.try_read(buf.initialize_unfilled()) {
+            ready!(self.sock.poll_read_ready(cx))?;
+            match self.sock.try_read(buf.initialize_unfilled()) {
                 Ok(n) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
@@ -184,8 +197,8 @@ impl AsyncWrite for SharedTcp {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write(buf) {
+            ready!(self.sock.poll_write_ready(cx))?;
+            match self.sock.try_write(buf) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => return Poll::Ready(r),
             }
@@ -198,8 +211,8 @@ impl AsyncWrite for SharedTcp {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         loop {
-            ready!(self.0.poll_write_ready(cx))?;
-            match self.0.try_write_vectored(bufs) {
+            ready!(self.sock.poll_write_ready(cx))?;
+            match self.sock.try_write_vectored(bufs) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 r => return Poll::Ready(r),
             }
@@ -215,7 +228,7 @@ impl AsyncWrite for SharedTcp {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let r = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
+        let r = socket2::SockRef::from(&*self.sock).shutdown(std::net::Shutdown::Write);
         // Already closed by the peer: nothing left to shut down.
         Poll::Ready(match r {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),

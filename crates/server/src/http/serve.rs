@@ -89,21 +89,21 @@ pub async fn serve_router(
         if let Err(e) = crate::listener::limit_unsent(&sock, limits.send_queue_bytes) {
             tracing::debug!(listener = what, error = %e, "cannot set TCP_NOTSENT_LOWAT; viewers on this connection cannot skip ahead");
         }
-        let io = SharedTcp::new(sock);
+        // The place and the gauge go with the socket: an upgraded WebSocket keeps them.
+        let io = SharedTcp::new(sock, (admitted, metrics.http_connection()));
         let queue = io.send_queue();
-        let conn = serve_connection(
-            io,
-            queue,
-            peer,
-            router.clone(),
-            limits,
-            metrics.clone(),
-            shutdown.clone(),
+        crate::task::spawn_connection(
+            format!("http {peer}"),
+            serve_connection(
+                io,
+                queue,
+                peer,
+                router.clone(),
+                limits,
+                metrics.clone(),
+                shutdown.clone(),
+            ),
         );
-        crate::task::spawn_connection(format!("http {peer}"), async move {
-            let _admitted = admitted;
-            conn.await;
-        });
     }
 }
 
@@ -116,7 +116,6 @@ async fn serve_connection(
     metrics: Metrics,
     mut shutdown: ShutdownSignal,
 ) {
-    let _open = metrics.http_connection();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(queue.clone());

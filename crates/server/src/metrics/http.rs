@@ -58,7 +58,9 @@ impl HttpFamilies {
         };
         // Two reasons: exported from 0, so alerts on `rate()` see the series before the first refusal.
         for &reason in HttpRefusal::ALL {
-            let _ = families.refused.get_or_create_owned(&RefusalLabel { reason });
+            let _ = families
+                .refused
+                .get_or_create_owned(&RefusalLabel { reason });
         }
         families
     }

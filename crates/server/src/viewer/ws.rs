@@ -218,7 +218,8 @@ async fn run(
                         _ => { failure = None; None }
                     };
                     if let Some(why) = why {
-                        tracing::info!(stream = stream.name(), reason = %why, "h264 viewer told the stream cannot be encoded");
+                        // The encoder logs its failures (rate-limited); this is per viewer.
+                        tracing::debug!(stream = stream.name(), reason = %why, "h264 viewer told the stream cannot be encoded");
                         let msg = json!({ "type": "error", "error": &*why, "fallback": "jpeg" });
                         if tx.send(Message::Text(msg.to_string().into())).await.is_err() { break; }
                     }
