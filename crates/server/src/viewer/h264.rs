@@ -186,3 +186,89 @@ fn unencodable(width: u32, height: u32) -> String {
         "H.264 cannot encode this stream's {width}x{height} frames (too small, or over the encoder's 3840x2160 or 2160x3840); open it with ?codec=jpeg"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bus::{StreamDescription, StreamKind};
+    use pixelwire_media::MediaFrame;
+
+    fn camera(name: &str) -> Arc<Stream> {
+        Stream::new(
+            name,
+            StreamDescription {
+                kind: StreamKind::Camera,
+                source: "test".into(),
+                width: 64,
+                height: 48,
+                nominal_fps: 50.0,
+            },
+        )
+    }
+
+    /// Publishes a 64x48 frame every 20 ms for `d`, asking for a keyframe before each one, and
+    /// counts the keyframes the viewer receives.
+    async fn keyframes_while_asking(d: Duration) -> usize {
+        let stream = camera("cam");
+        let hubs = H264Hubs::default();
+        let hub = hubs.get(&stream, crate::metrics::Metrics::new());
+        let mut units = hub.subscribe();
+        let publisher = {
+            let (stream, hub) = (stream.clone(), hub.clone());
+            tokio::spawn(async move {
+                for seq in 0u64.. {
+                    let grey = (seq % 200) as u8;
+                    hub.request_keyframe();
+                    stream.publish(MediaFrame::from_rgba(
+                        64,
+                        48,
+                        vec![grey; 64 * 48 * 4],
+                        seq,
+                        seq,
+                    ));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+        };
+        let mut keyframes = 0;
+        let _ = tokio::time::timeout(d, async {
+            while let Ok(u) = units.recv().await {
+                keyframes += usize::from(u.keyframe);
+            }
+        })
+        .await;
+        publisher.abort();
+        keyframes
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keyframe_requests_are_rate_limited() {
+        // A viewer asking for a keyframe before every frame (a hostile page, or many viewers
+        // falling behind) gets one per KEYFRAME_REQUEST_INTERVAL, not one per frame: 1.2 s of
+        // 50 fps is 60 frames, and at most 3 forced IDRs (at 0, 0.5 and 1.0 s).
+        let n = keyframes_while_asking(Duration::from_millis(1200)).await;
+        assert!((1..=3).contains(&n), "{n} keyframes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unencodable_size_is_published_as_the_hubs_failure() {
+        let stream = camera("tiny");
+        let hubs = H264Hubs::default();
+        let hub = hubs.get(&stream, crate::metrics::Metrics::new());
+        let mut failure = hub.failure();
+        stream.publish(MediaFrame::from_rgba(8, 8, vec![9; 8 * 8 * 4], 0, 0));
+        tokio::time::timeout(Duration::from_secs(5), failure.changed())
+            .await
+            .expect("a failure in time")
+            .expect("the hub lives");
+        let why = failure.borrow().clone().expect("a reason");
+        assert!(why.contains("8x8") && why.contains("?codec=jpeg"), "{why}");
+        // A size the encoder takes clears it.
+        stream.publish(MediaFrame::from_rgba(64, 48, vec![9; 64 * 48 * 4], 1, 1));
+        tokio::time::timeout(Duration::from_secs(5), failure.changed())
+            .await
+            .expect("cleared in time")
+            .expect("the hub lives");
+        assert!(failure.borrow().is_none());
+    }
+}
