@@ -67,8 +67,8 @@ pub enum Refusal {
     PeerFull,
 }
 
-/// Counts one listener's connections, in all and per peer IP address (not port: one host's
-/// connections share the cap whatever ports it uses).
+/// Counts one listener's connections, in all and per peer address ([`peer_key`]: not the port,
+/// so one host's connections share the cap whatever ports it uses).
 #[derive(Debug)]
 pub struct ConnectionGate {
     max_total: usize,
@@ -102,6 +102,7 @@ impl ConnectionGate {
 
     /// Admits a connection from `peer`, or says why not.
     pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<Admitted, Refusal> {
+        let peer = peer_key(peer);
         // A poisoned lock means a panic while counting, which the code below cannot do; the
         // counts are still consistent, so go on with them.
         let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,6 +137,22 @@ impl Drop for Admitted {
                 c.per_peer.remove(&self.peer);
             }
         }
+    }
+}
+
+/// The address a peer's connections are counted under: an IPv4 address (also when it arrives
+/// IPv4-mapped on an IPv6 socket) or an IPv6 /64, the block one host or one LAN usually gets (a
+/// host can pick any address in it, so counting single IPv6 addresses would cap nothing).
+pub fn peer_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -307,6 +324,22 @@ mod tests {
         drop(a1);
         assert_eq!(gate.connections(), 2);
         let _a3 = gate.admit(a).expect("a place was freed");
+    }
+
+    #[test]
+    fn ipv6_peers_are_counted_by_their_64_block() {
+        let gate = ConnectionGate::new(10, 2);
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let _a = gate.admit(a).expect("first");
+        let _b = gate.admit(b).expect("second, same /64");
+        let c: IpAddr = "2001:db8:1:2::77".parse().unwrap();
+        assert_eq!(gate.admit(c).unwrap_err(), Refusal::PeerFull);
+        let _other = gate
+            .admit("2001:db8:1:3::1".parse().unwrap())
+            .expect("another /64");
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert_eq!(peer_key(mapped), IpAddr::from([10, 0, 0, 1]));
     }
 
     #[test]

@@ -174,6 +174,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
+    info!(
+        max_connections = cfg.server.max_connections.get(),
+        max_connections_per_peer = cfg.server.max_connections_per_peer.get(),
+        header_read_timeout_ms = cfg.server.header_read_timeout_ms.get(),
+        send_queue_bytes = cfg.server.send_queue_bytes.get(),
+        "HTTP limits per listener (docs/security.md)"
+    );
     info!(http = %http_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
     Ok(Running {
         http_addr,
