@@ -430,3 +430,109 @@ async fn an_unencodable_size_tells_the_viewer() {
     publisher.abort();
     running.shutdown();
 }
+
+/// `pixelwire serve` in a shell that limits it to `max_fds` open files; its log lines are
+/// collected. Returns the child, the HTTP address and the log.
+fn serve_with_fd_limit(
+    config: &std::path::Path,
+    max_fds: u32,
+) -> (
+    std::process::Child,
+    String,
+    Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("ulimit -n {max_fds} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_pixelwire"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--http", "127.0.0.1:0", "--display", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let lines = std::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(rest) = line.split("http=").nth(1) {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+                log.lock().unwrap().push(line);
+            }
+        });
+    }
+    let http = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("serve started");
+    (child, http, log)
+}
+
+#[test]
+fn accept_errors_back_off() {
+    // Issue 13: out of file descriptors, every listener logged "accept failed: Too many open
+    // files" in a loop (every 50 ms). Now it waits 100 ms doubling to 1 s and logs the 1st, 2nd,
+    // 4th, ... failure, and accepts again once descriptors are free.
+    let dir = crate::common::temp_dir("emfile");
+    let cfg = dir.join("pixelwire.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndata_dir = \"{}\"\nmax_connections = 100000\nmax_connections_per_peer = 100000\nheader_read_timeout_ms = 60000\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let (mut child, http, log) = serve_with_fd_limit(&cfg, 128);
+    // More connections than the server has descriptors: the rest wait in the listen backlog.
+    let held: Vec<std::net::TcpStream> = (0..200)
+        .map(|_| std::net::TcpStream::connect(&http).expect("connect"))
+        .collect();
+    std::thread::sleep(Duration::from_secs(3));
+    let failures = |log: &[String]| log.iter().filter(|l| l.contains("accept failed")).count();
+    let logged = failures(&log.lock().unwrap());
+    assert!(
+        (1..=6).contains(&logged),
+        "{logged} accept failures logged in 3 s:\n{}",
+        log.lock().unwrap().join("\n")
+    );
+    drop(held);
+    // Descriptors free: the listener picks up again within its longest wait.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let ok = std::net::TcpStream::connect(&http).ok().and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            s.write_all(b"GET /api/streams HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).ok()?;
+            (&head == b"HTTP/1.1 200").then_some(())
+        });
+        if ok.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listener never recovered:\n{}",
+            log.lock().unwrap().join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("accepting again")),
+        "{}",
+        log.lock().unwrap().join("\n")
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
