@@ -285,13 +285,32 @@ impl SendQueue {
         }
     }
 
-    /// Waits (checking every `every`) until the queue is no longer backed up.
-    pub async fn drained(&self, every: Duration) {
+    /// Waits (checking every `every`) until the queue is no longer backed up; after `limit`
+    /// backed up throughout, the peer has stopped reading: the socket is shut down ([`Self::cut_off`]).
+    pub async fn drained(&self, every: Duration, limit: Duration) -> Result<(), Stalled> {
+        let start = tokio::time::Instant::now();
         while self.backed_up() {
+            if start.elapsed() >= limit {
+                self.cut_off();
+                return Err(Stalled);
+            }
             tokio::time::sleep(every).await;
+        }
+        Ok(())
+    }
+
+    /// Shuts the socket down both ways: a write blocked on it fails, the connection ends, and its
+    /// place and descriptor are freed even though the peer never reads again.
+    pub fn cut_off(&self) {
+        if let Some(sock) = &self.0 {
+            let _ = socket2::SockRef::from(&**sock).shutdown(std::net::Shutdown::Both);
         }
     }
 }
+
+/// A peer stopped reading: its socket stayed backed up for the whole limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stalled;
 
 /// Sets `TCP_NOTSENT_LOWAT` to `bytes` on an accepted socket ([`SendQueue`]).
 pub fn limit_unsent(sock: &TcpStream, bytes: u32) -> io::Result<()> {

@@ -536,3 +536,42 @@ fn accept_errors_back_off() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn a_viewer_that_stops_reading_for_good_is_cut_off() {
+    // A reader that never reads again would hold its place and descriptor for as long as TCP
+    // keeps probing its closed window (forever): after stalled_viewer_timeout_ms it is shut down.
+    let running = start_with_server_keys("cam", "stalled_viewer_timeout_ms = 1000\n", CAM).await;
+    let cam = running.state.bus.get("cam").expect("declared");
+    let publisher = publish_noise(cam, 320, 240, Duration::from_millis(50));
+    let addr = running.http_addr;
+    let mut mjpeg = Mjpeg::open(addr).await;
+    let mut ws = Ws::open(addr, "jpeg").await;
+    mjpeg.next_frame().await;
+    ws.next_frame().await;
+    let open = |text: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix("pixelwire_http_connections "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(-1.0)
+    };
+    let before = open(&String::from_utf8_lossy(&get(addr, "/metrics").await.body));
+    assert!(before >= 2.0, "{before}");
+    // Stop reading both; a few seconds later the server has let them go.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The metrics request itself is one open connection.
+        let now = open(&String::from_utf8_lossy(&get(addr, "/metrics").await.body));
+        if now <= 1.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {now} connections open"
+        );
+    }
+    drop((mjpeg, ws));
+    publisher.abort();
+    running.shutdown();
+}

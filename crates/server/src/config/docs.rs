@@ -75,6 +75,10 @@ fn server_and_cameras() {
         c.server.header_read_timeout_ms.get()
     );
     assert_eq!(
+        one::<u64>("`stalled_viewer_timeout_ms`"),
+        c.server.stalled_viewer_timeout_ms.get()
+    );
+    assert_eq!(
         one::<u32>("`send_queue_bytes`"),
         c.server.send_queue_bytes.get()
     );

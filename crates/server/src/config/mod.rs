@@ -88,6 +88,8 @@ pub struct ServerConfig {
     pub header_read_timeout_ms: ranges::HeaderTimeoutMs,
     /// Unsent bytes an HTTP connection may hold in its kernel send queue before viewers skip frames.
     pub send_queue_bytes: ranges::SendQueueBytes,
+    /// A viewer whose socket stays backed up this long (its peer stopped reading) is cut off.
+    pub stalled_viewer_timeout_ms: ranges::StalledViewerMs,
 }
 
 impl Default for ServerConfig {
@@ -101,6 +103,7 @@ impl Default for ServerConfig {
             max_connections_per_peer: ranges::MaxConnectionsPerPeer::new_const(64),
             header_read_timeout_ms: ranges::HeaderTimeoutMs::new_const(10_000),
             send_queue_bytes: ranges::SendQueueBytes::new_const(16 << 10),
+            stalled_viewer_timeout_ms: ranges::StalledViewerMs::new_const(60_000),
         }
     }
 }

@@ -170,6 +170,10 @@ ranged! {
     HeaderTimeoutMs(u64) in 100, 3_600_000;
 }
 ranged! {
+    /// Time a viewer's socket may stay backed up before the viewer is cut off, ms.
+    StalledViewerMs(u64) in 1000, 3_600_000;
+}
+ranged! {
     /// Unsent bytes an HTTP connection's kernel send queue may hold (`TCP_NOTSENT_LOWAT`).
     SendQueueBytes(u32) in 4096, 16 << 20;
 }
@@ -179,7 +183,8 @@ millis!(
     DetectMs,
     IntervalMs,
     TimeoutMs,
-    HeaderTimeoutMs
+    HeaderTimeoutMs,
+    StalledViewerMs
 );
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ const REPEAT_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 struct Client {
     watch: StreamWatch,
     queue: SendQueue,
+    stalled_limit: std::time::Duration,
     skips: super::SkipCounter,
     _counted: crate::metrics::ViewerGuard,
 }
@@ -48,6 +49,7 @@ pub async fn mjpeg(
     let client = Client {
         watch: stream.watch(),
         queue: queue.map(|Extension(q)| q).unwrap_or_default(),
+        stalled_limit: ctx.stalled_limit,
         skips: super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), ViewerCodec::Mjpeg)),
         _counted: ctx.metrics.viewer(stream.name(), ViewerCodec::Mjpeg),
     };
@@ -59,7 +61,14 @@ pub async fn mjpeg(
     let parts = futures_util::stream::unfold(client, |mut c| async move {
         loop {
             // Nothing is queued behind a backlog: once the socket drains, the newest frame goes.
-            c.queue.drained(DRAIN_POLL).await;
+            // A reader that never drains it is cut off (the body ends, the socket is shut down).
+            if c.queue.drained(DRAIN_POLL, c.stalled_limit).await.is_err() {
+                tracing::debug!(
+                    stream = c.watch.stream().name(),
+                    "mjpeg reader stopped reading; cut off"
+                );
+                return None;
+            }
             // Browsers show a part only when the next one starts, so without new frames the newest
             // is sent again every second (a still image appears, and idle proxies stay open).
             // `next` ends only when the stream is gone; with no frame yet, keep waiting.

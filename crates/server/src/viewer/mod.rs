@@ -32,6 +32,8 @@ pub struct ViewerContext {
     /// The camera hub: seed 001's single-camera endpoints show its most recently active stream,
     /// and its `/status` counts viewers.
     pub cameras: Arc<CameraHub>,
+    /// A viewer whose socket stays backed up this long is cut off (`server.stalled_viewer_timeout_ms`).
+    pub stalled_limit: Duration,
 }
 
 /// Counts the frames of a stream a viewer never got: the gaps in the sequence numbers of the frames

@@ -159,6 +159,8 @@ async fn run(
         let mut held: Option<(u64, bytes::Bytes)> = None;
         let mut jpeg_skips =
             super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), codec.label()));
+        // Since when the socket has been backed up, checked on each drain check.
+        let mut backed_up_since: Option<tokio::time::Instant> = None;
         let mut drain_check = tokio::time::interval(super::DRAIN_POLL);
         drain_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
@@ -203,8 +205,15 @@ async fn run(
                 },
                 _ = drain_check.tick(), if behind || held.is_some() => {
                     if queue.backed_up() {
+                        let since = *backed_up_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() >= ctx.stalled_limit {
+                            tracing::debug!(stream = stream.name(), "viewer stopped reading; cut off");
+                            queue.cut_off();
+                            break;
+                        }
                         None
                     } else {
+                        backed_up_since = None;
                         if std::mem::take(&mut behind) && let Some(h) = &hub {
                             h.request_keyframe();
                         }
@@ -247,10 +256,18 @@ async fn run(
                     break;
                 }
             };
-            if let Some(msg) = out
-                && tx.send(Message::Binary(msg)).await.is_err()
-            {
-                break;
+            if let Some(msg) = out {
+                // A write the socket never takes (the peer stopped reading mid-frame) ends the
+                // viewer after the same limit.
+                match tokio::time::timeout(ctx.stalled_limit, tx.send(Message::Binary(msg))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break,
+                    Err(_) => {
+                        tracing::debug!(stream = stream.name(), "viewer stopped reading; cut off");
+                        queue.cut_off();
+                        break;
+                    }
+                }
             }
         }
     }
