@@ -123,7 +123,8 @@ async fn run(
     let (mut tx, mut rx) = socket.split();
     let _guard = ctx.cameras.viewer_connected();
     let _counted = ctx.metrics.viewer(stream.name(), codec.label());
-    let skips = ctx.metrics.viewer_skips(stream.name(), codec.label());
+    let mut skips = super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), codec.label()));
+    let limit = ctx.stalled_limit;
     let mut reports = Reports {
         metrics: ctx.metrics.viewer_reports(stream.name(), codec.label()),
         codec: codec.label(),
@@ -135,10 +136,13 @@ async fn run(
         "width": w, "height": h, "codec_string": "avc1.42E01E",
     });
     let mut sd = ctx.shutdown.clone();
-    if tx
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_ok()
+    if send(
+        &mut tx,
+        Message::Text(hello.to_string().into()),
+        limit,
+        &queue,
+    )
+    .await
     {
         let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, ctx.metrics.clone()));
         let mut units = hub.as_ref().map(|h| h.subscribe());
@@ -157,8 +161,6 @@ async fn run(
         let mut behind = false;
         // JPEG: the newest message, held back while the socket drains.
         let mut held: Option<(u64, bytes::Bytes)> = None;
-        let mut jpeg_skips =
-            super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), codec.label()));
         // Since when the socket has been backed up, checked on each drain check.
         let mut backed_up_since: Option<tokio::time::Instant> = None;
         let mut drain_check = tokio::time::interval(super::DRAIN_POLL);
@@ -170,7 +172,7 @@ async fn run(
                     Ok(_) if queue.backed_up() => {
                         // Written now, it would wait behind the backlog: skip it, and since the
                         // next units depend on it, resume at a keyframe.
-                        skips.skipped();
+                        skips.metrics.skipped();
                         need_keyframe = true;
                         behind = true;
                         None
@@ -181,7 +183,7 @@ async fn run(
                     }
                     Err(RecvError::Lagged(n)) => {
                         // Fell behind: skip to the next keyframe rather than decode with gaps.
-                        for _ in 0..n { skips.skipped(); }
+                        skips.metrics.skipped_n(n);
                         need_keyframe = true;
                         behind = true;
                         None
@@ -196,7 +198,7 @@ async fn run(
                         }
                         Some(m) => {
                             held = None;
-                            jpeg_skips.sent(f.seq);
+                            skips.sent(f.seq);
                             Some(m)
                         }
                         None => None,
@@ -206,7 +208,7 @@ async fn run(
                 _ = drain_check.tick(), if behind || held.is_some() => {
                     if queue.backed_up() {
                         let since = *backed_up_since.get_or_insert_with(tokio::time::Instant::now);
-                        if since.elapsed() >= ctx.stalled_limit {
+                        if since.elapsed() >= limit {
                             tracing::debug!(stream = stream.name(), "viewer stopped reading; cut off");
                             queue.cut_off();
                             break;
@@ -217,7 +219,7 @@ async fn run(
                         if std::mem::take(&mut behind) && let Some(h) = &hub {
                             h.request_keyframe();
                         }
-                        held.take().map(|(seq, m)| { jpeg_skips.sent(seq); m })
+                        held.take().map(|(seq, m)| { skips.sent(seq); m })
                     }
                 },
                 r = async { match failure.as_mut() { Some(f) => f.changed().await, None => std::future::pending().await } } => {
@@ -230,7 +232,7 @@ async fn run(
                         // The encoder logs its failures (rate-limited); this is per viewer.
                         tracing::debug!(stream = stream.name(), reason = %why, "h264 viewer told the stream cannot be encoded");
                         let msg = json!({ "type": "error", "error": &*why, "fallback": "jpeg" });
-                        if tx.send(Message::Text(msg.to_string().into())).await.is_err() { break; }
+                        if !send(&mut tx, Message::Text(msg.to_string().into()), limit, &queue).await { break; }
                     }
                     None
                 },
@@ -240,7 +242,7 @@ async fn run(
                         match v.get("type").and_then(|t| t.as_str()) {
                             Some("ping") => {
                                 let pong = json!({ "type": "pong", "id": v.get("id"), "server_us": crate::clock::now().as_micros() });
-                                if tx.send(Message::Text(pong.to_string().into())).await.is_err() { break; }
+                                if !send(&mut tx, Message::Text(pong.to_string().into()), limit, &queue).await { break; }
                             }
                             Some("keyframe") => if let Some(h) = &hub { h.request_keyframe(); },
                             Some("report") => reports.handle(&t, stream.name()),
@@ -256,19 +258,29 @@ async fn run(
                     break;
                 }
             };
-            if let Some(msg) = out {
-                // A write the socket never takes (the peer stopped reading mid-frame) ends the
-                // viewer after the same limit.
-                match tokio::time::timeout(ctx.stalled_limit, tx.send(Message::Binary(msg))).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => break,
-                    Err(_) => {
-                        tracing::debug!(stream = stream.name(), "viewer stopped reading; cut off");
-                        queue.cut_off();
-                        break;
-                    }
-                }
+            if let Some(msg) = out
+                && !send(&mut tx, Message::Binary(msg), limit, &queue).await
+            {
+                break;
             }
+        }
+    }
+}
+
+/// Sends `msg`; false when the viewer is done: the socket failed, or did not take the message
+/// within `limit` (the peer stopped reading mid-message; its socket is then shut down).
+async fn send(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: Message,
+    limit: Duration,
+    queue: &SendQueue,
+) -> bool {
+    match tokio::time::timeout(limit, tx.send(msg)).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            tracing::debug!("viewer stopped reading; cut off");
+            queue.cut_off();
+            false
         }
     }
 }
