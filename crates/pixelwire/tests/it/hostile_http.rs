@@ -575,3 +575,81 @@ async fn a_viewer_that_stops_reading_for_good_is_cut_off() {
     publisher.abort();
     running.shutdown();
 }
+
+/// A connection from `ip` (any 127.x.y.z is loopback) to `addr`.
+async fn connect_from(ip: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let s = tokio::net::TcpSocket::new_v4()?;
+    s.bind(SocketAddr::from((ip, 0)))?;
+    s.connect(addr).await
+}
+
+#[tokio::test]
+async fn a_flood_of_half_sent_requests_leaves_the_others_served() {
+    // Issue 13: ~20,000 half-sent requests took every descriptor and every listener with them.
+    // Here 400 from one address: 64 (max_connections_per_peer) are held until the header
+    // timeout, the rest are refused at accept; another client's requests and an MJPEG reader
+    // from a third address go on.
+    let running = start_with_server_keys("cam", "", CAM).await;
+    let addr = running.http_addr;
+    let cam = running.state.bus.get("cam").expect("declared");
+    let publisher = publish_noise(cam, 160, 120, Duration::from_millis(50));
+    let reader_addr = SocketAddr::from(([127, 0, 0, 3], 0));
+    let mut reader = {
+        let s = tokio::net::TcpSocket::new_v4().unwrap();
+        s.bind(reader_addr).unwrap();
+        let mut sock = s.connect(addr).await.unwrap();
+        sock.write_all(b"GET /api/streams/cam/mjpeg HTTP/1.0\r\n\r\n")
+            .await
+            .unwrap();
+        Mjpeg {
+            sock,
+            buf: Vec::new(),
+        }
+    };
+    reader.next_frame().await;
+    let mut flood = Vec::new();
+    for _ in 0..400 {
+        let mut c = connect_from([127, 0, 0, 1], addr).await.expect("connect");
+        // Refused connections may already be closed: a failed write is fine.
+        let _ = c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").await;
+        flood.push(c);
+    }
+    for i in 0..5 {
+        let mut c = connect_from([127, 0, 0, 2], addr).await.expect("connect");
+        let req = format!("GET /api/status HTTP/1.1\r\nHost: ok{i}\r\nConnection: close\r\n\r\n");
+        c.write_all(req.as_bytes()).await.unwrap();
+        let got = read_until_closed(&mut c, Duration::from_secs(10))
+            .await
+            .expect("an answer");
+        assert!(
+            got.starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            String::from_utf8_lossy(&got[..got.len().min(200)])
+        );
+        // The reader keeps getting fresh frames.
+        let (us, _) = reader.next_frame().await;
+        assert!(
+            now_us() - us < 2_000_000,
+            "a frame {} ms old",
+            (now_us() - us) / 1000
+        );
+    }
+    // 127.0.0.1 is full: ask from another address.
+    let mut c = connect_from([127, 0, 0, 4], addr).await.expect("connect");
+    c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").await.unwrap();
+    let metrics = read_until_closed(&mut c, Duration::from_secs(10))
+        .await
+        .expect("the metrics");
+    let text = String::from_utf8_lossy(&metrics);
+    let refused = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("pixelwire_http_connections_refused_total{reason=\"peer_full\"} ")
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(refused >= 400.0 - 64.0, "{refused} refused\n{text}");
+    drop(flood);
+    publisher.abort();
+    running.shutdown();
+}
