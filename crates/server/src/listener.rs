@@ -278,8 +278,13 @@ impl SendQueue {
             tv_nsec: 0,
         };
         match rustix::event::poll(&mut fds, Some(&zero)) {
-            // With TCP_NOTSENT_LOWAT, POLLOUT means fewer unsent bytes than the mark.
-            Ok(_) => !fds[0].revents().contains(rustix::event::PollFlags::OUT),
+            // With TCP_NOTSENT_LOWAT, POLLOUT means fewer unsent bytes than the mark. A socket in
+            // error or hung up is not "backed up": the next write fails and ends the connection.
+            Ok(_) => !fds[0].revents().intersects(
+                rustix::event::PollFlags::OUT
+                    | rustix::event::PollFlags::ERR
+                    | rustix::event::PollFlags::HUP,
+            ),
             // Cannot tell (interrupted): do not hold frames back on a guess.
             Err(_) => false,
         }
