@@ -116,10 +116,10 @@ pub async fn snapshot(
 ) -> Result<Response, ApiError> {
     let frame = crate::bus::fresh_frame(&ctx.bus, &name).await?;
     // A camera's JPEG passes through untouched, but one that does not decode is refused like
-    // `snapshot.png` refuses it (503), not served as an image that cannot be shown. The decode is
-    // cached in the frame and shared with every other consumer.
+    // `snapshot.png` refuses it (503), not served as an image that cannot be shown. The check is
+    // the I420 decode (1.5 bytes a pixel, cached in the frame and shared with the H.264 encoder).
     let jpeg = tokio::task::spawn_blocking(move || {
-        let decodes = !frame.is_jpeg() || frame.rgba().is_some();
+        let decodes = !frame.is_jpeg() || frame.i420().is_some();
         decodes.then(|| frame.jpeg()).flatten()
     })
     .await
