@@ -322,7 +322,11 @@
     if (!m || typeof m !== 'object') return;
     if (m.type === 'pong') onPong(m);
     else if (m.type === 'hello') onHello(m);
-    else if (m.type === 'error') hooks.error = String(m.message || m.error || 'server error');
+    else if (m.type === 'error') {
+      hooks.error = String(m.message || m.error || 'server error');
+      // The server cannot encode this stream as H.264 (its size): JPEG works at any size.
+      if (m.fallback === 'jpeg') fallbackToJpeg(hooks.error);
+    }
   }
   function onHello(m) {
     conn.missing = false;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod display;
 pub mod http;
 pub mod ingest;
+pub mod listener;
 pub mod metrics;
 pub mod server;
 pub mod shutdown;

@@ -105,6 +105,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen for {what} on {addr}: {e}"))
     };
+    let limits = crate::http::HttpLimits::from(&cfg.server);
     let mut camera_ws_addrs = Vec::new();
     for &addr in &cfg.cameras.websocket_listen {
         let l = bind(addr, "websocket cameras").await?;
@@ -112,7 +113,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::camera_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "websocket cameras",
         ));
     }
     let mut viewer_addrs = Vec::new();
@@ -122,7 +126,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::viewer_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "seed 001 viewers",
         ));
     }
     let mut device_http_addrs = Vec::new();
@@ -132,7 +139,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tasks.spawn(crate::http::serve_router(
             l,
             crate::http::device_port(state.clone()),
+            limits,
+            metrics.clone(),
             state.shutdown.clone(),
+            "the HTTP device API",
         ));
     }
     let mut tcp_camera_addrs = Vec::new();
@@ -166,6 +176,13 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             tracing::error!(error = %e, "HTTP server failed");
         }
     });
+    info!(
+        max_connections = cfg.server.max_connections.get(),
+        max_connections_per_peer = cfg.server.max_connections_per_peer.get(),
+        header_read_timeout_ms = cfg.server.header_read_timeout_ms.get(),
+        send_queue_bytes = cfg.server.send_queue_bytes.get(),
+        "HTTP limits per listener (docs/security.md)"
+    );
     info!(http = %http_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
     Ok(Running {
         http_addr,

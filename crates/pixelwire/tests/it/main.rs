@@ -19,6 +19,7 @@ mod dashboard_prometheus;
 mod display_legacy;
 mod display_pixelwire;
 mod emu_virtual_panel;
+mod hostile_http;
 mod hostile_ingest;
 mod http_api;
 mod loopback_processes;

@@ -62,6 +62,26 @@ fn server_and_cameras() {
         one::<String>("`data_dir`"),
         c.server.data_dir.to_string_lossy()
     );
+    assert_eq!(
+        one::<usize>("`max_connections`"),
+        c.server.max_connections.get()
+    );
+    assert_eq!(
+        one::<usize>("`max_connections_per_peer`"),
+        c.server.max_connections_per_peer.get()
+    );
+    assert_eq!(
+        one::<u64>("`header_read_timeout_ms`"),
+        c.server.header_read_timeout_ms.get()
+    );
+    assert_eq!(
+        one::<u64>("`stalled_viewer_timeout_ms`"),
+        c.server.stalled_viewer_timeout_ms.get()
+    );
+    assert_eq!(
+        one::<u32>("`send_queue_bytes`"),
+        c.server.send_queue_bytes.get()
+    );
     let cam = &c.cameras;
     assert_eq!(
         one::<Vec<SocketAddr>>("`websocket_listen`"),

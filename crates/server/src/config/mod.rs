@@ -79,6 +79,17 @@ pub struct ServerConfig {
     pub default_stream: Spanned<String>,
     /// Directory for persistent state (the device registry); relative to the working directory.
     pub data_dir: PathBuf,
+    /// Connections each HTTP listener holds at once (`docs/security.md`).
+    pub max_connections: ranges::MaxConnections,
+    /// Connections one peer address holds on each HTTP listener.
+    pub max_connections_per_peer: ranges::MaxConnectionsPerPeer,
+    /// Time a client has to send a complete request head, from connecting or from the end of the
+    /// previous response (so also the keep-alive idle timeout).
+    pub header_read_timeout_ms: ranges::HeaderTimeoutMs,
+    /// Unsent bytes an HTTP connection may hold in its kernel send queue before viewers skip frames.
+    pub send_queue_bytes: ranges::SendQueueBytes,
+    /// A viewer whose socket stays backed up this long (its peer stopped reading) is cut off.
+    pub stalled_viewer_timeout_ms: ranges::StalledViewerMs,
 }
 
 impl Default for ServerConfig {
@@ -88,6 +99,11 @@ impl Default for ServerConfig {
             display: SocketAddr::from(([0, 0, 0, 0], 8888)),
             default_stream: Spanned::new(0..0, "bios".to_string()),
             data_dir: PathBuf::from("pixelwire-data"),
+            max_connections: ranges::MaxConnections::new_const(512),
+            max_connections_per_peer: ranges::MaxConnectionsPerPeer::new_const(64),
+            header_read_timeout_ms: ranges::HeaderTimeoutMs::new_const(10_000),
+            send_queue_bytes: ranges::SendQueueBytes::new_const(16 << 10),
+            stalled_viewer_timeout_ms: ranges::StalledViewerMs::new_const(60_000),
         }
     }
 }

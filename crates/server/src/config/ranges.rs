@@ -168,7 +168,36 @@ ranged! {
     Decimals(u8) in 0, 6;
 }
 
-millis!(KeepaliveMs, DetectMs, IntervalMs, TimeoutMs);
+// HTTP listeners (`docs/security.md`).
+ranged! {
+    /// Connections one HTTP listener holds at once.
+    MaxConnections(usize) in 1, 1_000_000;
+}
+ranged! {
+    /// Connections one peer address holds on one HTTP listener.
+    MaxConnectionsPerPeer(usize) in 1, 1_000_000;
+}
+ranged! {
+    /// Time a client has to send a complete request head, ms.
+    HeaderTimeoutMs(u64) in 100, 3_600_000;
+}
+ranged! {
+    /// Time a viewer's socket may stay backed up before the viewer is cut off, ms.
+    StalledViewerMs(u64) in 1000, 3_600_000;
+}
+ranged! {
+    /// Unsent bytes an HTTP connection's kernel send queue may hold (`TCP_NOTSENT_LOWAT`).
+    SendQueueBytes(u32) in 4096, 16 << 20;
+}
+
+millis!(
+    KeepaliveMs,
+    DetectMs,
+    IntervalMs,
+    TimeoutMs,
+    HeaderTimeoutMs,
+    StalledViewerMs
+);
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@
 use super::DisplayContext;
 use crate::metrics::Protocol;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -22,15 +21,9 @@ pub async fn run(listener: TcpListener, ctx: DisplayContext) {
     let mut shutdown = ctx.shutdown.clone();
     loop {
         tokio::select! {
-            r = listener.accept() => match r {
-                Ok((sock, peer)) => {
-                    let st = ctx.clone();
-                    crate::task::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+            (sock, peer) = crate::listener::accept(&listener, "displays") => {
+                let st = ctx.clone();
+                crate::task::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
             },
             _ = shutdown.wait() => return,
         }

@@ -118,13 +118,18 @@ pub async fn stream_snapshot(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let frame = crate::bus::fresh_frame(&state.bus, &name).await?;
+    // An undecodable frame is the camera's fault and may pass with its next frame: 503, as
+    // `snapshot.jpg` answers; only a failing PNG encoder is a bug (500).
     let png = tokio::task::spawn_blocking(move || match frame.rgba() {
-        Some(f) => pixelwire_media::png::frame_png(&f).map_err(|e| e.to_string()),
-        None => Err("the newest frame does not decode".to_string()),
+        Some(f) => {
+            pixelwire_media::png::frame_png(&f).map_err(|e| ApiError::Internal(e.to_string()))
+        }
+        None => Err(ApiError::Unavailable(format!(
+            "the newest frame of {name:?} does not decode"
+        ))),
     })
     .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(ApiError::Internal)?;
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
     Ok(png_response(png))
 }
 

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod serve;
 pub mod state;
 
 #[cfg(test)]
@@ -15,6 +16,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::response::{Redirect, Response};
 use axum::routing::{get, post};
+pub use serve::{HttpLimits, serve_router};
 pub use state::AppState;
 
 async fn index() -> impl IntoResponse {
@@ -134,24 +136,11 @@ pub fn device_port(state: AppState) -> Router {
     device_api(&state).fallback(not_found).with_state(state)
 }
 
-/// Serves `app` on `listener` until shutdown.
+/// Serves `app` on `listener` until shutdown, with the `[server]` limits.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    serve_router(listener, app(state), shutdown).await;
+    let limits = HttpLimits::from(&state.cfg.server);
+    let metrics = state.metrics.clone();
+    serve_router(listener, app(state), limits, metrics, shutdown, "http").await;
     Ok(())
-}
-
-/// Serves any router, with peer addresses, until shutdown.
-pub async fn serve_router(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    mut shutdown: crate::shutdown::ShutdownSignal,
-) {
-    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    if let Err(e) = axum::serve(listener, service)
-        .with_graceful_shutdown(async move { shutdown.wait().await })
-        .await
-    {
-        tracing::error!(error = %e, "HTTP server failed");
-    }
 }

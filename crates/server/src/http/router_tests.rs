@@ -748,3 +748,89 @@ async fn seed_001_status_and_mjpeg_page() {
     assert_eq!(r.status, StatusCode::TEMPORARY_REDIRECT);
     assert_eq!(r.header(header::LOCATION), "/streams/porch?codec=mjpeg");
 }
+
+/// A JPEG that passes the checks at ingest (SOI, EOI, a sane frame header) but does not decode:
+/// its quantisation tables are left out, which only the decoder notices.
+fn undecodable_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let j = jpeg(w, h, [10, 200, 30]);
+    let mut out = j[..2].to_vec();
+    let mut i = 2;
+    while i + 4 < j.len() && j[i] == 0xFF && j[i + 1] != 0xDA {
+        let len = usize::from(u16::from_be_bytes([j[i + 2], j[i + 3]]));
+        if j[i + 1] != 0xDB {
+            out.extend_from_slice(&j[i..i + 2 + len]);
+        }
+        i += 2 + len;
+    }
+    out.extend_from_slice(&j[i..]);
+    out
+}
+
+#[tokio::test]
+async fn snapshot_of_an_undecodable_frame_is_503() {
+    // Issue 13: snapshot.png answered 500 (a bug, by the API's own rules) and snapshot.jpg 200
+    // with bytes no one can show. The camera's fault, and its next frame may be fine: 503 in both.
+    let f = Fixture::new("");
+    let cam = f.stream("cam", StreamKind::Camera, 64, 48);
+    let bad = MediaFrame::from_jpeg(Bytes::from(undecodable_jpeg(64, 48)), 0, 1)
+        .expect("passes the ingest checks");
+    cam.publish(bad);
+    for format in ["png", "jpg"] {
+        let r = f.get(&format!("/api/streams/cam/snapshot.{format}")).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{format}");
+        assert_eq!(
+            r.json()["error"],
+            "the newest frame of \"cam\" does not decode",
+            "{format}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn mjpeg_before_the_first_frame_waits() {
+    // Issue 13: a declared stream with no frame yet (right after a restart) answered 200 with the
+    // boundary line alone and ended after 1 s, so reconnecting clients stopped for good. Now the
+    // response stays open and the first part is the first frame.
+    let f = Fixture::new("");
+    let s = f.stream("cam", StreamKind::Camera, 48, 32);
+    let resp = f
+        .router
+        .clone()
+        .oneshot(get("/api/streams/cam/mjpeg"))
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    // Past the 1 s repeat interval with no frame: the body is still open, nothing but the opening.
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(2500), async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame.expect("a frame").into_data() {
+                got.extend_from_slice(&data);
+            }
+        }
+    })
+    .await;
+    assert!(
+        waited.is_err(),
+        "the response ended: {:?}",
+        String::from_utf8_lossy(&got)
+    );
+    assert_eq!(got, b"--pixelwireframe\r\n");
+    let image = jpeg(48, 32, [0, 128, 255]);
+    s.publish(MediaFrame::from_jpeg(Bytes::from(image.clone()), 0, 1).expect("a JPEG"));
+    tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while got.len() < 18 + image.len() {
+            let frame = body.frame().await.expect("more body").expect("a frame");
+            if let Ok(data) = frame.into_data() {
+                got.extend_from_slice(&data);
+            }
+        }
+    })
+    .await
+    .expect("the first frame in time");
+    assert!(
+        got.windows(image.len()).any(|w| w == image.as_slice()),
+        "the first part carries the frame"
+    );
+}

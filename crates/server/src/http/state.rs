@@ -93,6 +93,7 @@ impl FromRef<AppState> for ViewerContext {
             shutdown: s.shutdown.clone(),
             h264: s.h264.clone(),
             cameras: s.cameras.clone(),
+            stalled_limit: s.cfg.server.stalled_viewer_timeout_ms.duration(),
         }
     }
 }

@@ -416,7 +416,9 @@ impl CameraHub {
 /// Says at start-up who may publish (issue 13: "the server's start-up log says what is open").
 pub fn log_exposure(settings: &CameraSettings) {
     if settings.require_keys {
-        tracing::info!("WebSocket cameras must present a key of [[api_keys]] (cameras.require_keys)");
+        tracing::info!(
+            "WebSocket cameras must present a key of [[api_keys]] (cameras.require_keys)"
+        );
     } else {
         tracing::warn!(
             "WebSocket cameras publish without a key (seed 001 cameras send none): anyone who reaches the camera ports can publish to a stream no key owns; set cameras.require_keys to close this"

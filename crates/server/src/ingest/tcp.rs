@@ -26,28 +26,22 @@ const INITIAL_BUFFER: usize = 64 * 1024;
 pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: ShutdownSignal) {
     loop {
         tokio::select! {
-            r = listener.accept() => match r {
-                Ok((sock, peer)) => {
-                    let allow = &hub.settings.tcp_allow;
-                    if !allow.is_empty() && !allow.iter().any(|n| n.contains(peer.ip())) {
-                        hub.dropped(Transport::Tcp, DropReason::Unauthorized);
-                        tracing::info!(%peer, "tcp camera refused: not in cameras.tcp_allow");
-                        drop(sock);
-                        continue;
-                    }
-                    let hub = hub.clone();
-                    let sd = shutdown.clone();
-                    crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
-                        let stream = name_for_address("tcp", peer.ip());
-                        tracing::info!(%peer, %stream, "tcp camera connected");
-                        let reason = serve(sock, peer, &stream, &hub, sd).await;
-                        tracing::info!(%peer, %stream, %reason, "tcp camera disconnected");
-                    });
+            (sock, peer) = crate::listener::accept(&listener, "tcp cameras") => {
+                let allow = &hub.settings.tcp_allow;
+                if !allow.is_empty() && !allow.iter().any(|n| n.contains(peer.ip())) {
+                    hub.dropped(Transport::Tcp, DropReason::Unauthorized);
+                    tracing::info!(%peer, "tcp camera refused: not in cameras.tcp_allow");
+                    drop(sock);
+                    continue;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
+                let hub = hub.clone();
+                let sd = shutdown.clone();
+                crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
+                    let stream = name_for_address("tcp", peer.ip());
+                    tracing::info!(%peer, %stream, "tcp camera connected");
+                    let reason = serve(sock, peer, &stream, &hub, sd).await;
+                    tracing::info!(%peer, %stream, %reason, "tcp camera disconnected");
+                });
             },
             _ = shutdown.wait() => return,
         }

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s and their encoders, [`dashboard`] polls. A connection or a stream resolves its
+//! [`viewer`]s and their encoders, [`dashboard`] polls, [`http`] listeners. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod device;
 pub mod display;
 pub mod exposition;
+pub mod http;
 pub mod label;
 pub mod series;
 pub mod stream;
@@ -28,9 +29,12 @@ pub use camera::{CameraMetrics, DropReason, Transport};
 pub use dashboard::{DashboardMetrics, PollOutcome};
 pub use display::{DisplayMetrics, ErrorKind, Protocol};
 pub use exposition::Format;
+pub use http::{HttpConnectionGuard, HttpRefusal};
 pub use label::Name;
 pub use stream::StreamMetrics;
-pub use viewer::{EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics};
+pub use viewer::{
+    EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics, ViewerSkips,
+};
 
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::Arc;
@@ -49,6 +53,7 @@ struct Inner {
     camera: camera::CameraFamilies,
     viewer: viewer::ViewerFamilies,
     dashboard: dashboard::DashboardFamilies,
+    http: http::HttpFamilies,
 }
 
 /// The server's metrics; cheap to clone.
@@ -89,6 +94,7 @@ impl Metrics {
             camera: camera::CameraFamilies::register(&mut r),
             viewer: viewer::ViewerFamilies::register(&mut r),
             dashboard: dashboard::DashboardFamilies::register(&mut r),
+            http: http::HttpFamilies::register(&mut r),
             registry: r,
         };
         Self {

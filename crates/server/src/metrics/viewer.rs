@@ -65,6 +65,7 @@ pub(super) struct ViewerFamilies {
     decoded: Family<ViewerLabel, Counter>,
     dropped: Family<ViewerLabel, Counter>,
     rejected: Family<RejectionLabel, Counter>,
+    skipped: Family<ViewerLabel, Counter>,
 }
 
 impl ViewerFamilies {
@@ -126,6 +127,12 @@ impl ViewerFamilies {
                 r,
                 "pixelwire_viewer_reports_rejected",
                 "Viewer reports not recorded, by reason",
+                Family::default(),
+            ),
+            skipped: register(
+                r,
+                "pixelwire_viewer_skipped_frames",
+                "Frames a viewer socket never got because its send queue was backed up",
                 Family::default(),
             ),
         }
@@ -194,7 +201,32 @@ impl ViewerReportMetrics {
     }
 }
 
+/// Counts the frames one viewer socket skipped because its send queue was backed up. Exported
+/// from 0 while a viewer of the stream and codec is connected, so `rate()` sees the series.
+#[derive(Debug)]
+pub struct ViewerSkips(Counter);
+
+impl ViewerSkips {
+    /// One frame skipped.
+    pub fn skipped(&self) {
+        self.0.inc();
+    }
+
+    /// `n` frames skipped.
+    pub fn skipped_n(&self, n: u64) {
+        self.0.inc_by(n);
+    }
+}
+
 impl Metrics {
+    /// The handle a viewer socket of `stream` carrying `codec` counts its skipped frames through.
+    pub fn viewer_skips(&self, stream: &str, codec: ViewerCodec) -> ViewerSkips {
+        ViewerSkips(self.inner.viewer.skipped.get_or_create_owned(&ViewerLabel {
+            stream: stream.into(),
+            codec,
+        }))
+    }
+
     /// The handle the H.264 encoder of `stream` records through.
     pub fn encoder(&self, stream: &str) -> EncoderMetrics {
         let f = &self.inner.viewer;

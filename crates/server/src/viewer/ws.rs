@@ -6,12 +6,19 @@
 //! what the page measured, recorded under the stream and codec this socket serves).
 //!
 //! H.264 viewers start at a keyframe (one is requested when they join) and, when they fall behind,
-//! skip to the next keyframe instead of buffering: always at the live edge.
+//! skip to the next keyframe instead of buffering: always at the live edge. "Behind" is asked of
+//! the socket too ([`SendQueue`]): while it holds `server.send_queue_bytes` unsent, frames are not
+//! written but skipped (counted in `pixelwire_viewer_skipped_frames_total`); once it drains, a JPEG
+//! viewer gets the newest frame and an H.264 viewer asks for a keyframe (rate-limited by the hub)
+//! and resumes there. An H.264 viewer of a stream the encoder refuses (its size) is told so in a
+//! text message `{"type":"error","error":…,"fallback":"jpeg"}`, and the page switches to JPEG.
 
 use super::ViewerContext;
 use super::report;
 use crate::api_error::ApiError;
 use crate::bus::Stream;
+use crate::listener::SendQueue;
+use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -54,6 +61,7 @@ pub async fn stream(
     State(ctx): State<ViewerContext>,
     Path(name): Path<String>,
     Query(q): Query<ViewerQuery>,
+    queue: Option<Extension<SendQueue>>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // The stream first, so an unknown name is 404 whether or not the request is an upgrade.
@@ -70,7 +78,8 @@ pub async fn stream(
     } else {
         ViewerCodec::H264
     };
-    Ok(small_reads(ws).on_upgrade(move |socket| run(socket, ctx, stream, codec)))
+    let queue = queue.map(|Extension(q)| q).unwrap_or_default();
+    Ok(small_reads(ws).on_upgrade(move |socket| run(socket, ctx, stream, codec, queue)))
 }
 
 /// Viewers only send small JSON (pings, keyframe requests, reports of at most 8 KiB): a 4 KiB read buffer instead of
@@ -83,7 +92,12 @@ fn small_reads(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 }
 
 /// seed 001's `/ws/viewer`: H.264 of the most recently active camera (waits for one).
-pub async fn compat(State(ctx): State<ViewerContext>, ws: WebSocketUpgrade) -> Response {
+pub async fn compat(
+    State(ctx): State<ViewerContext>,
+    queue: Option<Extension<SendQueue>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let queue = queue.map(|Extension(q)| q).unwrap_or_default();
     small_reads(ws).on_upgrade(move |socket| async move {
         let mut sd = ctx.shutdown.clone();
         let stream = loop {
@@ -95,14 +109,22 @@ pub async fn compat(State(ctx): State<ViewerContext>, ws: WebSocketUpgrade) -> R
                 _ = sd.wait() => return,
             }
         };
-        run(socket, ctx, stream, ViewerCodec::H264).await;
+        run(socket, ctx, stream, ViewerCodec::H264, queue).await;
     })
 }
 
-async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: ViewerCodec) {
+async fn run(
+    socket: WebSocket,
+    ctx: ViewerContext,
+    stream: Arc<Stream>,
+    codec: ViewerCodec,
+    queue: SendQueue,
+) {
     let (mut tx, mut rx) = socket.split();
     let _guard = ctx.cameras.viewer_connected();
     let _counted = ctx.metrics.viewer(stream.name(), codec.label());
+    let mut skips = super::SkipCounter::new(ctx.metrics.viewer_skips(stream.name(), codec.label()));
+    let limit = ctx.stalled_limit;
     let mut reports = Reports {
         metrics: ctx.metrics.viewer_reports(stream.name(), codec.label()),
         codec: codec.label(),
@@ -114,37 +136,105 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
         "width": w, "height": h, "codec_string": "avc1.42E01E",
     });
     let mut sd = ctx.shutdown.clone();
-    if tx
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_ok()
+    if send(
+        &mut tx,
+        Message::Text(hello.to_string().into()),
+        limit,
+        &queue,
+    )
+    .await
     {
         let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, ctx.metrics.clone()));
         let mut units = hub.as_ref().map(|h| h.subscribe());
+        let mut failure = hub.as_ref().map(|h| {
+            let mut f = h.failure();
+            // A failure known before this viewer came is news to it.
+            f.mark_changed();
+            f
+        });
         let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
         if let Some(h) = &hub {
             h.request_keyframe();
         }
         let mut need_keyframe = true;
+        // H.264: units were skipped; a keyframe is asked for once the socket drains.
+        let mut behind = false;
+        // JPEG: the newest message, held back while the socket drains.
+        let mut held: Option<(u64, bytes::Bytes)> = None;
+        // Since when the socket has been backed up, checked on each drain check.
+        let mut backed_up_since: Option<tokio::time::Instant> = None;
+        let mut drain_check = tokio::time::interval(super::DRAIN_POLL);
+        drain_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let out = tokio::select! {
                 u = async { match units.as_mut() { Some(u) => u.recv().await, None => std::future::pending().await } } => match u {
                     Ok(u) if need_keyframe && !u.keyframe => None,
+                    Ok(_) if queue.backed_up() => {
+                        // Written now, it would wait behind the backlog: skip it, and since the
+                        // next units depend on it, resume at a keyframe.
+                        skips.metrics.skipped();
+                        need_keyframe = true;
+                        behind = true;
+                        None
+                    }
                     Ok(u) => {
                         need_keyframe = false;
                         Some(u.message.clone())
                     }
-                    Err(RecvError::Lagged(_)) => {
+                    Err(RecvError::Lagged(n)) => {
                         // Fell behind: skip to the next keyframe rather than decode with gaps.
+                        skips.metrics.skipped_n(n);
                         need_keyframe = true;
-                        if let Some(h) = &hub { h.request_keyframe(); }
+                        behind = true;
                         None
                     }
                     Err(RecvError::Closed) => break,
                 },
                 f = async { match frames.as_mut() { Some(w) => w.next().await, None => std::future::pending().await } } => match f {
-                    Some(f) => f.viewer_jpeg_message(),
+                    Some(f) => match f.viewer_jpeg_message() {
+                        Some(m) if queue.backed_up() => {
+                            held = Some((f.seq, m));
+                            None
+                        }
+                        Some(m) => {
+                            held = None;
+                            skips.sent(f.seq);
+                            Some(m)
+                        }
+                        None => None,
+                    },
                     None => break,
+                },
+                _ = drain_check.tick(), if behind || held.is_some() => {
+                    if queue.backed_up() {
+                        let since = *backed_up_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() >= limit {
+                            tracing::debug!(stream = stream.name(), "viewer stopped reading; cut off");
+                            queue.cut_off();
+                            break;
+                        }
+                        None
+                    } else {
+                        backed_up_since = None;
+                        if std::mem::take(&mut behind) && let Some(h) = &hub {
+                            h.request_keyframe();
+                        }
+                        held.take().map(|(seq, m)| { skips.sent(seq); m })
+                    }
+                },
+                r = async { match failure.as_mut() { Some(f) => f.changed().await, None => std::future::pending().await } } => {
+                    let why = match (r, failure.as_mut()) {
+                        (Ok(()), Some(f)) => f.borrow_and_update().clone(),
+                        // The hub lives as long as this viewer holds it.
+                        _ => { failure = None; None }
+                    };
+                    if let Some(why) = why {
+                        // The encoder logs its failures (rate-limited); this is per viewer.
+                        tracing::debug!(stream = stream.name(), reason = %why, "h264 viewer told the stream cannot be encoded");
+                        let msg = json!({ "type": "error", "error": &*why, "fallback": "jpeg" });
+                        if !send(&mut tx, Message::Text(msg.to_string().into()), limit, &queue).await { break; }
+                    }
+                    None
                 },
                 m = rx.next() => match m {
                     Some(Ok(Message::Text(t))) => {
@@ -152,7 +242,7 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
                         match v.get("type").and_then(|t| t.as_str()) {
                             Some("ping") => {
                                 let pong = json!({ "type": "pong", "id": v.get("id"), "server_us": crate::clock::now().as_micros() });
-                                if tx.send(Message::Text(pong.to_string().into())).await.is_err() { break; }
+                                if !send(&mut tx, Message::Text(pong.to_string().into()), limit, &queue).await { break; }
                             }
                             Some("keyframe") => if let Some(h) = &hub { h.request_keyframe(); },
                             Some("report") => reports.handle(&t, stream.name()),
@@ -169,10 +259,28 @@ async fn run(socket: WebSocket, ctx: ViewerContext, stream: Arc<Stream>, codec: 
                 }
             };
             if let Some(msg) = out
-                && tx.send(Message::Binary(msg)).await.is_err()
+                && !send(&mut tx, Message::Binary(msg), limit, &queue).await
             {
                 break;
             }
+        }
+    }
+}
+
+/// Sends `msg`; false when the viewer is done: the socket failed, or did not take the message
+/// within `limit` (the peer stopped reading mid-message; its socket is then shut down).
+async fn send(
+    tx: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    msg: Message,
+    limit: Duration,
+    queue: &SendQueue,
+) -> bool {
+    match tokio::time::timeout(limit, tx.send(msg)).await {
+        Ok(r) => r.is_ok(),
+        Err(_) => {
+            tracing::debug!("viewer stopped reading; cut off");
+            queue.cut_off();
+            false
         }
     }
 }

@@ -15,6 +15,15 @@ use tokio::net::TcpStream;
 /// Starts a server with `extra` TOML appended to a config that binds everything to port 0 and
 /// shows `default_stream` on unrouted displays.
 pub async fn start_with_default(default_stream: &str, extra: &str) -> Running {
+    start_with_server_keys(default_stream, "", extra).await
+}
+
+/// [`start_with_default`] with `server_keys` (TOML lines) added to its `[server]` table.
+pub async fn start_with_server_keys(
+    default_stream: &str,
+    server_keys: &str,
+    extra: &str,
+) -> Running {
     let data = temp_dir("data");
     // Every listener on port 0, so tests run in parallel; a `[cameras]` table in `extra` replaces
     // these camera listeners.
@@ -24,7 +33,7 @@ pub async fn start_with_default(default_stream: &str, extra: &str) -> Running {
         CAMERAS_ON_PORT_0.to_string()
     };
     let text = format!(
-        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\ndata_dir = \"{}\"\n{cameras}{extra}",
+        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\ndata_dir = \"{}\"\n{server_keys}{cameras}{extra}",
         data.display()
     );
     let cfg = Config::parse(&text, None).expect("test config");
