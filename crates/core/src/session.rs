@@ -66,7 +66,8 @@ impl std::fmt::Display for CloseReason {
         match self {
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Timeout => f.write_str("peer timed out"),
-            Self::PeerError(e) => write!(f, "peer error: {e}"),
+            // The peer chose the text: escaped, so it cannot forge log lines.
+            Self::PeerError(e) => write!(f, "peer error: {e:?}"),
             Self::Local(c) => write!(f, "closed by server ({c:?})"),
             Self::Refused(e) => write!(f, "refused: {e}"),
         }

@@ -113,7 +113,13 @@ mod tests {
             ),
             (
                 EndReason::Session(CloseReason::PeerError("oops".into())),
-                "peer error: oops",
+                "peer error: \"oops\"",
+                Some(ErrorKind::Peer),
+            ),
+            (
+                // a peer's ERROR text cannot forge a log line
+                EndReason::Session(CloseReason::PeerError("x\nERROR forged".into())),
+                "peer error: \"x\\nERROR forged\"",
                 Some(ErrorKind::Peer),
             ),
             (
