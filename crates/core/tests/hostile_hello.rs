@@ -161,7 +161,7 @@ fn busy_frame(w: u32, h: u32, n: u64) -> Arc<Frame> {
         let (x, y) = (i as u64 % u64::from(w), i as u64 / u64::from(w));
         px.copy_from_slice(&[
             (x * 7 + n * 13) as u8,
-            (y * 5 ^ x) as u8,
+            ((y * 5) ^ x) as u8,
             (x * y) as u8,
             255,
         ]);
