@@ -14,7 +14,8 @@
 //! the update is left for the next frame (at least one message is always written, so an update
 //! always makes progress). The device's `frame_buffer_bytes` is a hard limit instead: every RECT is
 //! cut to fit it (it caps the packet like `max_packet_bytes` does), and no message is written that
-//! would take the frame's RECT payloads past it, not even the first.
+//! would take the frame's RECT messages (headers included, as the device stages them) past it,
+//! not even the first.
 
 use crate::decode_cost::{CostModel, DeviceTime};
 use crate::frame::Rect;
@@ -91,10 +92,11 @@ pub struct UpdateBytes {
     pub bytes: Vec<u8>,
     /// No message is started that would take `bytes` past this, unless `bytes` is empty.
     pub budget: usize,
-    /// The most RECT payload (fields + codec payload, as `frame_buffer_bytes` counts it) the update
-    /// may carry; never exceeded. `usize::MAX`: no limit.
+    /// The most bytes of RECT messages (4-byte headers included, as a device stages them and
+    /// `frame_buffer_bytes` counts them) the update may carry; never exceeded. `usize::MAX`: no
+    /// limit.
     pub payload_limit: usize,
-    /// RECT payload written so far.
+    /// Bytes of RECT messages written so far.
     pub payload: usize,
     /// Counters.
     pub stats: EncodeStats,
@@ -214,9 +216,11 @@ impl UpdateEncoder {
     ) {
         let cap = match format {
             // A RECT never carries more than the device can stage in one frame.
-            WireFormat::Pixelwire { .. } => format
-                .payload_cap()
-                .min(update.payload_limit.saturating_sub(RECT_FIELDS_LEN)),
+            WireFormat::Pixelwire { .. } => format.payload_cap().min(
+                update
+                    .payload_limit
+                    .saturating_sub(pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN),
+            ),
             WireFormat::Legacy { .. } => format.payload_cap(),
         }
         .max(2);
@@ -234,9 +238,7 @@ impl UpdateEncoder {
                 };
                 let (rows, msg_len) = self.encode_band(format, px, cap, rect.x + x, rect.y + y);
                 let payload = match format {
-                    WireFormat::Pixelwire { .. } => {
-                        msg_len.saturating_sub(pixelwire_proto::message::HEADER_LEN)
-                    }
+                    WireFormat::Pixelwire { .. } => msg_len,
                     WireFormat::Legacy { .. } => 0,
                 };
                 if update.bytes.len() + msg_len > update.budget && !update.bytes.is_empty()
@@ -609,12 +611,12 @@ mod tests {
         while let Some(r) = remaining.pop() {
             let mut u = UpdateBytes::with_limits(usize::MAX, 4096);
             let out = enc.encode_rect(&pw(8192), &img, r, QualityLevel::EXACT, &mut u);
-            // RECT payloads (fields + codec payload) as the device stages them
+            // RECT messages as the device stages them (headers included)
             let (mut pos, mut staged) = (0, 0);
             while pos < u.bytes.len() {
                 let len = u16::from_le_bytes([u.bytes[pos + 2], u.bytes[pos + 3]]) as usize;
                 assert_eq!(u.bytes[pos], 0x90);
-                staged += len;
+                staged += 4 + len;
                 pos += 4 + len;
             }
             assert!(staged <= 4096, "frame {frames} staged {staged} bytes");

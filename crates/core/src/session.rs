@@ -177,12 +177,13 @@ pub struct Refusal {
 /// Decides on a device's HELLO: its settings (its route), or a refusal.
 pub type Router = Box<dyn FnMut(&Hello) -> Result<Admission, Refusal> + Send>;
 
-/// The smallest `frame_buffer_bytes` (other than 0, no limit) a device may declare: one RECT as
-/// large as the device's packet, or one whole panel row in RAW if that is smaller. Anything less
-/// cannot stage the RECTs the encoder cuts a rectangle into.
+/// The smallest `frame_buffer_bytes` (other than 0, no limit) a device may declare: one RECT
+/// message (4-byte header included, as the device stages it) as large as the device's packet, or
+/// carrying one whole panel row in RAW if that is smaller. Anything less cannot stage the RECTs the
+/// encoder cuts a rectangle into.
 pub fn min_frame_buffer_bytes(hello: &Hello) -> u32 {
     let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + 2 * u32::from(hello.width);
-    row.min(u32::from(hello.max_packet_bytes))
+    pixelwire_proto::message::HEADER_LEN as u32 + row.min(u32::from(hello.max_packet_bytes))
 }
 
 /// The memory a session for `hello` with `cfg` may hold, bytes: its sink's

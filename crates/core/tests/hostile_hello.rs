@@ -131,16 +131,16 @@ fn hello_beyond_the_display_memory_budget_is_refused() {
 /// Defect 6 (refusal half): `frame_buffer_bytes = 1` was accepted.
 #[test]
 fn frame_buffer_bytes_too_small_for_one_row_is_refused() {
-    for (fb, refused) in [(1, true), (648, true), (649, false), (0, false)] {
+    for (fb, refused) in [(1, true), (652, true), (653, false), (0, false)] {
         let mut s = DisplaySession::new(t(0), SessionConfig::default(), Box::new(NoClock));
-        // 320 wide: one RAW row is 9 + 640 = 649 bytes of RECT payload (< the 4096-byte packet)
+        // 320 wide: a RECT of one RAW row is 4 + 9 + 640 = 653 bytes (< the 4096-byte packet)
         s.handle_input(t(1), &hello_bytes(&hello("fb", 320, 240, 4096, fb)));
         let out = s.poll_transmit().unwrap_or_default();
         if refused {
             let (code, text) = error_in(&out).expect("an ERROR");
             assert_eq!(code, ErrorCode::Malformed, "{fb}");
             assert!(
-                text.contains(&format!("frame_buffer_bytes {fb}")) && text.contains("649"),
+                text.contains(&format!("frame_buffer_bytes {fb}")) && text.contains("653"),
                 "{text}"
             );
             assert!(s.is_closed());
@@ -151,7 +151,7 @@ fn frame_buffer_bytes_too_small_for_one_row_is_refused() {
     }
     // A packet smaller than a row: one packet is enough.
     let mut s = DisplaySession::new(t(0), SessionConfig::default(), Box::new(NoClock));
-    s.handle_input(t(1), &hello_bytes(&hello("fb", 320, 240, 256, 256)));
+    s.handle_input(t(1), &hello_bytes(&hello("fb", 320, 240, 256, 260)));
     assert!(!s.is_closed());
 }
 
@@ -196,12 +196,12 @@ fn frame_buffer_bytes_caps_every_frame() {
         }
         server.handle_timeout(t(now));
         if let Some(bytes) = server.poll_transmit() {
-            // RECT payload per frame, as the device stages it
+            // RECT messages per frame, as the device stages them (headers included)
             let mut pos = 0;
             while pos + 4 <= bytes.len() {
                 let len = usize::from(u16::from_le_bytes([bytes[pos + 2], bytes[pos + 3]]));
                 match bytes[pos] {
-                    0x90 => staged += len,
+                    0x90 => staged += 4 + len,
                     0x91 => {
                         worst = worst.max(staged);
                         assert!(staged <= 4096, "frame {frames}: {staged} bytes staged");

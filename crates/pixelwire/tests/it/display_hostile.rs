@@ -170,7 +170,7 @@ async fn frame_buffer_bytes_caps_every_frame() {
     let (code, text) = read_error(&mut tiny).await.expect("an ERROR");
     assert_eq!(code, ErrorCode::Malformed, "{text}");
     assert!(text.contains("frame_buffer_bytes 1"), "{text}");
-    // 8 kB packets, 4 kB staging buffer: every frame's RECT payloads within 4096 bytes.
+    // 8 kB packets, 4 kB staging buffer: every frame's RECT messages within 4096 bytes.
     let mut h = hello("staged", 320, 240);
     h.max_packet_bytes = 8192;
     h.frame_buffer_bytes = 4096;
@@ -196,7 +196,7 @@ async fn frame_buffer_bytes_caps_every_frame() {
                 break;
             }
             match pending[pos] {
-                0x90 => staged += len,
+                0x90 => staged += 4 + len, // as the device stages it: header included
                 0x91 => {
                     assert!(staged <= 4096, "frame {frames}: {staged} bytes of RECTs");
                     worst = worst.max(staged);
