@@ -132,7 +132,8 @@ impl DisplaySink {
     /// The most memory a sink for a `width × height` panel with `cfg` holds, bytes: the budget a
     /// display is admitted under (`[limits] display_memory_bytes` in the server). Per panel pixel:
     /// the target and the shadow (RGB565, 2 + 2), the resized RGBA frame (4) and the resizer's
-    /// intermediate (4, taken as panel-sized), the letterbox/crop scratch (4, not for `Stretch`),
+    /// intermediate (4, taken as panel-sized), the crop of the source for `Cover` (4, taken as
+    /// panel-sized; `Contain` letterboxes in place),
     /// and, only if the rate controller may go below exact quality, the previous target for
     /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state. Everything
     /// else a sink holds (encoder scratch, one encoded frame) is bounded by the device's packet and
@@ -140,7 +141,7 @@ impl DisplaySink {
     pub fn memory_bytes(width: u32, height: u32, cfg: &SinkConfig) -> u64 {
         let pixels = u64::from(width) * u64::from(height);
         let mut per_pixel = 2 + 2 + 4 + 4;
-        if cfg.fit != Fit::Stretch {
+        if cfg.fit == Fit::Cover {
             per_pixel += 4;
         }
         if cfg.rate.max_level > QualityLevel::EXACT {

@@ -55,7 +55,7 @@ async fn frames_sent(http: SocketAddr, id: &str) -> u64 {
 }
 
 /// Defect 1: ten 4096x4096 HELLOs took RSS from 0.2 to 2.6 GiB. With an 8 MiB budget a 320x240
-/// display (about 1.5 MiB) streams, the largest panel gets ERROR refused, and the good display
+/// display (about 1.2 MiB) streams, the largest panel gets ERROR refused, and the good display
 /// is undisturbed; the refusal is counted.
 #[tokio::test]
 async fn hello_beyond_the_display_memory_budget_is_refused() {

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 /// `limits.display_memory_bytes` unless configured: 512 MiB, room for one panel of the largest
-/// size the protocol allows (4096x4096, about 320 MiB at the default settings) or hundreds of
-/// 320x240 ones (about 1.5 MiB each), and far below what ten 4096x4096 HELLOs used to take (2.4 GiB).
+/// size the protocol allows (4096x4096, about 259 MiB at the default settings) or hundreds of
+/// 320x240 ones (about 1.2 MiB each), and far below what ten 4096x4096 HELLOs used to take (2.4 GiB).
 pub const DEFAULT_DISPLAY_MEMORY_BYTES: u64 = 512 * 1024 * 1024;
 
 /// `[limits]`.
