@@ -96,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
 
     if flags & 1 != 0 {
         let codecs = CodecSet::from_bits(u16::from(input.u8()) | 1);
-        let hello = Hello {
+        let mut hello = Hello {
             version: PROTOCOL_VERSION,
             width: [1u16, 5, 16, 24, 32, 40, 64, 96][usize::from(input.u8() & 7)],
             height: [1u16, 3, 8, 16, 24, 30, 48, 64][usize::from(input.u8() & 7)],
@@ -112,6 +112,13 @@ fuzz_target!(|data: &[u8]| {
             device_id: ShortStr::truncating("fuzz-device"),
             firmware: ShortStr::truncating("fuzz"),
         };
+        // A frame buffer too small for one RECT row is refused at HELLO (`hostile_hello.rs` in
+        // pixelwire-core tests that); lift it so the session opens.
+        if hello.frame_buffer_bytes != 0 {
+            hello.frame_buffer_bytes = hello
+                .frame_buffer_bytes
+                .max(pixelwire_core::min_frame_buffer_bytes(&hello));
+        }
         let mut buf = [0u8; 128];
         let n = hello.encode(&mut buf).expect("a HELLO fits 128 bytes");
         session.handle_input(now, &buf[..n]);

@@ -42,7 +42,8 @@ pub struct DamageTracker {
     tiles_x: u32,
     tiles_y: u32,
     shadow: Rgb565Image,
-    /// The previous target, to tell which tiles changed.
+    /// The previous target, to tell which tiles changed; allocated by the first frame below exact
+    /// quality (only paint-over needs it), so a display kept exact never holds a third copy.
     previous: Rgb565Image,
     /// Per band of tile rows: xxh3 of the previous target's rows.
     band_hash: Vec<Option<u64>>,
@@ -68,7 +69,11 @@ impl DamageTracker {
             tiles_x,
             tiles_y,
             shadow: Rgb565Image::filled(width, height, 0),
-            previous: Rgb565Image::filled(width, height, 0),
+            previous: Rgb565Image {
+                width,
+                height,
+                px: Vec::new(),
+            },
             band_hash: vec![None; tiles_y as usize],
             known: vec![false; n],
             clean_at: vec![None; n],
@@ -117,6 +122,13 @@ impl DamageTracker {
     /// re-compared with the shadow, which saves a pass over the frame and a copy of it.
     fn note_changes(&mut self, target: &Rgb565Image, track_tiles: bool) {
         let w = target.width as usize;
+        if track_tiles && self.previous.px.is_empty() {
+            // Its first use: what changed before is unknown, so every tile is compared with the
+            // shadow again and starts counting static frames from here (as on a first frame).
+            self.previous = Rgb565Image::filled(target.width, target.height, 0);
+            self.clean_at.iter_mut().for_each(|c| *c = None);
+            self.static_frames.iter_mut().for_each(|n| *n = 0);
+        }
         for ty in 0..self.tiles_y {
             let y0 = (ty * self.tile) as usize;
             let y1 = (y0 + self.tile as usize).min(target.height as usize);

@@ -12,7 +12,10 @@
 //!
 //! The budget is checked before each message: once the next message would exceed it, the rest of
 //! the update is left for the next frame (at least one message is always written, so an update
-//! always makes progress).
+//! always makes progress). The device's `frame_buffer_bytes` is a hard limit instead: every RECT is
+//! cut to fit it (it caps the packet like `max_packet_bytes` does), and no message is written that
+//! would take the frame's RECT messages (headers included, as the device stages them) past it,
+//! not even the first.
 
 use crate::decode_cost::{CostModel, DeviceTime};
 use crate::frame::Rect;
@@ -89,6 +92,12 @@ pub struct UpdateBytes {
     pub bytes: Vec<u8>,
     /// No message is started that would take `bytes` past this, unless `bytes` is empty.
     pub budget: usize,
+    /// The most bytes of RECT messages (4-byte headers included, as a device stages them and
+    /// `frame_buffer_bytes` counts them) the update may carry; never exceeded. `usize::MAX`: no
+    /// limit.
+    pub payload_limit: usize,
+    /// Bytes of RECT messages written so far.
+    pub payload: usize,
     /// Counters.
     pub stats: EncodeStats,
 }
@@ -96,9 +105,17 @@ pub struct UpdateBytes {
 impl UpdateBytes {
     /// An empty update with a budget.
     pub fn with_budget(budget: usize) -> Self {
+        Self::with_limits(budget, usize::MAX)
+    }
+
+    /// An empty update with a budget and a hard limit on its RECT payload (the device's
+    /// `frame_buffer_bytes`; pixelwire only).
+    pub fn with_limits(budget: usize, payload_limit: usize) -> Self {
         Self {
             bytes: Vec::new(),
             budget,
+            payload_limit,
+            payload: 0,
             stats: EncodeStats::default(),
         }
     }
@@ -160,6 +177,20 @@ impl UpdateEncoder {
         let Some(rect) = rect.intersect(&target.bounds()) else {
             return outcome;
         };
+        if level == QualityLevel::EXACT {
+            // The target's own pixels: no copy (a copy of a whole 4096x4096 panel is 32 MiB).
+            let start = rect.y as usize * target.width as usize + rect.x as usize;
+            let stride = target.width as usize;
+            self.encode_quantised(
+                format,
+                &target.px[start..],
+                stride,
+                rect,
+                update,
+                &mut outcome,
+            );
+            return outcome;
+        }
         // Pixels at the wanted level, packed.
         self.quantised.clear();
         for y in rect.y..rect.bottom() {
@@ -167,20 +198,32 @@ impl UpdateEncoder {
             self.quantised.extend(row.iter().map(|&p| level.apply(p)));
         }
         let quantised = std::mem::take(&mut self.quantised);
-        self.encode_quantised(format, &quantised, rect, update, &mut outcome);
+        let stride = rect.w as usize;
+        self.encode_quantised(format, &quantised, stride, rect, update, &mut outcome);
         self.quantised = quantised;
         outcome
     }
 
+    /// Encodes `rect`, whose pixels are `quantised` (row `r` of the rect at `r * stride`).
     fn encode_quantised(
         &mut self,
         format: &WireFormat,
         quantised: &[u16],
+        stride: usize,
         rect: Rect,
         update: &mut UpdateBytes,
         outcome: &mut RectOutcome,
     ) {
-        let cap = format.payload_cap().max(2);
+        let cap = match format {
+            // A RECT never carries more than the device can stage in one frame.
+            WireFormat::Pixelwire { .. } => format.payload_cap().min(
+                update
+                    .payload_limit
+                    .saturating_sub(pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN),
+            ),
+            WireFormat::Legacy { .. } => format.payload_cap(),
+        }
+        .max(2);
         let col_w = (cap / 2).max(1) as u32;
         let mut x = 0;
         while x < rect.w {
@@ -188,16 +231,23 @@ impl UpdateEncoder {
             let mut y = 0;
             while y < rect.h {
                 let px = Pixels {
-                    data: &quantised[(y * rect.w + x) as usize..],
-                    stride: rect.w as usize,
+                    data: &quantised[y as usize * stride + x as usize..],
+                    stride,
                     width: pw as usize,
                     height: (rect.h - y) as usize,
                 };
                 let (rows, msg_len) = self.encode_band(format, px, cap, rect.x + x, rect.y + y);
-                if update.bytes.len() + msg_len > update.budget && !update.bytes.is_empty() {
+                let payload = match format {
+                    WireFormat::Pixelwire { .. } => msg_len,
+                    WireFormat::Legacy { .. } => 0,
+                };
+                if update.bytes.len() + msg_len > update.budget && !update.bytes.is_empty()
+                    || update.payload + payload > update.payload_limit
+                {
                     outcome.complete = false;
                     return;
                 }
+                update.payload += payload;
                 update.bytes.extend_from_slice(&self.best[..msg_len]);
                 let part = Rect::new(rect.x + x, rect.y + y, pw, rows);
                 let stats = &mut update.stats;
@@ -548,6 +598,38 @@ mod tests {
             &mut u,
         );
         assert_eq!(r.sent.len(), 2);
+    }
+
+    /// Issue 13, defect 6: with `frame_buffer_bytes = 4096` and 8 kB packets, frames carried
+    /// 6.2–7.4 kB of RECT payload (the first message was always written, whatever its size).
+    #[test]
+    fn frame_buffer_bytes_caps_every_frame() {
+        let img = gradient(320, 240);
+        let mut enc = UpdateEncoder::new();
+        let mut remaining = vec![img.bounds()];
+        let mut frames = 0;
+        while let Some(r) = remaining.pop() {
+            let mut u = UpdateBytes::with_limits(usize::MAX, 4096);
+            let out = enc.encode_rect(&pw(8192), &img, r, QualityLevel::EXACT, &mut u);
+            // RECT messages as the device stages them (headers included)
+            let (mut pos, mut staged) = (0, 0);
+            while pos < u.bytes.len() {
+                let len = u16::from_le_bytes([u.bytes[pos + 2], u.bytes[pos + 3]]) as usize;
+                assert_eq!(u.bytes[pos], 0x90);
+                staged += 4 + len;
+                pos += 4 + len;
+            }
+            assert!(staged <= 4096, "frame {frames} staged {staged} bytes");
+            assert_eq!(staged, u.payload);
+            assert!(!out.sent.is_empty(), "every frame makes progress");
+            if !out.complete {
+                // the rest of the rect: below the rows sent (bands are whole rows here)
+                let done: u32 = out.sent.iter().map(|p| p.h).sum();
+                remaining.push(Rect::new(r.x, r.y + done, r.w, r.h - done));
+            }
+            frames += 1;
+        }
+        assert!(frames > 10, "{frames} frames");
     }
 
     #[test]

@@ -37,7 +37,8 @@ pub use sink::{DisplaySink, SinkConfig, StageTimes, Update};
 pub mod session;
 
 pub use session::{
-    CloseReason, DisplaySession, FrameReport, FrameSent, SessionConfig, SessionEvent,
+    Admission, CloseReason, DisplaySession, FrameReport, FrameSent, Lease, Refusal, Router,
+    SessionConfig, SessionEvent, display_memory_bytes, min_frame_buffer_bytes,
 };
 pub mod legacy_session;
 

@@ -134,23 +134,33 @@ impl FrameResizer {
                 }
             }
             Fit::Contain => {
-                // Largest size of the source's aspect ratio that fits, centred on black.
+                // Largest size of the source's aspect ratio that fits, centred on black. Scaled
+                // into the front of `out` as a packed `fw × fh` image, then moved into place row by
+                // row from the bottom (a row's place is never before where it was packed, and the
+                // rows above it are packed before it): no second panel-sized buffer.
                 let scale = (f64::from(w) / f64::from(frame.width))
                     .min(f64::from(h) / f64::from(frame.height));
                 let fw = ((f64::from(frame.width) * scale).round() as u32).clamp(1, w);
                 let fh = ((f64::from(frame.height) * scale).round() as u32).clamp(1, h);
-                self.scratch.clear();
-                self.scratch.resize(fw as usize * fh as usize * 4, 0);
-                let ok = match Image::from_slice_u8(fw, fh, &mut self.scratch, PixelType::U8x4) {
+                let (row, packed_row) = (w as usize * 4, fw as usize * 4);
+                let packed = packed_row * fh as usize;
+                let ok = match Image::from_slice_u8(fw, fh, &mut out[..packed], PixelType::U8x4) {
                     Ok(mut dst) => self.resizer.resize(&src, &mut dst, &opts).is_ok(),
                     Err(_) => false,
                 };
-                let (ox, oy) = ((w - fw) / 2, (h - fh) / 2);
-                for y in 0..fh as usize {
-                    let d = ((oy as usize + y) * w as usize + ox as usize) * 4;
-                    out[d..d + fw as usize * 4].copy_from_slice(
-                        &self.scratch[y * fw as usize * 4..(y + 1) * fw as usize * 4],
-                    );
+                let (ox, oy) = ((w - fw) as usize / 2, (h - fh) as usize / 2);
+                for y in (0..fh as usize).rev() {
+                    let d = (oy + y) * row + ox * 4;
+                    out.copy_within(y * packed_row..(y + 1) * packed_row, d);
+                }
+                // Black around the picture: above, below, and either side of each row.
+                let top = oy * row;
+                let bottom = (oy + fh as usize) * row;
+                out[..top].fill(0);
+                out[bottom..].fill(0);
+                for y in oy..oy + fh as usize {
+                    out[y * row..y * row + ox * 4].fill(0);
+                    out[y * row + ox * 4 + packed_row..(y + 1) * row].fill(0);
                 }
                 ok
             }
@@ -181,6 +191,43 @@ mod tests {
             rgba,
             seq: 0,
             capture_time_us: 0,
+        }
+    }
+
+    #[test]
+    fn contain_is_the_stretched_picture_centred_on_black() {
+        // Letterboxing in place must equal scaling to the fitted size and centring it.
+        for (sw, sh, w, h) in [
+            (64, 16, 32, 32),
+            (16, 64, 32, 32),
+            (30, 20, 17, 13),
+            (5, 7, 40, 9),
+        ] {
+            let f = frame(sw, sh, |x, y| {
+                [(x * 37) as u8, (y * 11) as u8, (x ^ y) as u8]
+            });
+            let mut out = Vec::new();
+            assert!(FrameResizer::new(w, h, Fit::Contain, Filter::Lanczos3).resize(&f, &mut out));
+            let scale = (f64::from(w) / f64::from(sw)).min(f64::from(h) / f64::from(sh));
+            let fw = ((f64::from(sw) * scale).round() as u32).clamp(1, w);
+            let fh = ((f64::from(sh) * scale).round() as u32).clamp(1, h);
+            let mut inner = Vec::new();
+            assert!(
+                FrameResizer::new(fw, fh, Fit::Stretch, Filter::Lanczos3).resize(&f, &mut inner)
+            );
+            let (ox, oy) = ((w - fw) / 2, (h - fh) / 2);
+            for y in 0..h {
+                for x in 0..w {
+                    let i = ((y * w + x) * 4) as usize;
+                    let want = if (ox..ox + fw).contains(&x) && (oy..oy + fh).contains(&y) {
+                        let j = (((y - oy) * fw + (x - ox)) * 4) as usize;
+                        &inner[j..j + 4]
+                    } else {
+                        &[0, 0, 0, 255][..]
+                    };
+                    assert_eq!(&out[i..i + 4], want, "{sw}x{sh} -> {w}x{h} at {x},{y}");
+                }
+            }
         }
     }
 

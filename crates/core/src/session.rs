@@ -57,6 +57,8 @@ pub enum CloseReason {
     PeerError(String),
     /// Closed by the server (replaced by a newer connection, shutdown).
     Local(ErrorCode),
+    /// The server would not serve the HELLO (a limit or a rule; [`Refusal`]).
+    Refused(String),
 }
 
 impl std::fmt::Display for CloseReason {
@@ -64,8 +66,10 @@ impl std::fmt::Display for CloseReason {
         match self {
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Timeout => f.write_str("peer timed out"),
-            Self::PeerError(e) => write!(f, "peer error: {e}"),
+            // The peer chose the text: escaped, so it cannot forge log lines.
+            Self::PeerError(e) => write!(f, "peer error: {e:?}"),
             Self::Local(c) => write!(f, "closed by server ({c:?})"),
+            Self::Refused(e) => write!(f, "refused: {e}"),
         }
     }
 }
@@ -142,12 +146,52 @@ enum State {
         welcome: Welcome,
         sink: Box<DisplaySink>,
         format: WireFormat,
+        /// Held as long as the sink: the edge's reservation for it (dropped with it).
+        _lease: Option<Lease>,
     },
     Closed,
 }
 
-/// Chooses a session's settings from the device's HELLO (its route), when the edge wants that.
-pub type Router = Box<dyn Fn(&Hello) -> SessionConfig + Send>;
+/// Whatever the edge wants kept alive exactly as long as the session's sink (a reservation in a
+/// memory budget that it releases on drop).
+pub type Lease = Box<dyn std::any::Any + Send>;
+
+/// The edge's answer to a HELLO: serve it with these settings, keeping `lease` alive meanwhile.
+pub struct Admission {
+    /// The device's settings (its route).
+    pub cfg: SessionConfig,
+    /// Dropped when the session's sink is.
+    pub lease: Option<Lease>,
+}
+
+/// The edge will not serve a HELLO: the device gets ERROR `code` with `text`, and the session
+/// closes before anything is allocated for the panel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// ERROR code (usually [`ErrorCode::Refused`]).
+    pub code: ErrorCode,
+    /// Why, for the device (cut to 120 bytes on the wire) and the log.
+    pub text: String,
+}
+
+/// Decides on a device's HELLO: its settings (its route), or a refusal.
+pub type Router = Box<dyn FnMut(&Hello) -> Result<Admission, Refusal> + Send>;
+
+/// The smallest `frame_buffer_bytes` (other than 0, no limit) a device may declare: one RECT
+/// message (4-byte header included, as the device stages it) as large as the device's packet, or
+/// carrying one whole panel row in RAW if that is smaller. Anything less cannot stage the RECTs the
+/// encoder cuts a rectangle into.
+pub fn min_frame_buffer_bytes(hello: &Hello) -> u32 {
+    let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + 2 * u32::from(hello.width);
+    pixelwire_proto::message::HEADER_LEN as u32 + row.min(u32::from(hello.max_packet_bytes))
+}
+
+/// The memory a session for `hello` with `cfg` may hold, bytes: its sink's
+/// ([`DisplaySink::memory_bytes`]) plus the encoder's packet-sized scratch.
+pub fn display_memory_bytes(hello: &Hello, cfg: &SessionConfig) -> u64 {
+    DisplaySink::memory_bytes(u32::from(hello.width), u32::from(hello.height), &cfg.sink)
+        + 3 * u64::from(hello.max_packet_bytes)
+}
 
 /// One display connection; see the module docs.
 pub struct DisplaySession {
@@ -354,6 +398,7 @@ impl DisplaySession {
     fn fail(&mut self, e: ProtoError) {
         let code = match e {
             ProtoError::UnsupportedVersion(_) => ErrorCode::UnsupportedVersion,
+            ProtoError::WrongDirection { .. } => ErrorCode::Unexpected,
             _ => ErrorCode::Malformed,
         };
         let text = e.to_string();
@@ -409,8 +454,33 @@ impl DisplaySession {
     }
 
     fn on_hello(&mut self, now: Timestamp, hello: Hello) {
-        if let Some(route) = &self.router {
-            self.cfg = route(&hello);
+        let min_fb = min_frame_buffer_bytes(&hello);
+        if hello.frame_buffer_bytes != 0 && hello.frame_buffer_bytes < min_fb {
+            let text = format!(
+                "frame_buffer_bytes {} cannot hold one RECT row; need at least {min_fb} (or 0)",
+                hello.frame_buffer_bytes
+            );
+            return self.close_with(
+                ErrorCode::Malformed,
+                &text,
+                CloseReason::Protocol(text.clone()),
+            );
+        }
+        let mut lease = None;
+        if let Some(route) = &mut self.router {
+            match route(&hello) {
+                Ok(admission) => {
+                    self.cfg = admission.cfg;
+                    lease = admission.lease;
+                }
+                Err(refusal) => {
+                    return self.close_with(
+                        refusal.code,
+                        &refusal.text,
+                        CloseReason::Refused(refusal.text.clone()),
+                    );
+                }
+            }
         }
         let codecs = self.cfg.codecs.intersect(hello.codecs).with(Codec::Raw);
         let welcome = Welcome {
@@ -454,6 +524,7 @@ impl DisplaySession {
             welcome,
             sink: Box::new(sink),
             format,
+            _lease: lease,
         };
         self.events.push_back(SessionEvent::Ready(hello));
     }
@@ -501,6 +572,7 @@ impl DisplaySession {
             welcome,
             sink,
             format,
+            ..
         } = &mut self.state
         else {
             return;

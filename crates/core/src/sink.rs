@@ -129,6 +129,29 @@ impl DisplaySink {
         }
     }
 
+    /// The most memory a sink for a `width × height` panel with `cfg` holds, bytes: the budget a
+    /// display is admitted under (`[limits] display_memory_bytes` in the server). Per panel pixel:
+    /// the target and the shadow (RGB565, 2 + 2), the resized RGBA frame (4) and the resizer's
+    /// intermediate (4, taken as panel-sized), the crop of the source for `Cover` (4, taken as
+    /// panel-sized; `Contain` letterboxes in place),
+    /// and, only if the rate controller may go below exact quality, the previous target for
+    /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state. Everything
+    /// else a sink holds (encoder scratch, one encoded frame) is bounded by the device's packet and
+    /// frame sizes, not by the panel; the session adds those.
+    pub fn memory_bytes(width: u32, height: u32, cfg: &SinkConfig) -> u64 {
+        let pixels = u64::from(width) * u64::from(height);
+        let mut per_pixel = 2 + 2 + 4 + 4;
+        if cfg.fit == Fit::Cover {
+            per_pixel += 4;
+        }
+        if cfg.rate.max_level > QualityLevel::EXACT {
+            per_pixel += 2 + 2;
+        }
+        let tile = u64::from(cfg.tile_size.clamp(8, 256));
+        let tiles = u64::from(width).div_ceil(tile) * u64::from(height).div_ceil(tile);
+        pixels * per_pixel + tiles * 40 + u64::from(height).div_ceil(tile) * 16
+    }
+
     /// Takes a new source frame (resize + convert). Returns false if it is the frame already held.
     pub fn set_frame(&mut self, frame: &Frame) -> bool {
         if self.frame_seq == Some(frame.seq) && self.capture_time_us == frame.capture_time_us {
@@ -166,7 +189,9 @@ impl DisplaySink {
         self.fresh
     }
 
-    /// Builds the next update for `format`, limited to `frame_cap` bytes besides the rate budget.
+    /// Builds the next update for `format` within the rate budget, its RECT payloads limited to
+    /// `frame_cap` bytes (the device's `frame_buffer_bytes`; `usize::MAX` for none), which no frame
+    /// ever exceeds.
     pub fn build_update(&mut self, format: &WireFormat, frame_cap: usize) -> Update {
         self.fresh = false;
         let level = self.rate.level();
@@ -195,7 +220,7 @@ impl DisplaySink {
                     panel_px_per_s: self.rate.panel_rate(),
                 })
             }));
-        let mut bytes = UpdateBytes::with_budget(budgets.hard_bytes.min(frame_cap));
+        let mut bytes = UpdateBytes::with_limits(budgets.hard_bytes, frame_cap);
         let mut complete = true;
         for r in &rects {
             let outcome =

@@ -87,7 +87,8 @@ impl Default for Decoder {
 
 impl Decoder {
     /// A decoder that rejects RECT messages whose payload exceeds `max_rect_payload` bytes (a device
-    /// passes the `max_packet_bytes` it declared).
+    /// passes the `max_packet_bytes` it declared). `0` means this side never receives a RECT (the
+    /// server): one is [`ProtoError::WrongDirection`], not an oversized payload.
     pub fn new(max_rect_payload: u16) -> Self {
         Self {
             state: State::Header { have: 0 },
@@ -147,6 +148,9 @@ impl Decoder {
                 }
                 let len = u16::from_le_bytes([self.header[2], self.header[3]]);
                 if kind == Kind::Rect {
+                    if self.max_rect_payload == 0 {
+                        return Err(ProtoError::WrongDirection { kind: kind as u8 });
+                    }
                     if (len as usize) < RECT_FIELDS_LEN {
                         return Err(ProtoError::Truncated { kind: kind as u8 });
                     }

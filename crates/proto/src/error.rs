@@ -37,6 +37,11 @@ pub enum ProtoError {
     BadPaletteIndex(u8),
     /// An output buffer was too small for the message being encoded.
     BufferTooSmall,
+    /// A message that is only sent the other way (a RECT from a device).
+    WrongDirection {
+        /// The message kind.
+        kind: u8,
+    },
 }
 
 impl fmt::Display for ProtoError {
@@ -59,6 +64,9 @@ impl fmt::Display for ProtoError {
             Self::PixelCountMismatch => f.write_str("rect payload does not decode to w*h pixels"),
             Self::BadPaletteIndex(i) => write!(f, "palette index {i} is out of range"),
             Self::BufferTooSmall => f.write_str("output buffer too small"),
+            Self::WrongDirection { kind } => {
+                write!(f, "message 0x{kind:02x} is not sent in this direction")
+            }
         }
     }
 }

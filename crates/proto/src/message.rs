@@ -426,6 +426,9 @@ pub enum ErrorCode {
     Timeout = 0x05,
     /// The server is shutting down.
     Shutdown = 0x06,
+    /// The server will not serve this HELLO: a limit or a rule (the display memory budget is
+    /// spent, or the device id is held by a device at another address); the text says which.
+    Refused = 0x07,
 }
 
 impl ErrorCode {
@@ -438,6 +441,7 @@ impl ErrorCode {
             0x04 => Self::Replaced,
             0x05 => Self::Timeout,
             0x06 => Self::Shutdown,
+            0x07 => Self::Refused,
             _ => Self::Other,
         }
     }

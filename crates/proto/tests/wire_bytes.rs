@@ -262,3 +262,36 @@ fn codec_names_round_trip() {
     }
     assert_eq!(Codec::from_wire(9), Err(ProtoError::UnknownCodec(9)));
 }
+
+/// Issue 13, defect 9: a RECT sent by a device got ERROR 0x02 "payload exceeds max_packet_bytes".
+/// The server's decoder (`Decoder::new(0)`) receives no RECT at all: one is a message in the wrong
+/// direction, whatever its length (the session answers ERROR 0x03 unexpected).
+#[test]
+fn a_rect_from_a_device_is_unexpected() {
+    for len in ["00 00", "0d 00", "00 20", "ff ff"] {
+        let mut d = Decoder::new(0);
+        assert_eq!(
+            d.decode(&hex(&format!("90 00 {len}"))),
+            Err(ProtoError::WrongDirection { kind: 0x90 }),
+            "len {len}"
+        );
+    }
+    assert_eq!(
+        ProtoError::WrongDirection { kind: 0x90 }.to_string(),
+        "message 0x90 is not sent in this direction"
+    );
+    // A device's decoder still takes RECTs up to its max_packet_bytes.
+    let mut d = Decoder::new(100);
+    assert!(d.decode(&hex("90 00 0d 00")).is_ok());
+}
+
+#[test]
+fn refused_error_code_bytes() {
+    let mut buf = [0u8; 160];
+    let e = ErrorMsg::new(ErrorCode::Refused, "no");
+    let n = e.encode(&mut buf).unwrap();
+    assert_eq!(&buf[..n], hex("7f 00 03 00 07 6e6f").as_slice());
+    assert_eq!(decode_one(&buf[..n]), Event::Error(e));
+    assert_eq!(ErrorCode::from_wire(0x07), ErrorCode::Refused);
+    assert_eq!(ErrorCode::from_wire(0x08), ErrorCode::Other);
+}

@@ -164,6 +164,10 @@ fn display_settings_and_legacy() {
         one::<u32>("`legacy.send_buffer_bytes`"),
         lg.send_buffer_bytes
     );
+    assert_eq!(
+        one::<u64>("`limits.display_memory_bytes`"),
+        c.limits.display_memory_bytes
+    );
 }
 
 /// A bare word parsed as a TOML string into `T`.

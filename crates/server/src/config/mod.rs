@@ -11,7 +11,7 @@
 //!
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
-//! `[[legacy_displays]]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `ranges.rs`, `table.rs`
+//! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -22,6 +22,7 @@ mod display;
 mod docs;
 mod error;
 mod legacy;
+mod limits;
 mod panel;
 pub mod ranges;
 pub mod screen;
@@ -31,6 +32,7 @@ mod table;
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
 pub use legacy::{LegacyRoute, LegacySettings};
+pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
 
 use anyhow::Context;
@@ -51,6 +53,8 @@ pub struct Config {
     pub display_defaults: DisplayTuning,
     /// Settings for seed-000 sketches.
     pub legacy: LegacySettings,
+    /// What display peers may cost the server.
+    pub limits: Limits,
     /// Named streams; empty means the built-in set (`bios`, `cpu`, `pattern`, and the dashboards
     /// `system` and `pixelwire`).
     pub streams: Vec<StreamConfig>,

@@ -7,7 +7,7 @@
 
 use super::DisplayContext;
 use super::live::{Identity, Link, LiveDisplay};
-use super::registry::{DisplayCommand, DisplayHandle, DisplayRegistry};
+use super::registry::{DisplayCommand, DisplayHandle, DisplayRegistry, HeldElsewhere};
 use crate::metrics::{DisplayMetrics, Protocol};
 use pixelwire_core::FrameSent;
 use pixelwire_proto::ErrorCode;
@@ -25,13 +25,14 @@ pub struct DisplayConnection {
 }
 
 impl DisplayConnection {
-    /// Registers the display `identity`, identified at `now_us`, whose task takes `commands`.
+    /// Registers the display `identity`, identified at `now_us`, whose task takes `commands`;
+    /// refused if a connection from another address holds the id.
     pub fn open(
         ctx: &DisplayContext,
         identity: Identity,
         now_us: u64,
         commands: mpsc::Sender<DisplayCommand>,
-    ) -> Self {
+    ) -> Result<Self, HeldElsewhere> {
         let id = identity.id.clone();
         let peer = identity.address;
         let live = Arc::new(LiveDisplay::new(identity, now_us, ctx.metrics.display(&id)));
@@ -41,7 +42,7 @@ impl DisplayConnection {
             live: live.clone(),
             commands,
         };
-        let (seen, old) = ctx.displays.register(&id, handle);
+        let (seen, old) = ctx.displays.register(&id, handle)?;
         if let Some(old) = old {
             let _ = old.commands.try_send(DisplayCommand::Close(
                 ErrorCode::Replaced,
@@ -52,12 +53,12 @@ impl DisplayConnection {
             live.metrics().reconnected();
         }
         live.metrics().connected();
-        Self {
+        Ok(Self {
             displays: ctx.displays.clone(),
             live,
             conn,
             last_source_seq: None,
-        }
+        })
     }
 
     /// The display id.

@@ -39,6 +39,7 @@ impl EndReason {
             Self::Session(CloseReason::Protocol(_)) => Some(ErrorKind::Protocol),
             Self::Session(CloseReason::Timeout) => Some(ErrorKind::Timeout),
             Self::Session(CloseReason::PeerError(_)) => Some(ErrorKind::Peer),
+            Self::Session(CloseReason::Refused(_)) => Some(ErrorKind::Refused),
             Self::Session(CloseReason::Local(_))
             | Self::PeerClosed
             | Self::WriterStopped
@@ -112,13 +113,24 @@ mod tests {
             ),
             (
                 EndReason::Session(CloseReason::PeerError("oops".into())),
-                "peer error: oops",
+                "peer error: \"oops\"",
+                Some(ErrorKind::Peer),
+            ),
+            (
+                // a peer's ERROR text cannot forge a log line
+                EndReason::Session(CloseReason::PeerError("x\nERROR forged".into())),
+                "peer error: \"x\\nERROR forged\"",
                 Some(ErrorKind::Peer),
             ),
             (
                 EndReason::Session(CloseReason::Local(pixelwire_proto::ErrorCode::Shutdown)),
                 "closed by server (Shutdown)",
                 None,
+            ),
+            (
+                EndReason::Session(CloseReason::Refused("budget".into())),
+                "refused: budget",
+                Some(ErrorKind::Refused),
             ),
             (EndReason::Shutdown, "server shutting down", None),
             (EndReason::StreamEnded, "stream ended", None),

@@ -11,7 +11,7 @@ use super::registry::DisplayCommand;
 use super::writer::SocketWriter;
 use crate::clock::{self, RealStopwatch};
 use crate::metrics::Protocol;
-use pixelwire_core::{LegacyConfig, LegacyEvent, LegacySession};
+use pixelwire_core::{CloseReason, DisplaySink, LegacyConfig, LegacyEvent, LegacySession};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -19,9 +19,13 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{Instrument, info, info_span, warn};
 
+/// What every sketch's id starts with (`legacy-{ip}-{port}`); pixelwire devices may not use it, so
+/// no peer elsewhere can hold a sketch's id.
+pub const ID_PREFIX: &str = "legacy-";
+
 /// Serves one sketch until it disconnects, a write fails or stalls, it is replaced, or shutdown.
 pub async fn serve(sock: TcpStream, peer: SocketAddr, port: u16, ctx: DisplayContext) {
-    let id = format!("legacy-{}-{port}", peer.ip());
+    let id = format!("{ID_PREFIX}{}-{port}", peer.ip());
     let span = info_span!("display", %peer, protocol = "legacy", display = %id);
     run(sock, peer, port, id, ctx).instrument(span).await;
 }
@@ -46,6 +50,27 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
         keepalive: Duration::from_millis(lg.keepalive_ms),
         sink: tuning.sink,
     };
+    // The panel size is configuration, but any silent peer becomes a sketch: it counts against the
+    // displays' memory budget like a pixelwire HELLO.
+    let need = DisplaySink::memory_bytes(width, height, &cfg.sink);
+    let _reservation = match ctx
+        .displays
+        .memory
+        .reserve(need, ctx.cfg.limits.display_memory_bytes)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(
+                need_bytes = e.need,
+                available_bytes = e.available,
+                limit_bytes = e.limit,
+                "legacy display refused: display memory budget spent"
+            );
+            EndReason::Session(CloseReason::Refused(e.to_string()))
+                .record(&ctx.metrics, Protocol::Legacy);
+            return;
+        }
+    };
     let mut session = LegacySession::new(clock::now(), cfg, Box::new(RealStopwatch));
     let (mut rd, wr) = sock.into_split();
     // The sketch's own payload timeout is 2 s; a write stalled for 5 s means a dead or stuck peer.
@@ -59,7 +84,14 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
         size: (width, height),
         firmware: None,
     };
-    let mut conn = DisplayConnection::open(&ctx, identity, clock::now().as_micros(), cmd_tx);
+    let mut conn = match DisplayConnection::open(&ctx, identity, clock::now().as_micros(), cmd_tx) {
+        Ok(conn) => conn,
+        Err(holder) => {
+            // Only a race can get here: pixelwire devices may not use sketch ids.
+            warn!(holder = %holder.0, "legacy display refused: its id is held by another address");
+            return;
+        }
+    };
     info!(stream = %stream_name, width, height, "legacy display connected");
     let mut watch = ctx.bus.get(&stream_name).map(|s| s.watch());
     let mut shutdown = ctx.shutdown.clone();

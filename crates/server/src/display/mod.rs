@@ -4,6 +4,7 @@
 //! one task that owns a sans-IO session from `pixelwire-core`; what both do around it (registry,
 //! metrics, status, end reasons) is in [`connection`], [`live`] and [`end`].
 
+pub mod budget;
 pub mod connection;
 pub mod end;
 pub mod legacy_conn;

@@ -11,8 +11,8 @@ use super::writer::SocketWriter;
 use crate::bus::StreamWatch;
 use crate::clock::{self, RealStopwatch};
 use crate::metrics::Protocol;
-use pixelwire_core::{DisplaySession, SessionConfig, SessionEvent};
-use pixelwire_proto::ErrorCode;
+use pixelwire_core::{Admission, DisplaySession, Refusal, SessionConfig, SessionEvent};
+use pixelwire_proto::{ErrorCode, Hello};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +44,55 @@ fn session_config(ctx: &DisplayContext, id: &str) -> SessionConfig {
     }
 }
 
+/// Decides on a HELLO from `peer` before anything is allocated for its panel: the id must not be
+/// held by a connection from another address, and the panel's memory must fit the displays' budget
+/// (the reservation is the session's lease, released with its sink). Refusals are logged here, with
+/// the peer's strings escaped.
+fn admit(ctx: &DisplayContext, peer: SocketAddr, hello: &Hello) -> Result<Admission, Refusal> {
+    let id = hello.device_id.as_str();
+    if id.starts_with(super::legacy_conn::ID_PREFIX) {
+        warn!(display = ?id, "display refused: ids starting with \"legacy-\" name sketches");
+        return Err(Refusal {
+            code: ErrorCode::Refused,
+            text: format!("device id {id:?}: ids starting with \"legacy-\" name seed-000 sketches"),
+        });
+    }
+    if let Some(holder) = ctx.displays.holder_elsewhere(id, peer.ip()) {
+        warn!(display = ?id, holder = %holder.0, "display refused: its id is connected from another address");
+        return Err(Refusal {
+            code: ErrorCode::Refused,
+            text: format!("device id {id:?} is connected from another address"),
+        });
+    }
+    let cfg = session_config(ctx, id);
+    let need = pixelwire_core::display_memory_bytes(hello, &cfg);
+    match ctx
+        .displays
+        .memory
+        .reserve(need, ctx.cfg.limits.display_memory_bytes)
+    {
+        Ok(reservation) => Ok(Admission {
+            cfg,
+            lease: Some(Box::new(reservation)),
+        }),
+        Err(e) => {
+            warn!(
+                display = ?id,
+                width = hello.width,
+                height = hello.height,
+                need_bytes = e.need,
+                available_bytes = e.available,
+                limit_bytes = e.limit,
+                "display refused: display memory budget spent"
+            );
+            Err(Refusal {
+                code: ErrorCode::Refused,
+                text: format!("{}x{} panel: {e}", hello.width, hello.height),
+            })
+        }
+    }
+}
+
 async fn next_frame(watch: &mut Option<Identified>) -> Option<Arc<pixelwire_media::MediaFrame>> {
     match watch.as_mut().and_then(|i| i.watch.as_mut()) {
         Some(w) => w.next().await,
@@ -60,9 +109,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
         SessionConfig::default(),
         Box::new(RealStopwatch),
     )
-    .with_router(Box::new(move |hello| {
-        session_config(&cfg_state, hello.device_id.as_str())
-    }));
+    .with_router(Box::new(move |hello| admit(&cfg_state, peer, hello)));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<DisplayCommand>(8);
     let mut me: Option<Identified> = None;
     let mut shutdown = ctx.shutdown.clone();
@@ -79,7 +126,9 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
             }
         }
         while let Some(ev) = session.poll_event() {
-            on_event(ev, &ctx, &mut me, &cmd_tx, peer, &mut end);
+            if let Err(text) = on_event(ev, &ctx, &mut me, &cmd_tx, peer, &mut end) {
+                session.close(ErrorCode::Refused, &text);
+            }
         }
         if let (Some(i), Some(sink)) = (&me, session.sink()) {
             let link = &sink.rate().link;
@@ -142,6 +191,8 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
     }
 }
 
+/// Moves one session event to the registry, metrics and log. `Err`: the session must be closed
+/// with ERROR `refused` and this text (another address took the id between HELLO and now).
 fn on_event(
     ev: SessionEvent,
     ctx: &DisplayContext,
@@ -149,11 +200,12 @@ fn on_event(
     cmd_tx: &mpsc::Sender<DisplayCommand>,
     peer: SocketAddr,
     end: &mut Option<EndReason>,
-) {
+) -> Result<(), String> {
     let now = clock::now().as_micros();
     match ev {
         SessionEvent::Ready(hello) => {
             let id = hello.device_id.as_str().to_string();
+            let id_for_log = id.clone();
             let (stream_name, _) = ctx.cfg.route_display(&id);
             let identity = Identity {
                 id,
@@ -163,12 +215,20 @@ fn on_event(
                 size: (u32::from(hello.width), u32::from(hello.height)),
                 firmware: Some(hello.firmware.as_str().to_string()),
             };
-            let conn = DisplayConnection::open(ctx, identity, now, cmd_tx.clone());
+            let conn = match DisplayConnection::open(ctx, identity, now, cmd_tx.clone()) {
+                Ok(conn) => conn,
+                Err(holder) => {
+                    warn!(display = ?id_for_log, holder = %holder.0, "display refused: its id is connected from another address");
+                    return Err(format!(
+                        "device id {id_for_log:?} is connected from another address"
+                    ));
+                }
+            };
             let watch = ctx.bus.get(&stream_name).map(|s| s.watch());
             if watch.is_none() {
                 warn!(display = %conn.id(), stream = %stream_name, "routed stream does not exist");
             }
-            info!(display = %conn.id(), stream = %stream_name, width = hello.width, height = hello.height, firmware = %hello.firmware, "display connected");
+            info!(display = %conn.id(), stream = %stream_name, width = hello.width, height = hello.height, firmware = ?hello.firmware.as_str(), "display connected");
             *me = Some(Identified { conn, watch });
         }
         SessionEvent::Sent(f) => {
@@ -194,4 +254,5 @@ fn on_event(
             end.get_or_insert(reason);
         }
     }
+    Ok(())
 }

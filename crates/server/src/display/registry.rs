@@ -1,12 +1,17 @@
 //! Connected displays by id. A new connection with the id of a connected display replaces it at
-//! once (the old session is told `Replaced` and closes); the registry also answers preview requests
-//! by asking the owning session task for its shadow of the panel.
+//! once (the old session is told `Replaced` and closes) if it comes from the same address: a
+//! device reconnecting after a Wi-Fi drop takes over from its half-open predecessor, while a peer
+//! elsewhere cannot kick a device off by claiming its id (`docs/security.md`, "Displays"). The
+//! registry also holds the displays' memory budget, and answers preview requests by asking the
+//! owning session task for its shadow of the panel.
 
+use super::budget::MemoryBudget;
 use super::live::LiveDisplay;
 use super::status::DisplayStatus;
 use pixelwire_core::Rgb565Image;
 use pixelwire_proto::ErrorCode;
 use std::collections::{BTreeMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
@@ -37,7 +42,13 @@ pub struct DisplayRegistry {
     map: Mutex<BTreeMap<String, DisplayHandle>>,
     seen: Mutex<HashSet<String>>,
     next_conn: AtomicU64,
+    /// Memory reserved by display sessions (`limits.display_memory_bytes`).
+    pub memory: Arc<MemoryBudget>,
 }
+
+/// A registration refused: the id is connected from another address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldElsewhere(pub SocketAddr);
 
 impl DisplayRegistry {
     /// A fresh connection number.
@@ -45,20 +56,45 @@ impl DisplayRegistry {
         self.next_conn.fetch_add(1, Ordering::Relaxed) + 1
     }
 
-    /// Registers `handle` under `id`. Returns whether the id was seen before in this run, and the
-    /// handle it replaced (which the caller tells to close).
-    pub fn register(&self, id: &str, handle: DisplayHandle) -> (bool, Option<DisplayHandle>) {
+    /// Registers `handle` under `id`, unless a connection from another IP address holds the id.
+    /// Returns whether the id was seen before in this run, and the handle it replaced (which the
+    /// caller tells to close).
+    pub fn register(
+        &self,
+        id: &str,
+        handle: DisplayHandle,
+    ) -> Result<(bool, Option<DisplayHandle>), HeldElsewhere> {
+        let peer = handle.live.identity().address;
+        let old = {
+            let Ok(mut m) = self.map.lock() else {
+                return Ok((false, None));
+            };
+            if let Some(holder) = Self::held_elsewhere(&m, id, peer.ip()) {
+                return Err(holder);
+            }
+            m.insert(id.to_string(), handle)
+        };
         let seen = self
             .seen
             .lock()
             .map(|mut s| !s.insert(id.to_string()))
             .unwrap_or(false);
-        let old = self
-            .map
-            .lock()
-            .ok()
-            .and_then(|mut m| m.insert(id.to_string(), handle));
-        (seen, old)
+        Ok((seen, old))
+    }
+
+    /// The connection holding `id`, if it comes from an address other than `ip`: a new connection
+    /// from `ip` may not take the id over.
+    pub fn holder_elsewhere(&self, id: &str, ip: IpAddr) -> Option<HeldElsewhere> {
+        Self::held_elsewhere(&*self.map.lock().ok()?, id, ip)
+    }
+
+    fn held_elsewhere(
+        m: &BTreeMap<String, DisplayHandle>,
+        id: &str,
+        ip: IpAddr,
+    ) -> Option<HeldElsewhere> {
+        let holder = m.get(id)?.live.identity().address;
+        (holder.ip() != ip).then_some(HeldElsewhere(holder))
     }
 
     /// Removes `id` if it is still connection `conn` (a replaced session must not remove its

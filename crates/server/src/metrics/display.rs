@@ -41,6 +41,8 @@ label_values! {
         Read => "read",
         /// Writing to the socket failed or stalled.
         Write => "write",
+        /// The server refused the device (a limit or the id bound to another address).
+        Refused => "refused",
     }
 }
 
