@@ -13,11 +13,11 @@ use tokio::net::{TcpSocket, TcpStream};
 const STREAMS: &str = "[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps = 30\n\
 [legacy]\ndetect_ms = 200\n";
 
-/// Connects to `addr` from the loopback address `from` (127.0.0.0/8 is all local on Linux).
+/// Connects to the display port `addr` from the loopback address `from`.
 async fn connect_from(from: [u8; 4], addr: SocketAddr) -> TcpStream {
-    let sock = TcpSocket::new_v4().unwrap();
-    sock.bind(SocketAddr::from((from, 0))).unwrap();
-    sock.connect(addr).await.expect("connect display port")
+    crate::common::connect_from(from, addr)
+        .await
+        .expect("connect display port")
 }
 
 fn hello_bytes(h: &Hello) -> Vec<u8> {

@@ -6,7 +6,7 @@
 //! The stalled readers use a small receive buffer (8 KiB): what a client's own kernel buffer holds
 //! is outside the server's reach; these tests measure what the server queues.
 
-use crate::common::{get, start_with_server_keys};
+use crate::common::{connect_from, get, start_with_server_keys};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use pixelwire_media::MediaFrame;
@@ -574,13 +574,6 @@ async fn a_viewer_that_stops_reading_for_good_is_cut_off() {
     drop((mjpeg, ws));
     publisher.abort();
     running.shutdown();
-}
-
-/// A connection from `ip` (any 127.x.y.z is loopback) to `addr`.
-async fn connect_from(ip: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
-    let s = tokio::net::TcpSocket::new_v4()?;
-    s.bind(SocketAddr::from((ip, 0)))?;
-    s.connect(addr).await
 }
 
 #[tokio::test]

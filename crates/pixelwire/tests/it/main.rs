@@ -22,6 +22,7 @@ mod display_pixelwire;
 mod emu_virtual_panel;
 mod hostile_http;
 mod hostile_ingest;
+mod hostile_peers;
 mod http_api;
 mod loopback_processes;
 mod prometheus_self_monitoring;

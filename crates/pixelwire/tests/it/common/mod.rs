@@ -60,6 +60,14 @@ pub async fn start(extra: &str) -> Running {
     start_with_default("bios", extra).await
 }
 
+/// A connection to `addr` from the loopback address `from` (every 127.x.y.z is local on Linux),
+/// so that tests can be several peers.
+pub async fn connect_from(from: [u8; 4], addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = tokio::net::TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::from((from, 0)))?;
+    sock.connect(addr).await
+}
+
 /// A response.
 #[derive(Debug)]
 pub struct Response {
