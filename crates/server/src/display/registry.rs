@@ -141,3 +141,59 @@ impl DisplayRegistry {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::display::live::Identity;
+    use crate::metrics::{Metrics, Protocol};
+
+    fn handle(reg: &DisplayRegistry, id: &str, addr: &str) -> DisplayHandle {
+        let (commands, _) = mpsc::channel(1);
+        let identity = Identity {
+            id: id.to_string(),
+            protocol: Protocol::Pixelwire,
+            address: addr.parse().unwrap(),
+            stream: "s".into(),
+            size: (8, 8),
+            firmware: None,
+        };
+        DisplayHandle {
+            conn: reg.next_conn(),
+            live: Arc::new(LiveDisplay::new(identity, 0, Metrics::new().display(id))),
+            commands,
+        }
+    }
+
+    /// Issue 13, defect 7: a HELLO with another device's id kicked the real device off.
+    #[test]
+    fn display_takeover_needs_the_same_address() {
+        let reg = DisplayRegistry::default();
+        let real = handle(&reg, "desk-1", "10.0.0.5:40000");
+        let real_conn = real.conn;
+        assert!(matches!(reg.register("desk-1", real), Ok((false, None))));
+        // Another address: refused, the real device stays registered.
+        let ip = "10.0.0.9".parse().unwrap();
+        assert_eq!(
+            reg.holder_elsewhere("desk-1", ip),
+            Some(HeldElsewhere("10.0.0.5:40000".parse().unwrap()))
+        );
+        let impostor = handle(&reg, "desk-1", "10.0.0.9:40000");
+        assert!(reg.register("desk-1", impostor).is_err());
+        assert_eq!(reg.get("desk-1").map(|h| h.conn), Some(real_conn));
+        // The same address, another port (the device reconnected): it takes over.
+        assert_eq!(
+            reg.holder_elsewhere("desk-1", "10.0.0.5".parse().unwrap()),
+            None
+        );
+        let back = handle(&reg, "desk-1", "10.0.0.5:40001");
+        let back_conn = back.conn;
+        let (seen, old) = reg.register("desk-1", back).unwrap();
+        assert!(seen);
+        assert_eq!(old.map(|h| h.conn), Some(real_conn));
+        assert_eq!(reg.get("desk-1").map(|h| h.conn), Some(back_conn));
+        // Once it is gone, anyone may use the id.
+        reg.unregister("desk-1", back_conn);
+        assert_eq!(reg.holder_elsewhere("desk-1", ip), None);
+    }
+}
