@@ -125,6 +125,27 @@ impl ConnectionGate {
     pub fn connections(&self) -> usize {
         self.counts.lock().unwrap_or_else(|e| e.into_inner()).total
     }
+
+    /// [`ConnectionGate::admit`] for a listener without an answer to give (the display and
+    /// Picamera ports): a refused connection is just closed, and the 1st, 2nd, 4th, … refusal
+    /// of the listener (`refused` counts them) is logged.
+    pub fn admit_or_close(
+        self: &Arc<Self>,
+        peer: SocketAddr,
+        what: &str,
+        refused: &mut u64,
+    ) -> Option<Admitted> {
+        match self.admit(peer.ip()) {
+            Ok(a) => Some(a),
+            Err(reason) => {
+                *refused += 1;
+                if refused.is_power_of_two() {
+                    tracing::warn!(listener = what, %peer, ?reason, refused = *refused, open = self.connections(), "connection refused: connection cap reached");
+                }
+                None
+            }
+        }
+    }
 }
 
 impl Drop for Admitted {

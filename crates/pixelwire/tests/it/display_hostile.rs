@@ -285,3 +285,36 @@ async fn a_stalled_display_has_at_most_its_window_queued() {
     assert!(frames_sent(running.http_addr, &sketch_id).await > sketch_after);
     running.shutdown();
 }
+
+/// One address cannot fill the display port (or, with silent connections served as sketches,
+/// the display memory budget): `limits.display_connections_per_peer` connections from it are
+/// held, the next is closed at once, and another address still gets in.
+#[tokio::test]
+async fn display_connections_per_peer_are_capped() {
+    let running = start_with_default(
+        "pattern",
+        &format!("{STREAMS}[limits]\ndisplay_connections_per_peer = 3\n"),
+    )
+    .await;
+    let disp = running.display_addrs[0];
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from([127, 0, 3, 1], disp).await);
+    }
+    let mut over = connect_from([127, 0, 3, 1], disp).await;
+    let mut buf = [0u8; 16];
+    let r = tokio::time::timeout(Duration::from_secs(3), over.read(&mut buf)).await;
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "the fourth connection from one address is closed: {r:?}"
+    );
+    let mut other = Device::connect(disp, hello("other", 160, 120)).await;
+    other.run_for(Duration::from_millis(1500)).await;
+    assert!(
+        other.frames() >= 1,
+        "another address is served: {:?}",
+        other.closed
+    );
+    drop(held);
+    running.shutdown();
+}

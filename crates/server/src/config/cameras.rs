@@ -44,6 +44,10 @@ pub struct CameraSettings {
     /// Addresses allowed to publish on the Picamera TCP port (the protocol has no room for a
     /// key): networks (`"192.168.1.0/24"`) or single addresses. Empty: any address.
     pub tcp_allow: Vec<AllowedNet>,
+    /// Connections each Picamera TCP port holds at once.
+    pub tcp_max_connections: usize,
+    /// Connections one address holds on a Picamera TCP port.
+    pub tcp_max_connections_per_peer: usize,
 }
 
 /// A network (`"10.0.0.0/8"`, `"fd00::/8"`) or a single address (`"10.0.0.5"`).
@@ -88,6 +92,8 @@ impl Default for CameraSettings {
             pushed_expiry_s: ExpiryS::new_const(3600),
             require_keys: false,
             tcp_allow: Vec::new(),
+            tcp_max_connections: 64,
+            tcp_max_connections_per_peer: 4,
         }
     }
 }

@@ -96,6 +96,25 @@ fn server_and_cameras() {
     );
     assert_eq!(one::<usize>("`max_frame_bytes`"), cam.max_frame_bytes.get());
     assert_eq!(one::<u64>("`offline_after_s`"), cam.offline_after_s.get());
+    assert_eq!(one::<u64>("`max_frame_pixels`"), cam.max_frame_pixels.get());
+    assert_eq!(
+        one::<usize>("`max_pushed_streams`"),
+        cam.max_pushed_streams.get()
+    );
+    assert_eq!(
+        one::<usize>("`max_unregistered_devices`"),
+        cam.max_unregistered_devices.get()
+    );
+    assert_eq!(one::<u64>("`pushed_expiry_s`"), cam.pushed_expiry_s.get());
+    assert_eq!(one::<bool>("`require_keys`"), cam.require_keys);
+    assert_eq!(
+        one::<usize>("`tcp_max_connections`"),
+        cam.tcp_max_connections
+    );
+    assert_eq!(
+        one::<usize>("`tcp_max_connections_per_peer`"),
+        cam.tcp_max_connections_per_peer
+    );
 }
 
 #[test]
@@ -167,6 +186,14 @@ fn display_settings_and_legacy() {
     assert_eq!(
         one::<u64>("`limits.display_memory_bytes`"),
         c.limits.display_memory_bytes
+    );
+    assert_eq!(
+        one::<usize>("`limits.display_connections`"),
+        c.limits.display_connections
+    );
+    assert_eq!(
+        one::<usize>("`limits.display_connections_per_peer`"),
+        c.limits.display_connections_per_peer
     );
 }
 

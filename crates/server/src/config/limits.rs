@@ -1,5 +1,5 @@
 //! `[limits]`: what peers of the display port may cost the server, whoever they are
-//! (`docs/security.md`, "Displays"; `docs/config.md`, "`[limits]`"). Only display keys live here.
+//! (`docs/security.md`, "Displays"; `docs/config.md`, "`[limits]`"): their memory and connections.
 
 use serde::Deserialize;
 
@@ -16,12 +16,18 @@ pub struct Limits {
     /// each panel at HELLO (`display_memory_bytes`); a HELLO that would go past it is refused with
     /// ERROR `refused`, and a sketch beyond it is disconnected. `0` refuses every display.
     pub display_memory_bytes: u64,
+    /// Connections the display port holds at once (pixelwire devices and sketches).
+    pub display_connections: usize,
+    /// Connections one address holds on the display port (an IPv4 address or an IPv6 /64).
+    pub display_connections_per_peer: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Self {
             display_memory_bytes: DEFAULT_DISPLAY_MEMORY_BYTES,
+            display_connections: 256,
+            display_connections_per_peer: 8,
         }
     }
 }

@@ -19,11 +19,24 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 pub async fn run(listener: TcpListener, ctx: DisplayContext) {
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
     let mut shutdown = ctx.shutdown.clone();
+    let limits = &ctx.cfg.limits;
+    let gate = crate::listener::ConnectionGate::new(
+        limits.display_connections.max(1),
+        limits.display_connections_per_peer.max(1),
+    );
+    let mut refused = 0u64;
     loop {
         tokio::select! {
             (sock, peer) = crate::listener::accept(&listener, "displays") => {
+                let Some(place) = gate.admit_or_close(peer, "displays", &mut refused) else {
+                    continue;
+                };
                 let st = ctx.clone();
-                crate::task::spawn_connection(format!("display {peer}"), classify(sock, peer, port, st));
+                crate::task::spawn_connection(format!("display {peer}"), async move {
+                    // The place is held as long as the connection.
+                    let _place = place;
+                    classify(sock, peer, port, st).await;
+                });
             },
             _ = shutdown.wait() => return,
         }

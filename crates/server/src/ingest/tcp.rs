@@ -24,6 +24,11 @@ const INITIAL_BUFFER: usize = 64 * 1024;
 
 /// Accepts Picamera clients until shutdown.
 pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: ShutdownSignal) {
+    let gate = crate::listener::ConnectionGate::new(
+        hub.settings.tcp_max_connections.max(1),
+        hub.settings.tcp_max_connections_per_peer.max(1),
+    );
+    let mut refused = 0u64;
     loop {
         tokio::select! {
             (sock, peer) = crate::listener::accept(&listener, "tcp cameras") => {
@@ -34,9 +39,13 @@ pub async fn run(listener: TcpListener, hub: Arc<CameraHub>, mut shutdown: Shutd
                     drop(sock);
                     continue;
                 }
+                let Some(place) = gate.admit_or_close(peer, "tcp cameras", &mut refused) else {
+                    continue;
+                };
                 let hub = hub.clone();
                 let sd = shutdown.clone();
                 crate::task::spawn_connection(format!("tcp camera {peer}"), async move {
+                    let _place = place;
                     let stream = name_for_address("tcp", peer.ip());
                     tracing::info!(%peer, %stream, "tcp camera connected");
                     let reason = serve(sock, peer, &stream, &hub, sd).await;
