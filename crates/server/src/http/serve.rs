@@ -4,7 +4,7 @@
 //!
 //! * accept errors back off ([`crate::listener::accept`]);
 //! * a connection over `server.max_connections` or `server.max_connections_per_peer` is answered
-//!   a bare `503` and closed, counted in `pixelwire_http_connections_refused_total` and logged at
+//!   a bare `503` (on the HTTPS listener, nothing) and closed, counted in `pixelwire_http_connections_refused_total` and logged at
 //!   the 1st, 2nd, 4th, … refusal of the listener;
 //! * hyper's HTTP/1 connection with `header_read_timeout` (`server.header_read_timeout_ms`): the
 //!   head of each request must be complete that long after the connection opened or the previous
@@ -88,7 +88,10 @@ pub async fn serve_router(
                     tracing::warn!(listener = what, %reason, refused, open = gate.connections(), "connection refused: connection cap reached");
                 }
                 // Best effort and never waiting: a peer that does not read gets the close alone.
-                let _ = sock.try_write(BUSY);
+                // A TLS client would read the plain 503 as a broken record: it gets the close.
+                if tls.is_none() {
+                    let _ = sock.try_write(BUSY);
+                }
                 continue;
             }
         };
