@@ -23,6 +23,7 @@ mod emu_virtual_panel;
 mod hostile_http;
 mod hostile_ingest;
 mod http_api;
+mod https;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod screen_capture;
