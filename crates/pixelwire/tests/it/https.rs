@@ -248,6 +248,23 @@ async fn h264_plays_over_https_from_a_lan_name() {
     assert_eq!(v["host"], format!("pixelwire.test:{https}"), "{v}");
     assert_centre_painted(&mut page, "https").await;
 
+    // The status page over HTTPS shows the fingerprint a user compares with the browser's.
+    let fp = st["https"]["fingerprint_sha256"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut status_page = browser
+        .open(&format!("https://pixelwire.test:{https}/"))
+        .await
+        .expect("open the status page over https");
+    status_page
+        .wait_for(
+            &format!("document.getElementById('https-fingerprint')?.textContent === {fp:?} && !document.getElementById('https').hidden"),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("the page shows no fingerprint: {e}\n{}", status_page.console_tail(20)));
+
     // The same page over plain HTTP from that name: no secure context, no WebCodecs, JPEG.
     let http = running.http_addr.port();
     let url = format!("http://pixelwire.test:{http}/streams/still?codec=h264");
