@@ -1,6 +1,6 @@
 //! HTTPS (`server.https`, issue 13): a rustls client that trusts only the server's self-signed
-//! certificate reads `/api/status` over TLS; a client hello of garbage closes only that
-//! connection; and headless Chromium plays H.264 through WebCodecs from a non-localhost name
+//! certificate reads `/api/status` over TLS; a seed 002 device uploads over it; a client hello of
+//! garbage closes only that connection; the timeouts and caps of HTTP hold; and headless Chromium plays H.264 through WebCodecs from a non-localhost name
 //! (`pixelwire.test`, mapped to 127.0.0.1) over HTTPS, where the same page over plain HTTP is not
 //! a secure context and falls back to JPEG: the reason HTTPS is built in.
 
@@ -46,6 +46,12 @@ fn client_trusting(running: &Running) -> TlsConnector {
 
 /// GET `path` over HTTPS as `name`; (status line, body).
 async fn get_tls(running: &Running, name: &str, path: &str) -> (String, Vec<u8>) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    request_tls(running, name, req.as_bytes()).await
+}
+
+/// Sends `request` (which asks the server to close) over HTTPS as `name`; (status line, body).
+async fn request_tls(running: &Running, name: &str, request: &[u8]) -> (String, Vec<u8>) {
     let addr = running.https_addr.expect("https listener");
     let tcp = TcpStream::connect(addr).await.expect("connect https");
     let name = ServerName::try_from(name.to_string()).expect("server name");
@@ -56,8 +62,7 @@ async fn get_tls(running: &Running, name: &str, path: &str) -> (String, Vec<u8>)
     .await
     .expect("handshake in time")
     .expect("the certificate is trusted for this name");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    tls.write_all(req.as_bytes()).await.expect("send");
+    tls.write_all(request).await.expect("send");
     let mut raw = Vec::new();
     // The server closes after the response; a missing close_notify is no error for this check.
     let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut raw))
@@ -358,6 +363,55 @@ async fn https_keeps_the_header_timeout_and_the_connection_caps() {
             .filter(|l| l.contains("refused"))
             .collect::<Vec<_>>()
             .join("\n")
+    );
+    running.shutdown();
+    running.join(Duration::from_secs(5)).await;
+}
+
+/// seed 002's device API over HTTPS ("Use HTTPS endpoints when possible"): register, then upload a
+/// frame as its firmware does, and the frame is the stream's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seed_002_device_uploads_over_https() {
+    const KEY: &str = "dev-api-key-change-in-production";
+    let running = start_https().await;
+    let reg = r#"{"deviceId":"ESP32-CAM-007","deviceName":"Camera #7","deviceType":"camera","ipAddress":"127.0.0.1","capabilities":["streaming"]}"#;
+    let req = format!(
+        "POST /api/v1/devices/register HTTP/1.1\r\nHost: pixelwire.test\r\nConnection: close\r\nX-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{reg}",
+        reg.len()
+    );
+    let (status, body) = request_tls(&running, "pixelwire.test", req.as_bytes()).await;
+    assert!(
+        status.contains(" 200 "),
+        "{status} {}",
+        String::from_utf8_lossy(&body)
+    );
+
+    let rgba: Vec<u8> = (0..64 * 48)
+        .flat_map(|i| [(i % 251) as u8, 90, 200, 255])
+        .collect();
+    let image = pixelwire_media::jpeg::encode_rgba(&rgba, 64, 48, 90).unwrap();
+    let mut body = Vec::new();
+    body.extend_from_slice(b"------ESP32CAMBoundary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"frame.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n");
+    body.extend_from_slice(&image);
+    body.extend_from_slice(b"\r\n------ESP32CAMBoundary--\r\n");
+    let mut req = format!(
+        "POST /api/v1/stream/stream HTTP/1.1\r\nHost: pixelwire.test\r\nConnection: close\r\nX-API-Key: {KEY}\r\n\
+         X-Device-Id: ESP32-CAM-007\r\nContent-Type: multipart/form-data; boundary=----ESP32CAMBoundary\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    let (status, answer) = request_tls(&running, "pixelwire.test", &req).await;
+    assert!(
+        status.contains(" 200 "),
+        "{status} {}",
+        String::from_utf8_lossy(&answer)
+    );
+    let snap = get(running.http_addr, "/api/streams/esp32-cam-007/snapshot.jpg").await;
+    assert_eq!(snap.status, 200);
+    assert_eq!(
+        snap.body, image,
+        "the frame sent over HTTPS is the stream's"
     );
     running.shutdown();
     running.join(Duration::from_secs(5)).await;
