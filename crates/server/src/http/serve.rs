@@ -4,8 +4,9 @@
 //!
 //! * accept errors back off ([`crate::listener::accept`]);
 //! * a connection over `server.max_connections` or `server.max_connections_per_peer` is answered
-//!   a bare `503` (on the HTTPS listener, nothing) and closed, counted in `pixelwire_http_connections_refused_total` and logged at
-//!   the 1st, 2nd, 4th, … refusal of the listener;
+//!   a bare `503` (on the HTTPS listener, nothing) and closed, counted in
+//!   `pixelwire_http_connections_refused_total` and logged at the 1st, 2nd, 4th, … refusal of the
+//!   listener;
 //! * hyper's HTTP/1 connection with `header_read_timeout` (`server.header_read_timeout_ms`): the
 //!   head of each request must be complete that long after the connection opened or the previous
 //!   response ended, so it is also the keep-alive idle timeout;
