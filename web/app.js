@@ -268,6 +268,12 @@
   function render(st) {
     setText($('version'), st.version ? `v${st.version}` : '');
     setText($('uptime'), duration(st.uptime_s));
+    // The HTTPS certificate's fingerprint, to compare with what the browser shows before trusting
+    // a self-signed one (docs/security.md, "HTTPS").
+    const tls = st.https && typeof st.https === 'object' ? st.https : null;
+    $('https').hidden = !tls;
+    setText($('https-fingerprint'), tls ? str(tls.fingerprint_sha256) : '');
+    if (tls) $('https').title = tls.self_signed ? 'self-signed, made by the server' : str(tls.cert_file);
     const ns = syncCards($('streams'), streamCards, st.streams, (s) => s.name, makeStream, updateStream);
     $('streams-empty').hidden = ns > 0;
     setText($('streams-count'), String(ns));

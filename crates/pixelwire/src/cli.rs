@@ -35,6 +35,10 @@ pub struct ServeOptions {
     /// HTTP address for the web page, JSON API and /metrics (overrides server.http; default 0.0.0.0:8080).
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
+    /// HTTPS address for the same page, API and viewers (overrides server.https; off by default),
+    /// e.g. 0.0.0.0:8443; a self-signed certificate unless server.tls_cert/tls_key name one.
+    #[arg(long, value_name = "ADDR")]
+    pub https: Option<SocketAddr>,
     /// Address for TFT displays (overrides server.display; default 0.0.0.0:8888).
     #[arg(long, value_name = "ADDR")]
     pub display: Option<SocketAddr>,

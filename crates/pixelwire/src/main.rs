@@ -27,6 +27,9 @@ fn main() -> anyhow::Result<()> {
             if let Some(a) = opts.http {
                 cfg.server.http = a;
             }
+            if let Some(a) = opts.https {
+                cfg.server.https = Some(a);
+            }
             if let Some(a) = opts.display {
                 cfg.server.display = a;
             }

@@ -16,4 +16,5 @@ pub mod server;
 pub mod shutdown;
 pub mod source;
 pub mod task;
+pub mod tls;
 pub mod viewer;

@@ -18,6 +18,8 @@ use tracing::info;
 pub struct Running {
     /// Where HTTP listens (useful with port 0).
     pub http_addr: SocketAddr,
+    /// Where HTTPS listens, when `server.https` is set.
+    pub https_addr: Option<SocketAddr>,
     /// Where displays connect.
     pub display_addrs: Vec<SocketAddr>,
     /// Extra WebSocket camera ports (any path).
@@ -117,6 +119,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             metrics.clone(),
             state.shutdown.clone(),
             "websocket cameras",
+            None,
         ));
     }
     let mut viewer_addrs = Vec::new();
@@ -130,6 +133,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             metrics.clone(),
             state.shutdown.clone(),
             "seed 001 viewers",
+            None,
         ));
     }
     let mut device_http_addrs = Vec::new();
@@ -143,6 +147,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             metrics.clone(),
             state.shutdown.clone(),
             "the HTTP device API",
+            None,
         ));
     }
     let mut tcp_camera_addrs = Vec::new();
@@ -170,12 +175,22 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {}: {e}", cfg.server.http))?;
     let http_addr = http.local_addr()?;
-    let st = state.clone();
-    tasks.spawn(async move {
-        if let Err(e) = crate::http::serve(http, st).await {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    });
+    tasks.spawn(crate::http::serve(http, state.clone(), false));
+    let mut https_addr = None;
+    if let (Some(addr), Some(tls)) = (cfg.server.https, &state.tls) {
+        let l = bind(addr, "HTTPS").await?;
+        let local = l.local_addr()?;
+        https_addr = Some(local);
+        tasks.spawn(crate::http::serve(l, state.clone(), true));
+        info!(
+            https = %local,
+            fingerprint_sha256 = %tls.info.fingerprint_sha256,
+            spki_sha256 = %tls.info.spki_sha256_base64,
+            self_signed = tls.info.self_signed,
+            cert = %tls.info.cert_file.display(),
+            "HTTPS certificate (compare the fingerprint with what the browser shows before trusting it)"
+        );
+    }
     info!(
         max_connections = cfg.server.max_connections.get(),
         max_connections_per_peer = cfg.server.max_connections_per_peer.get(),
@@ -183,9 +198,10 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         send_queue_bytes = cfg.server.send_queue_bytes.get(),
         "HTTP limits per listener (docs/security.md)"
     );
-    info!(http = %http_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
+    info!(http = %http_addr, https = ?https_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
     Ok(Running {
         http_addr,
+        https_addr,
         display_addrs,
         camera_ws_addrs,
         viewer_addrs,

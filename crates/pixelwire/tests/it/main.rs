@@ -24,6 +24,7 @@ mod hostile_http;
 mod hostile_ingest;
 mod hostile_peers;
 mod http_api;
+mod https;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod screen_capture;

@@ -74,6 +74,11 @@ fn server_and_cameras() {
         one::<u64>("`header_read_timeout_ms`"),
         c.server.header_read_timeout_ms.get()
     );
+    assert_eq!(cell("`https`"), "off");
+    assert_eq!(c.server.https, None);
+    assert_eq!((cell("`tls_cert`"), cell("`tls_key`")), ("—", "—"));
+    assert_eq!((&c.server.tls_cert, &c.server.tls_key), (&None, &None));
+    assert_eq!(one::<Vec<String>>("`tls_names`"), c.server.tls_names);
     assert_eq!(
         one::<u64>("`stalled_viewer_timeout_ms`"),
         c.server.stalled_viewer_timeout_ms.get()

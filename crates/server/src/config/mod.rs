@@ -11,7 +11,8 @@
 //!
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
-//! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `ranges.rs`, `table.rs`
+//! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
+//! `[server]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -21,6 +22,7 @@ mod display;
 #[cfg(test)]
 mod docs;
 mod error;
+mod https;
 mod legacy;
 mod limits;
 mod panel;
@@ -31,6 +33,7 @@ mod table;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
+pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
@@ -94,6 +97,14 @@ pub struct ServerConfig {
     pub send_queue_bytes: ranges::SendQueueBytes,
     /// A viewer whose socket stays backed up this long (its peer stopped reading) is cut off.
     pub stalled_viewer_timeout_ms: ranges::StalledViewerMs,
+    /// HTTPS listener (the same router as `http`); off unless set (`https.rs`).
+    pub https: Option<SocketAddr>,
+    /// PEM certificate chain for `https`; with `tls_key`, or neither for a self-signed one.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Extra host names and addresses of the self-signed certificate.
+    pub tls_names: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -108,6 +119,10 @@ impl Default for ServerConfig {
             header_read_timeout_ms: ranges::HeaderTimeoutMs::new_const(10_000),
             send_queue_bytes: ranges::SendQueueBytes::new_const(16 << 10),
             stalled_viewer_timeout_ms: ranges::StalledViewerMs::new_const(60_000),
+            https: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_names: Vec::new(),
         }
     }
 }
@@ -188,6 +203,7 @@ impl Config {
             Err(KeyError::new(key, message))
         };
         check_ref(&self.server.default_stream, "server.default_stream")?;
+        https::check(&self.server)?;
         for (i, d) in self.displays.iter().enumerate() {
             if let Some(s) = &d.stream {
                 check_ref(s, &format!("displays[{i}].stream"))?;

@@ -52,6 +52,8 @@ pub struct Status {
     pub displays: Vec<DisplayStatus>,
     /// The device registry.
     pub devices: Vec<crate::ingest::registry::DeviceStatus>,
+    /// The HTTPS certificate (fingerprint, SPKI pin), or `null` when `server.https` is off.
+    pub https: Option<crate::tls::TlsInfo>,
 }
 
 fn streams(state: &AppState) -> Vec<StreamStatus> {
@@ -88,6 +90,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Status> {
         streams: streams(&state),
         displays: state.displays.statuses(now.as_micros()),
         devices: state.cameras.registry.list(now.as_micros() / 1000),
+        https: state.tls.as_ref().map(|t| (*t.info).clone()),
     })
 }
 

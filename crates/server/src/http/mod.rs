@@ -1,5 +1,6 @@
 //! The HTTP side: the web page, the JSON API, images and `/metrics`. [`app`] builds the router so
-//! handlers are tested without sockets; [`serve`] runs it with graceful shutdown.
+//! handlers are tested without sockets; [`serve`] runs it with graceful shutdown, on the `http`
+//! listener and, over TLS, on the `https` one.
 
 pub mod api;
 pub mod dashboard;
@@ -136,11 +137,15 @@ pub fn device_port(state: AppState) -> Router {
     device_api(&state).fallback(not_found).with_state(state)
 }
 
-/// Serves `app` on `listener` until shutdown, with the `[server]` limits.
-pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> std::io::Result<()> {
+/// Serves `app` on `listener` until shutdown, with the `[server]` limits; over TLS with the
+/// server's certificate when `https` (`server.https`, `crate::tls`).
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState, https: bool) {
     let shutdown = state.shutdown.clone();
     let limits = HttpLimits::from(&state.cfg.server);
     let metrics = state.metrics.clone();
-    serve_router(listener, app(state), limits, metrics, shutdown, "http").await;
-    Ok(())
+    let (what, tls) = match (https, &state.tls) {
+        (true, Some(t)) => ("https", Some(t.acceptor.clone())),
+        _ => ("http", None),
+    };
+    serve_router(listener, app(state), limits, metrics, shutdown, what, tls).await;
 }

@@ -4,11 +4,16 @@
 //!
 //! * accept errors back off ([`crate::listener::accept`]);
 //! * a connection over `server.max_connections` or `server.max_connections_per_peer` is answered
-//!   a bare `503` and closed, counted in `pixelwire_http_connections_refused_total` and logged at
-//!   the 1st, 2nd, 4th, … refusal of the listener;
+//!   a bare `503` (on the HTTPS listener, nothing) and closed, counted in
+//!   `pixelwire_http_connections_refused_total` and logged at the 1st, 2nd, 4th, … refusal of the
+//!   listener;
 //! * hyper's HTTP/1 connection with `header_read_timeout` (`server.header_read_timeout_ms`): the
 //!   head of each request must be complete that long after the connection opened or the previous
 //!   response ended, so it is also the keep-alive idle timeout;
+//! * on the HTTPS listener (`server.https`, `crate::tls`), the TLS handshake comes first and must
+//!   finish within `header_read_timeout` too; one that fails (a client hello of garbage, a client
+//!   that does not trust the certificate) or times out closes that connection with a debug log
+//!   line and counts in `pixelwire_http_tls_handshake_failures_total`;
 //! * each socket gets `TCP_NOTSENT_LOWAT` (`server.send_queue_bytes`) and every request the
 //!   socket's [`SendQueue`] and its `ConnectInfo<SocketAddr>` as extensions.
 
@@ -22,6 +27,8 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::TlsAcceptor;
 use tower_service::Service;
 
 /// What a refused connection reads before it is closed.
@@ -52,7 +59,7 @@ impl From<&ServerConfig> for HttpLimits {
     }
 }
 
-/// Serves `router` on `listener` (named `what` in the log) until shutdown.
+/// Serves `router` on `listener` (named `what` in the log) until shutdown; over TLS with `tls`.
 pub async fn serve_router(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -60,6 +67,7 @@ pub async fn serve_router(
     metrics: Metrics,
     mut shutdown: ShutdownSignal,
     what: &'static str,
+    tls: Option<TlsAcceptor>,
 ) {
     let gate = ConnectionGate::new(limits.max_connections, limits.max_connections_per_peer);
     let mut refused = 0u64;
@@ -81,7 +89,10 @@ pub async fn serve_router(
                     tracing::warn!(listener = what, %reason, refused, open = gate.connections(), "connection refused: connection cap reached");
                 }
                 // Best effort and never waiting: a peer that does not read gets the close alone.
-                let _ = sock.try_write(BUSY);
+                // A TLS client would read the plain 503 as a broken record: it gets the close.
+                if tls.is_none() {
+                    let _ = sock.try_write(BUSY);
+                }
                 continue;
             }
         };
@@ -93,9 +104,10 @@ pub async fn serve_router(
         let io = SharedTcp::new(sock, (admitted, metrics.http_connection()));
         let queue = io.send_queue();
         crate::task::spawn_connection(
-            format!("http {peer}"),
+            format!("{what} {peer}"),
             serve_connection(
                 io,
+                tls.clone(),
                 queue,
                 peer,
                 router.clone(),
@@ -107,8 +119,11 @@ pub async fn serve_router(
     }
 }
 
+/// Runs the TLS handshake first when there is `tls`, then HTTP.
+#[allow(clippy::too_many_arguments)]
 async fn serve_connection(
     io: SharedTcp,
+    tls: Option<TlsAcceptor>,
     queue: SendQueue,
     peer: SocketAddr,
     router: Router,
@@ -116,6 +131,38 @@ async fn serve_connection(
     metrics: Metrics,
     mut shutdown: ShutdownSignal,
 ) {
+    let Some(acceptor) = tls else {
+        return serve_http(io, queue, peer, router, limits, metrics, shutdown).await;
+    };
+    let handshake = tokio::select! {
+        r = tokio::time::timeout(limits.header_read_timeout, acceptor.accept(io)) => r,
+        _ = shutdown.wait() => return,
+    };
+    match handshake {
+        Ok(Ok(stream)) => serve_http(stream, queue, peer, router, limits, metrics, shutdown).await,
+        Ok(Err(e)) => {
+            metrics.http_tls_handshake_failed();
+            tracing::debug!(%peer, error = %e, "closed: TLS handshake failed");
+        }
+        Err(_) => {
+            metrics.http_tls_handshake_failed();
+            tracing::debug!(%peer, "closed: no TLS handshake in time");
+        }
+    }
+}
+
+/// HTTP/1 on `io` (a socket, or a TLS session over one) until it ends or shutdown.
+async fn serve_http<I>(
+    io: I,
+    queue: SendQueue,
+    peer: SocketAddr,
+    router: Router,
+    limits: HttpLimits,
+    metrics: Metrics,
+    mut shutdown: ShutdownSignal,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
         req.extensions_mut().insert(queue.clone());

@@ -38,6 +38,8 @@ pub struct AppState {
     pub h264: Arc<crate::viewer::h264::H264Hubs>,
     /// What each dashboard stream shows, for the API.
     pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
+    /// The HTTPS certificate and acceptor, when `server.https` is set.
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl AppState {
@@ -58,6 +60,8 @@ impl AppState {
             cfg.cameras.clone(),
         ));
         let api_keys = Arc::new(ApiKeys::from_config(&cfg.api_keys));
+        // After the registry: `data_dir` exists, and a self-signed certificate goes in it.
+        let tls = crate::tls::load(&cfg.server)?;
         Ok(AppState {
             cfg,
             bus,
@@ -69,6 +73,7 @@ impl AppState {
             api_keys,
             h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
+            tls,
         })
     }
 }

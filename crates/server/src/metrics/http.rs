@@ -1,7 +1,9 @@
 //! HTTP listener metrics (`docs/security.md`): connections open across the HTTP listeners
 //! (`pixelwire_http_connections`), connections refused at accept by the caps
 //! (`pixelwire_http_connections_refused_total`) and connections closed because their request head
-//! did not arrive in time (`pixelwire_http_header_timeouts_total`). No addresses in labels.
+//! did not arrive in time (`pixelwire_http_header_timeouts_total`), and on the HTTPS listener the
+//! TLS handshakes that failed or did not finish in that time
+//! (`pixelwire_http_tls_handshake_failures_total`). No addresses in labels.
 
 use super::label::label_values;
 use super::{Metrics, register};
@@ -32,6 +34,7 @@ pub(super) struct HttpFamilies {
     connections: Gauge,
     refused: Family<RefusalLabel, Counter>,
     header_timeouts: Counter,
+    tls_failures: Counter,
 }
 
 impl HttpFamilies {
@@ -53,6 +56,12 @@ impl HttpFamilies {
                 r,
                 "pixelwire_http_header_timeouts",
                 "Connections closed because a request head did not arrive within server.header_read_timeout_ms",
+                Counter::default(),
+            ),
+            tls_failures: register(
+                r,
+                "pixelwire_http_tls_handshake_failures",
+                "HTTPS connections closed because their TLS handshake failed or did not finish within server.header_read_timeout_ms",
                 Counter::default(),
             ),
         };
@@ -98,5 +107,10 @@ impl Metrics {
     /// A connection's request head did not arrive in time.
     pub fn http_header_timeout(&self) {
         self.inner.http.header_timeouts.inc();
+    }
+
+    /// An HTTPS connection's TLS handshake failed or timed out.
+    pub fn http_tls_handshake_failed(&self) {
+        self.inner.http.tls_failures.inc();
     }
 }

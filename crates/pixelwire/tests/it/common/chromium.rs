@@ -228,6 +228,12 @@ pub struct Browser {
 impl Browser {
     /// Starts headless Chromium on a fresh profile with DevTools on an ephemeral port.
     pub async fn launch() -> Result<Browser> {
+        Self::launch_with(&[]).await
+    }
+
+    /// [`Browser::launch`] with `extra` command-line switches, e.g. a host resolver rule and an
+    /// SPKI pin for an HTTPS test.
+    pub async fn launch_with(extra: &[String]) -> Result<Browser> {
         let bin = chromium_path().ok_or_else(|| anyhow!(MISSING))?;
         static SEQ: AtomicU64 = AtomicU64::new(0);
         let user_data_dir = std::env::temp_dir().join(format!(
@@ -261,6 +267,7 @@ impl Browser {
                 "--remote-debugging-address=127.0.0.1",
             ])
             .arg(format!("--user-data-dir={}", user_data_dir.display()))
+            .args(extra)
             .arg("about:blank")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
