@@ -79,7 +79,9 @@ pub struct X11Grabber {
     rects: Vec<Rect>,
     full: bool,
     interval: Duration,
-    last_grab: Option<Instant>,
+    /// When the next grab may happen: on a grid of frame intervals, so that small delays in
+    /// waking up do not add up to a lower frame rate; after a pause the grid restarts.
+    next_due: Option<Instant>,
     last_pointer_read: Option<Instant>,
     last_window_search: Option<Instant>,
     seq: u64,
@@ -188,7 +190,7 @@ impl X11Grabber {
             rects: Vec::new(),
             full: true,
             interval: settings.frame_interval(),
-            last_grab: None,
+            next_due: None,
             last_pointer_read: None,
             last_window_search: None,
             seq: 0,
@@ -246,7 +248,7 @@ impl X11Grabber {
                 self.read_pointer(now);
             }
             let pending = self.full || !self.rects.is_empty() || self.cursor_update.is_some();
-            let due = self.last_grab.map_or(now, |t| t + self.interval);
+            let due = self.next_due.unwrap_or(now);
             if pending && self.area.is_some() {
                 if now >= due {
                     return self.grab(now).map(Some);
@@ -528,7 +530,14 @@ impl X11Grabber {
         };
         self.seq += 1;
         self.stats.grabs += 1;
-        self.last_grab = Some(now);
+        // The next slot on the grid, or a fresh grid if this grab came more than a frame late
+        // (a still screen, or a long grab): never two grabs back to back to catch up.
+        let slot = self.next_due.unwrap_or(now) + self.interval;
+        self.next_due = Some(if slot <= now {
+            now + self.interval
+        } else {
+            slot
+        });
         Ok(Grab {
             frame,
             area,
