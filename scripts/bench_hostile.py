@@ -97,7 +97,9 @@ def attack(n, ports, stop, big_jpeg):
     http, disp, ws, tcp = ports
     held = []
     try:
-        if n == 1:  # largest panels: ten HELLOs of 4096x4096 that keep reading
+        if n == 0:  # no attack: the baseline
+            pass
+        elif n == 1:  # largest panels: ten HELLOs of 4096x4096 that keep reading
             for i in range(10):
                 s = socket.create_connection(("127.0.0.1", disp))
                 s.sendall(hello_4096(i))
@@ -207,7 +209,7 @@ def run(binary, n, seconds, big_jpeg):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("binary")
-    ap.add_argument("--attacks", default="1,2,3,4,5")
+    ap.add_argument("--attacks", default="0,1,2,3,4,5", help="0 is no attack (the baseline)")
     ap.add_argument("--seconds", type=int, default=10)
     a = ap.parse_args()
     big = jpeg(8192, 8192)
