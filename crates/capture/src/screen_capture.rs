@@ -14,7 +14,7 @@ use crate::slot::NewestSlot;
 use crate::stripe::EncodedStripe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -42,16 +42,27 @@ pub struct CaptureStats {
 struct Shared {
     stop: AtomicBool,
     refresh: AtomicBool,
+    /// The grabber's flag for a full frame (set once the grabber exists).
+    full: OnceLock<Arc<AtomicBool>>,
     captured: AtomicU64,
     dropped: AtomicU64,
     pipeline: Mutex<PipelineStats>,
+}
+
+impl Shared {
+    /// Every stripe once more on the next frame, grabbed whole even if the screen is still.
+    fn request_refresh(&self) {
+        self.refresh.store(true, Ordering::Relaxed);
+        if let Some(full) = self.full.get() {
+            full.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A running capture; stops when dropped. See the module docs.
 pub struct ScreenCapture {
     size: (u32, u32),
     shared: Arc<Shared>,
-    full_requests: Arc<AtomicBool>,
     slot: Arc<NewestSlot<Grab>>,
     capture: Option<JoinHandle<Result<(), CaptureError>>>,
     encode: Option<JoinHandle<()>>,
@@ -93,7 +104,17 @@ impl ScreenCapture {
     /// [`crate::CursorMode::Separate`] is set.
     pub fn start_with_cursor(
         settings: CaptureSettings,
-        mut on_stripe: impl FnMut(EncodedStripe) + Send + 'static,
+        on_stripe: impl FnMut(EncodedStripe) + Send + 'static,
+        on_cursor: impl FnMut(CursorUpdate) + Send + 'static,
+    ) -> Result<Self, CaptureError> {
+        Self::start_inner(settings, |_| on_stripe, on_cursor)
+    }
+
+    /// The two threads; `make_on_stripe` gets the capture's shared state (for a callback that
+    /// asks for refreshes itself).
+    fn start_inner<S: FnMut(EncodedStripe) + Send + 'static>(
+        settings: CaptureSettings,
+        make_on_stripe: impl FnOnce(Arc<Shared>) -> S,
         mut on_cursor: impl FnMut(CursorUpdate) + Send + 'static,
     ) -> Result<Self, CaptureError> {
         let mut pipeline = StripePipeline::new(&settings)?;
@@ -102,12 +123,13 @@ impl ScreenCapture {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             refresh: AtomicBool::new(false),
+            full: OnceLock::from(grabber.full_requests()),
             captured: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             pipeline: Mutex::new(PipelineStats::default()),
         });
         let slot = Arc::new(NewestSlot::<Grab>::new());
-        let full_requests = grabber.full_requests();
+        let mut on_stripe = make_on_stripe(Arc::clone(&shared));
 
         let (sh, sl) = (Arc::clone(&shared), Arc::clone(&slot));
         let capture = std::thread::Builder::new()
@@ -156,7 +178,6 @@ impl ScreenCapture {
         Ok(Self {
             size,
             shared,
-            full_requests,
             slot,
             capture: Some(capture),
             encode: Some(encode),
@@ -168,42 +189,26 @@ impl ScreenCapture {
     /// it always catches up to a complete, current picture.
     pub fn start_iter(settings: CaptureSettings) -> Result<(Self, Stripes), CaptureError> {
         let (tx, rx): (SyncSender<EncodedStripe>, _) = std::sync::mpsc::sync_channel(ITER_CAPACITY);
-        let refresh = Arc::new(AtomicBool::new(false));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let (r2, d2) = (Arc::clone(&refresh), Arc::clone(&dropped));
-        let cap = Self::start(settings, move |s| match tx.try_send(s) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
-            Err(TrySendError::Full(_)) => {
-                d2.fetch_add(1, Ordering::Relaxed);
-                r2.store(true, Ordering::Relaxed);
-            }
-        })?;
-        // The callback cannot reach the capture's own flags: a small relay thread forwards
-        // "dropped, refresh" to them.
-        let (shared, full) = (Arc::clone(&cap.shared), Arc::clone(&cap.full_requests));
-        std::thread::Builder::new()
-            .name("pw-iter-relay".into())
-            .spawn(move || {
-                while !shared.stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(TAKE_TIMEOUT);
-                    if refresh.swap(false, Ordering::Relaxed) {
-                        shared.refresh.store(true, Ordering::Relaxed);
-                        full.store(true, Ordering::Relaxed);
+        let cap = Self::start_inner(
+            settings,
+            move |shared| {
+                move |s| match tx.try_send(s) {
+                    Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+                    Err(TrySendError::Full(_)) => {
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
+                        shared.request_refresh();
                     }
-                    shared
-                        .dropped
-                        .store(dropped.load(Ordering::Relaxed), Ordering::Relaxed);
                 }
-            })
-            .map_err(|e| CaptureError::X11(format!("cannot start a thread: {e}")))?;
+            },
+            |_| {},
+        )?;
         Ok((cap, Stripes { rx }))
     }
 
     /// Every stripe is sent again on the next frame (JPEG at its best quality, H.264 IDRs), even
     /// if the screen is still: for a viewer that joins or lost data.
     pub fn request_refresh(&self) {
-        self.shared.refresh.store(true, Ordering::Relaxed);
-        self.full_requests.store(true, Ordering::Relaxed);
+        self.shared.request_refresh();
     }
 
     /// Width and height of the captured area when the capture started (a followed window may

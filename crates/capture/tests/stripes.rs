@@ -183,3 +183,42 @@ fn h264_stripes_start_with_idrs_and_decode_in_ffmpeg() {
     assert!(near(at(300, 220), [0, 0, 0]), "{:?}", at(300, 220));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// An iterator reader that falls more than `ITER_CAPACITY` stripes behind loses the backlog and
+/// gets a full refresh in its place, so it catches up to a complete, current picture.
+#[test]
+fn a_reader_that_falls_behind_gets_a_refresh_instead_of_the_backlog() {
+    let x = Xvfb::start(W, H);
+    let p = x.painter();
+    let (cap, mut it) = ScreenCapture::start_iter(settings(&x.display, OutputMode::Jpeg)).unwrap();
+    // Change every stripe many times while nobody reads.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut shade = 0u32;
+    while cap.stats().stripes_dropped == 0 && std::time::Instant::now() < deadline {
+        shade = (shade + 0x030303) & 0xFFFFFF;
+        p.fill(0, 0, W as u16, H as u16, shade);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        cap.stats().stripes_dropped > 0,
+        "the reader never fell behind"
+    );
+    // Once the screen is still, what the reader gets ends with a refresh of every stripe that
+    // shows the last picture.
+    let last = shade;
+    let got = collect(&mut it, Duration::from_millis(800));
+    let refresh: Vec<&EncodedStripe> = got
+        .iter()
+        .filter(|s| s.reason == pixelwire_capture::StripeReason::Refresh)
+        .collect();
+    let ys: std::collections::BTreeSet<u32> = refresh.iter().map(|s| s.y).collect();
+    assert_eq!(
+        ys.into_iter().collect::<Vec<_>>(),
+        [0, 64, 128, 192],
+        "a whole refresh"
+    );
+    let mut canvas = vec![0u8; (W * H * 4) as usize];
+    paint_jpeg(&mut canvas, &got);
+    assert!(close(&canvas, 10, 10, last) && close(&canvas, 300, 230, last));
+    cap.stop().unwrap();
+}
