@@ -439,14 +439,22 @@ pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
         }
         None => EmuPanel::new(opts.size.0, opts.size.1),
     };
+    let measuring_from = now + Duration::from_secs_f64(opts.warmup.max(0.0));
+    let first_report = now + Duration::from_secs_f64(opts.report_interval.max(0.1));
     let mut emu = Emulator {
         panel,
-        measuring_from: now + Duration::from_secs_f64(opts.warmup.max(0.0)),
+        measuring_from,
         window_start: now,
         deadline: opts
             .duration
             .map(|d| now + Duration::from_secs_f64(d.max(0.0))),
-        next_report: now + Duration::from_secs_f64(opts.report_interval.max(0.1)),
+        // The first window ends when the warm-up does, so that the summary counts everything
+        // after it whatever the report interval (a window that straddles the warm-up is left out).
+        next_report: if measuring_from > now {
+            first_report.min(measuring_from)
+        } else {
+            first_report
+        },
         window_bytes: 0,
         window_packets: 0,
         window_pixels: 0,

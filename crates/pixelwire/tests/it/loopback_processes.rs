@@ -259,3 +259,46 @@ fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `display-emu`'s summary counts what follows the warm-up whatever the report interval (with an
+/// interval longer than the run it used to count nothing: the only window began before the
+/// warm-up ended).
+#[test]
+fn emulator_summary_counts_after_the_warmup_with_a_long_report_interval() {
+    let dir = std::env::temp_dir().join(format!("pixelwire-emu-summary-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("pixelwire.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\ndefault_stream = \"moving\"\ndata_dir = \"{}\"\n{CAMERAS_OFF}[[streams]]\nname = \"moving\"\nsource = \"pattern\"\nfps = 20\n",
+            dir.join("data").display()
+        ),
+    )
+    .unwrap();
+    let (_server, _http, display) = serve(&cfg);
+    let out = Command::new(BIN)
+        .args(["display-emu", "--connect", &display, "--id", "summary"])
+        .args([
+            "--duration",
+            "4",
+            "--warmup",
+            "1",
+            "--report-interval",
+            "100",
+        ])
+        .output()
+        .expect("run display-emu");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary: serde_json::Value = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("summary "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("no summary: {stdout}"));
+    let frames = summary["frames"].as_u64().unwrap();
+    assert!(
+        frames >= 20,
+        "3 s at 20 fps after the warm-up counted {frames} frames: {summary}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
