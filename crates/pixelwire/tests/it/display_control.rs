@@ -122,6 +122,8 @@ async fn a_pixelwire_display_switches_streams_while_it_streams() {
     );
     let list = displays(running.http_addr).await;
     assert_eq!(list[0]["stream"], "cam");
+    assert_eq!(list[0]["stream_origin"], "override");
+    assert_eq!(list[0]["configured_stream"], "pattern");
     // Back to the configured route: the pattern again, on the same connection.
     let (status, v) = request(
         running.http_addr,
@@ -151,7 +153,11 @@ async fn a_pixelwire_display_switches_streams_while_it_streams() {
     .await;
     assert_eq!(status, 422, "{v}");
     assert!(v["error"].as_str().unwrap().contains("no stream \"nope\""));
-    assert_eq!(displays(running.http_addr).await[0]["stream"], "pattern");
+    let list = displays(running.http_addr).await;
+    assert_eq!(
+        (&list[0]["stream"], &list[0]["stream_origin"]),
+        (&"pattern".into(), &"config".into())
+    );
     camera.abort();
     running.shutdown();
 }

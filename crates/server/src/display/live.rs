@@ -112,6 +112,8 @@ impl LiveDisplay {
             protocol: i.protocol.as_str(),
             address: i.address.to_string(),
             stream: i.stream.clone(),
+            stream_origin: None,
+            configured_stream: None,
             width: i.size.0,
             height: i.size.1,
             firmware: i.firmware.clone(),
@@ -165,7 +167,7 @@ mod tests {
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({
                 "id": "desk-1", "protocol": "pixelwire", "address": "192.168.1.20:51234",
-                "stream": "bios", "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
+                "stream": "bios", "stream_origin": null, "configured_stream": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
                 "connected_s": 2.5, "fps": 0.0, "kbytes_per_s": 0.0, "latency_ms_p50": null,
                 "latency_ms_p95": null, "frames_in_flight": 0, "quality_level": 0,
                 "capacity_kbytes_per_s": null, "rtt_ms": null, "frames_sent": 0,

@@ -139,6 +139,13 @@ impl RouteTable {
         }
     }
 
+    /// Fills in where `s`'s stream comes from and the configured one.
+    pub fn annotate(&self, s: &mut super::status::DisplayStatus) {
+        let route = self.route(&s.id);
+        s.stream_origin = Some(route.origin);
+        s.configured_stream = Some(route.configured_stream);
+    }
+
     /// Display `id`'s route now.
     pub fn route(&self, id: &str) -> Route {
         match self.inner.lock() {

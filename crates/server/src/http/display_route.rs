@@ -90,6 +90,8 @@ fn route_status(state: &AppState, id: &str) -> DisplayRouteStatus {
         let mut s = h.live.status(now_us);
         // The connection switches on its next turn; the answer already says where it goes.
         s.stream.clone_from(&route.stream);
+        s.stream_origin = Some(route.origin);
+        s.configured_stream = Some(route.configured_stream.clone());
         s
     });
     DisplayRouteStatus {
