@@ -95,7 +95,11 @@ async fn a_pixelwire_display_switches_streams_while_it_streams() {
     assert!(dev.closed.is_none(), "{:?}", dev.closed);
     assert!(dev.frames() >= 5, "the pattern streams: {}", dev.frames());
     let before = dev.front_rgb();
-    assert_eq!(&before[..3], [255, 255, 255], "the pattern's white border");
+    assert!(
+        before[..3].iter().all(|&c| c >= 200),
+        "the pattern's white border: {:?}",
+        &before[..3]
+    );
     assert!(!all_pixels_are(&before, on_panel(RED)));
     let (status, v) = request(
         running.http_addr,
@@ -134,8 +138,14 @@ async fn a_pixelwire_display_switches_streams_while_it_streams() {
     .await;
     assert_eq!((status, &v["origin"]), (200, &"config".into()), "{v}");
     dev.run_for(Duration::from_millis(1500)).await;
+    // The pattern moves, so the rate controller may show it coarsely: near white is enough.
     let after = dev.front_rgb();
-    assert_eq!(&after[..3], [255, 255, 255], "the pattern is back");
+    assert!(
+        after[..3].iter().all(|&c| c >= 200),
+        "the pattern's border is back: {:?}",
+        &after[..3]
+    );
+    assert!(!all_pixels_are(&after, on_panel(RED)));
     let m =
         String::from_utf8_lossy(&common::get(running.http_addr, "/metrics").await.body).to_string();
     assert!(

@@ -149,11 +149,13 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                 None => break EndReason::WriterStopped,
             },
             stream = super::routes::next_route(&mut route) => {
-                // The next frame comes from the new stream; only what differs on the panel is sent.
-                let (shown, w) = conn.watch(&ctx, &stream);
-                conn.set_stream(&shown);
-                watch = w;
-                info!(stream = %shown, "legacy display switched");
+                if watch.as_ref().is_none_or(|w| w.stream().name() != stream) {
+                    // The next frame comes from the new stream; only what differs on the panel is sent.
+                    let (shown, w) = conn.watch(&ctx, &stream);
+                    conn.set_stream(&shown);
+                    watch = w;
+                    info!(stream = %shown, "legacy display switched");
+                }
             }
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => { let _ = reply.send(session.shadow().clone()); }

@@ -172,7 +172,9 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
                 None => { end = Some(EndReason::WriterStopped); }
             },
             stream = super::routes::next_route(&mut route) => {
-                if let Some(i) = me.as_mut() {
+                if let Some(i) = me.as_mut()
+                    && i.watch.as_ref().is_none_or(|w| w.stream().name() != stream)
+                {
                     // The next frame comes from the new stream; the sink diffs it against the
                     // shadow, so only what differs on the panel is sent.
                     let (shown, w) = i.conn.watch(&ctx, &stream);

@@ -195,11 +195,9 @@ impl RouteTable {
         self.store.put(id, stored.as_ref());
         let route = self.route_in(&i, id);
         if let Some(tx) = i.watchers.get(id) {
-            tx.send_if_modified(|s| {
-                let changed = *s != route.stream;
-                s.clone_from(&route.stream);
-                changed
-            });
+            // Always a change, even to the same name: a display that fell back to its configured
+            // route because the chosen stream did not exist yet looks for it again.
+            tx.send_replace(route.stream.clone());
         }
         route
     }
@@ -283,9 +281,9 @@ stream = "pattern"
         );
         assert!(rx.has_changed().unwrap());
         assert_eq!(*rx.borrow_and_update(), "pattern");
-        // The same stream again is no change for the connection.
+        // The same stream again is told too (a display that fell back looks for it again).
         t.set("desk-1", Some("pattern"));
-        assert!(!rx.has_changed().unwrap());
+        assert_eq!(*rx.borrow_and_update(), "pattern");
         let r = t.set("desk-1", None);
         assert_eq!((r.stream.as_str(), r.origin), ("cpu", RouteOrigin::Config));
         assert_eq!(*rx.borrow_and_update(), "cpu");

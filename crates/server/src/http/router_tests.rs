@@ -1052,3 +1052,30 @@ async fn display_route_errors_change_nothing() {
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(f.state.routes.route("desk-1").stream, "pattern");
 }
+
+/// A browser on another origin asks before a JSON `PUT` (CORS preflight): the server grants
+/// nothing, so the page's API cannot be driven from someone else's site.
+#[tokio::test]
+async fn cross_origin_preflight_for_a_display_switch_is_not_granted() {
+    let f = Fixture::new(ROUTED);
+    let r = f
+        .send(
+            Request::builder()
+                .method("OPTIONS")
+                .uri("/api/displays/desk-1")
+                .header(header::ORIGIN, "https://evil.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert!(!r.status.is_success(), "{:?}", r.status);
+    assert!(
+        !r.headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-")),
+        "{:?}",
+        r.headers
+    );
+}
