@@ -331,3 +331,72 @@ async fn a_switch_survives_a_restart_until_the_config_route_changes() {
     }
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// The status page's stream selector: headless Chromium picks the camera stream on the display's
+/// card while the device streams, and the panel shows it; a stream the server does not have gets
+/// its error shown on the card, and nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_page_switches_a_display_and_shows_errors() {
+    use crate::common::chromium;
+    assert!(
+        chromium::available(),
+        "chromium not installed: run scripts/setup-test-deps.sh (CI installs it)"
+    );
+    let cfg = format!("{STREAMS}[[displays]]\nid = \"desk\"\nstream = \"pattern\"\n");
+    let running = common::start_with_default("pattern", &cfg).await;
+    let camera = keep_publishing(&running, "cam", RED);
+    let mut dev = Device::connect(running.display_addrs[0], hello("desk", 320, 240)).await;
+    dev.run_for(Duration::from_millis(500)).await;
+    let device = tokio::spawn(async move {
+        dev.run_for(Duration::from_secs(12)).await;
+        dev
+    });
+    let mut browser = chromium::Browser::launch().await.expect("chromium starts");
+    let mut page = browser
+        .open(&format!("http://{}/", running.http_addr))
+        .await
+        .expect("open the status page");
+    let select = "document.querySelector('#displays .pick select')";
+    page.wait_for(
+        &format!(
+            "{select}?.querySelector('option[value=\"cam\"]') !== null && {select}.value === ''"
+        ),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no stream selector: {e}"));
+    page.eval(&format!(
+        "(() => {{ const s = {select}; s.value = 'cam'; s.dispatchEvent(new Event('change')); return true; }})()"
+    ))
+    .await
+    .expect("pick the camera stream");
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    while displays(running.http_addr).await[0]["stream"] != "cam" {
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the page did not switch the display"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A stream that went away between the page's poll and the pick: the card says why.
+    page.eval(&format!(
+        "(() => {{ const s = {select}; const o = document.createElement('option'); o.value = 'gone'; s.appendChild(o); s.value = 'gone'; s.dispatchEvent(new Event('change')); return true; }})()"
+    ))
+    .await
+    .expect("pick a missing stream");
+    page.wait_for(
+        "document.querySelector('#displays .pick-error')?.textContent.includes('no stream \"gone\"')",
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no error on the card: {e}"));
+    assert_eq!(displays(running.http_addr).await[0]["stream"], "cam");
+    let dev = device.await.expect("device task");
+    assert!(dev.closed.is_none(), "{:?}", dev.closed);
+    assert!(
+        all_pixels_are(&dev.front_rgb(), on_panel(RED)),
+        "the panel shows the stream picked on the page"
+    );
+    camera.abort();
+    running.shutdown();
+}
