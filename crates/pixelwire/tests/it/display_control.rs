@@ -400,3 +400,65 @@ async fn the_status_page_switches_a_display_and_shows_errors() {
     camera.abort();
     running.shutdown();
 }
+
+/// A pushed stream (created by a camera's first frame, like `ws-<ip>`), as ingest creates it.
+fn pushed_stream(running: &Running, name: &str) {
+    use pixelwire_server::bus::{StreamDescription, StreamKind};
+    running.state.bus.get_or_create(name, || StreamDescription {
+        kind: StreamKind::Camera,
+        source: "camera".into(),
+        width: 320,
+        height: 240,
+        nominal_fps: 20.0,
+    });
+}
+
+/// A choice of a pushed camera stream survives a restart, but that stream only exists again once
+/// its camera sends: meanwhile the display shows its configured route, and choosing the stream
+/// again once it exists switches it.
+#[tokio::test]
+async fn a_chosen_pushed_stream_that_is_not_back_yet_falls_back_to_the_config() {
+    let data = temp_dir("routes-pushed");
+    let running = start_on(&data, "pattern").await;
+    pushed_stream(&running, "porch-cam");
+    let (status, v) = request(
+        running.http_addr,
+        "PUT",
+        "/api/displays/desk",
+        r#"{"stream":"porch-cam"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    stop(running).await;
+
+    let running = start_on(&data, "pattern").await;
+    let mut dev = Device::connect(running.display_addrs[0], hello("desk", 320, 240)).await;
+    dev.run_for(Duration::from_millis(1000)).await;
+    assert!(dev.closed.is_none(), "{:?}", dev.closed);
+    assert!(dev.frames() >= 1, "the configured route streams meanwhile");
+    let list = displays(running.http_addr).await;
+    assert_eq!(
+        (&list[0]["stream"], &list[0]["stream_origin"]),
+        (&"pattern".into(), &"override".into()),
+        "{list}"
+    );
+    // The camera is back; picking its stream again switches the connected display.
+    pushed_stream(&running, "porch-cam");
+    let camera = keep_publishing(&running, "porch-cam", RED);
+    let (status, v) = request(
+        running.http_addr,
+        "PUT",
+        "/api/displays/desk",
+        r#"{"stream":"porch-cam"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    dev.run_for(Duration::from_millis(1500)).await;
+    assert!(dev.closed.is_none(), "{:?}", dev.closed);
+    assert!(all_pixels_are(&dev.front_rgb(), on_panel(RED)));
+    assert_eq!(displays(running.http_addr).await[0]["stream"], "porch-cam");
+    camera.abort();
+    drop(dev);
+    stop(running).await;
+    let _ = std::fs::remove_dir_all(&data);
+}
