@@ -168,6 +168,8 @@
 
   // ---------- displays ----------
   const displayCards = new Map();
+  let lastStreams = [];
+  const streamNames = () => lastStreams;
   function makeDisplay() {
     const root = el('article', 'card');
     const image = new LiveImage('what the panel shows');
@@ -180,6 +182,12 @@
     const address = sub.appendChild(el('span', 'mono'));
     sub.appendChild(document.createTextNode(' · shows '));
     const stream = sub.appendChild(el('b'));
+    // Switching the stream: PUT /api/displays/{id} (docs/api.md); errors are shown under it.
+    const pick = body.appendChild(el('label', 'pick'));
+    pick.appendChild(el('span', '', 'stream '));
+    const select = pick.appendChild(el('select'));
+    const pickError = body.appendChild(el('div', 'pick-error'));
+    pickError.hidden = true;
     const f = kvList(body, [
       ['fps', 'fps'], ['kbps', 'kB/s'], ['lat', 'latency p50 / p95'], ['inflight', 'in flight'],
       ['quality', 'quality'], ['cap', 'link capacity'], ['rtt', 'RTT'], ['conn', 'connected for'],
@@ -193,9 +201,53 @@
     const devBox = body.appendChild(el('div', 'device'));
     devBox.appendChild(el('div', 'label', 'Device reports'));
     const dev = kvList(devBox, [['fps', 'fps'], ['rssi', 'RSSI'], ['heap', 'free heap'], ['decode', 'decode']], 'wide');
-    return { root, image, title, proto, address, stream, f, firmware, sentBytes, devBox, dev };
+    const c = { root, image, title, proto, address, stream, f, firmware, sentBytes, devBox, dev,
+      select, pickError, id: null, busy: false, options: '' };
+    select.addEventListener('change', () => switchStream(c));
+    return c;
+  }
+  // The select's options: the configured route (value '' sends null), then every stream.
+  function syncStreamOptions(c, d) {
+    const names = streamNames();
+    const configured = str(d.configured_stream);
+    const key = `${configured}\n${names.join('\n')}`;
+    if (key !== c.options && document.activeElement !== c.select) {
+      c.options = key;
+      const opts = [el('option', '', `configured (${configured})`)];
+      opts[0].value = '';
+      for (const n of names) { const o = el('option', '', n); o.value = n; opts.push(o); }
+      c.select.replaceChildren(...opts);
+    }
+    if (!c.busy && document.activeElement !== c.select) {
+      const want = d.stream_origin === 'override' ? String(d.stream) : '';
+      if (c.select.value !== want) c.select.value = want;
+    }
+  }
+  async function switchStream(c) {
+    if (!c.id) return;
+    const v = c.select.value;
+    c.busy = true;
+    c.select.disabled = true;
+    let error = '';
+    try {
+      const res = await fetch(`/api/displays/${encodeURIComponent(c.id)}`, {
+        method: 'PUT', cache: 'no-store',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ stream: v === '' ? null : v }),
+      });
+      const body = await res.json().catch(() => null);
+      if (!res.ok) error = (body && typeof body.error === 'string') ? body.error : `HTTP ${res.status}`;
+      else if (body && body.status && typeof body.status === 'object') updateDisplay(c, body.status);
+    } catch (e) {
+      error = (e && e.message) || 'network error';
+    }
+    c.busy = false;
+    c.select.disabled = false;
+    c.pickError.hidden = !error;
+    setText(c.pickError, error ? `could not switch: ${error}` : '');
   }
   function updateDisplay(c, d) {
+    c.id = typeof d.id === 'string' ? d.id : null;
     setText(c.title, str(d.id));
     const legacy = d.protocol === 'legacy';
     setText(c.proto, str(d.protocol));
@@ -206,6 +258,9 @@
     setClass(c.f.quality, q !== null && q >= 2 ? 'num warn' : 'num');
     setText(c.address, str(d.address));
     setText(c.stream, str(d.stream));
+    c.stream.title = d.stream_origin === 'override'
+      ? `chosen on this page or through the API; the configuration says ${str(d.configured_stream)}` : 'from the configuration';
+    syncStreamOptions(c, d);
     setText(c.f.fps, num(d.fps, 1));
     setText(c.f.kbps, num(d.kbytes_per_s, 1));
     setText(c.f.lat, (isNum(d.latency_ms_p50) || isNum(d.latency_ms_p95))
@@ -274,6 +329,8 @@
     $('https').hidden = !tls;
     setText($('https-fingerprint'), tls ? str(tls.fingerprint_sha256) : '');
     if (tls) $('https').title = tls.self_signed ? 'self-signed, made by the server' : str(tls.cert_file);
+    lastStreams = (Array.isArray(st.streams) ? st.streams : [])
+      .map((s) => s && typeof s.name === 'string' ? s.name : null).filter((n) => n !== null);
     const ns = syncCards($('streams'), streamCards, st.streams, (s) => s.name, makeStream, updateStream);
     $('streams-empty').hidden = ns > 0;
     setText($('streams-count'), String(ns));

@@ -11,6 +11,15 @@ pub enum ApiError {
     /// No such stream, display, ...
     #[error("{0}")]
     NotFound(String),
+    /// The request is malformed (a body that is not the JSON asked for).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not JSON (`Content-Type` must be `application/json`).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Well-formed, but names something that does not exist (an unknown stream in a body).
+    #[error("{0}")]
+    Unprocessable(String),
     /// The thing exists but cannot answer now (no frame yet, session busy).
     #[error("{0}")]
     Unavailable(String),
@@ -23,6 +32,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in an API handler");

@@ -16,6 +16,7 @@ mod browser_viewer;
 mod camera_ingest;
 mod dashboard_faults;
 mod dashboard_prometheus;
+mod display_control;
 mod display_hostile;
 mod display_legacy;
 mod display_pixelwire;

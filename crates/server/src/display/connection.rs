@@ -8,12 +8,14 @@
 use super::DisplayContext;
 use super::live::{Identity, Link, LiveDisplay};
 use super::registry::{DisplayCommand, DisplayHandle, DisplayRegistry, HeldElsewhere};
+use crate::bus::StreamWatch;
 use crate::metrics::{DisplayMetrics, Protocol};
 use pixelwire_core::FrameSent;
 use pixelwire_proto::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tracing::warn;
 
 /// A registered display connection; unregisters on drop.
 #[derive(Debug)]
@@ -90,6 +92,25 @@ impl DisplayConnection {
     /// The device reported `s`.
     pub fn device_stats(&self, s: &pixelwire_proto::Stats) {
         self.metrics().device().stats(s);
+    }
+
+    /// The display now shows `stream`; its frame numbers start afresh (nothing of it was skipped).
+    pub fn set_stream(&mut self, stream: &str) {
+        self.live.set_stream(stream);
+        self.last_source_seq = None;
+    }
+
+    /// Watches `stream` for this display. A stream that does not exist (a stored override naming
+    /// a camera stream that has not pushed since the restart) falls back to the configured route;
+    /// returns the stream watched, `None` when neither exists.
+    pub fn watch(&self, ctx: &DisplayContext, stream: &str) -> (String, Option<StreamWatch>) {
+        if let Some(s) = ctx.bus.get(stream) {
+            return (stream.to_string(), Some(s.watch()));
+        }
+        let configured = ctx.routes.configured(self.id());
+        warn!(display = %self.id(), stream, fallback = %configured, "routed stream does not exist");
+        let w = ctx.bus.get(&configured).map(|s| s.watch());
+        (configured, w)
     }
 
     /// The session's link now: shown in the status, and exported as the link gauges for

@@ -42,7 +42,11 @@ fn tune_socket(sock: &TcpStream, send_buffer: u32) {
 async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: DisplayContext) {
     let lg = &ctx.cfg.legacy;
     tune_socket(&sock, lg.send_buffer_bytes);
-    let (stream_name, width, height, tuning) = ctx.cfg.route_legacy(peer.ip(), port);
+    let (_, width, height, tuning) = ctx.cfg.route_legacy(peer.ip(), port);
+    // The stream: the configured one unless the page or the API chose another.
+    let mut rx = ctx.routes.subscribe(&id);
+    let stream_name = rx.borrow_and_update().clone();
+    let mut route = Some(rx);
     let cfg = LegacyConfig {
         width,
         height,
@@ -92,8 +96,11 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
             return;
         }
     };
-    info!(stream = %stream_name, width, height, "legacy display connected");
-    let mut watch = ctx.bus.get(&stream_name).map(|s| s.watch());
+    let (shown, mut watch) = conn.watch(&ctx, &stream_name);
+    if shown != stream_name {
+        conn.set_stream(&shown);
+    }
+    info!(stream = %shown, width, height, "legacy display connected");
     let mut shutdown = ctx.shutdown.clone();
     let mut buf = vec![0u8; 1024];
     let end: EndReason = loop {
@@ -141,6 +148,15 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                 Some(Err(e)) => break EndReason::WriteFailed(e),
                 None => break EndReason::WriterStopped,
             },
+            stream = super::routes::next_route(&mut route) => {
+                if watch.as_ref().is_none_or(|w| w.stream().name() != stream) {
+                    // The next frame comes from the new stream; only what differs on the panel is sent.
+                    let (shown, w) = conn.watch(&ctx, &stream);
+                    conn.set_stream(&shown);
+                    watch = w;
+                    info!(stream = %shown, "legacy display switched");
+                }
+            }
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => { let _ = reply.send(session.shadow().clone()); }
                 Some(DisplayCommand::Close(_, text)) => break EndReason::Closed(text),

@@ -18,7 +18,7 @@ pub struct Identity {
     pub protocol: Protocol,
     /// Peer address.
     pub address: SocketAddr,
-    /// Stream shown.
+    /// Stream shown when it connected (a switch changes [`LiveDisplay::set_stream`]).
     pub stream: String,
     /// Panel width and height.
     pub size: (u32, u32),
@@ -41,6 +41,8 @@ pub struct Link {
 struct Recent {
     rolling: Rolling,
     link: Link,
+    /// The stream shown now, when it was switched since connecting.
+    switched_to: Option<String>,
 }
 
 /// One connected display; see the module docs.
@@ -94,6 +96,13 @@ impl LiveDisplay {
         }
     }
 
+    /// The display now shows `stream` (switched from the page or the API).
+    pub fn set_stream(&self, stream: &str) {
+        if let Ok(mut r) = self.recent.lock() {
+            r.switched_to = Some(stream.to_string());
+        }
+    }
+
     /// The status at `now_us`.
     pub fn status(&self, now_us: u64) -> DisplayStatus {
         let i = &self.identity;
@@ -103,6 +112,8 @@ impl LiveDisplay {
             protocol: i.protocol.as_str(),
             address: i.address.to_string(),
             stream: i.stream.clone(),
+            stream_origin: None,
+            configured_stream: None,
             width: i.size.0,
             height: i.size.1,
             firmware: i.firmware.clone(),
@@ -126,6 +137,9 @@ impl LiveDisplay {
             s.frames_in_flight = r.link.frames_in_flight;
             s.capacity_kbytes_per_s = r.link.capacity.map(|c| c / 1000.0);
             s.rtt_ms = r.link.rtt.map(|r| r.as_secs_f64() * 1e3);
+            if let Some(stream) = &r.switched_to {
+                s.stream.clone_from(stream);
+            }
         }
         s
     }
@@ -153,7 +167,7 @@ mod tests {
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({
                 "id": "desk-1", "protocol": "pixelwire", "address": "192.168.1.20:51234",
-                "stream": "bios", "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
+                "stream": "bios", "stream_origin": null, "configured_stream": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
                 "connected_s": 2.5, "fps": 0.0, "kbytes_per_s": 0.0, "latency_ms_p50": null,
                 "latency_ms_p95": null, "frames_in_flight": 0, "quality_level": 0,
                 "capacity_kbytes_per_s": null, "rtt_ms": null, "frames_sent": 0,

@@ -2,7 +2,8 @@
 //! opens with a pixelwire HELLO is served by [`pixelwire_conn`], one that stays silent for
 //! `legacy.detect_ms` by [`legacy_conn`] (the seed-000 sketch never sends a byte). Each connection is
 //! one task that owns a sans-IO session from `pixelwire-core`; what both do around it (registry,
-//! metrics, status, end reasons) is in [`connection`], [`live`] and [`end`].
+//! metrics, status, end reasons) is in [`connection`], [`live`] and [`end`]; which stream a display
+//! shows, and switching it live, in [`routes`].
 
 pub mod budget;
 pub mod connection;
@@ -12,6 +13,8 @@ pub mod listener;
 pub mod live;
 pub mod pixelwire_conn;
 pub mod registry;
+pub mod route_store;
+pub mod routes;
 pub mod status;
 pub mod writer;
 
@@ -20,6 +23,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use registry::DisplayRegistry;
+use routes::RouteTable;
 use std::sync::Arc;
 
 /// What display connection tasks share; cheap to clone.
@@ -33,6 +37,8 @@ pub struct DisplayContext {
     pub metrics: Metrics,
     /// Connected displays.
     pub displays: Arc<DisplayRegistry>,
+    /// Which stream each display shows (configured, or chosen from the page or the API).
+    pub routes: Arc<RouteTable>,
     /// Shutdown signal.
     pub shutdown: ShutdownSignal,
 }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{Instrument, info, info_span, warn};
 
 /// What the connection task knows once the device said HELLO.
@@ -112,6 +112,8 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
     .with_router(Box::new(move |hello| admit(&cfg_state, peer, hello)));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<DisplayCommand>(8);
     let mut me: Option<Identified> = None;
+    // The stream the display should show; changes when the page or the API switches it.
+    let mut route: Option<watch::Receiver<String>> = None;
     let mut shutdown = ctx.shutdown.clone();
     let mut buf = vec![0u8; 16 * 1024];
     // The first reason the connection ends for; later ones are consequences.
@@ -126,7 +128,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
             }
         }
         while let Some(ev) = session.poll_event() {
-            if let Err(text) = on_event(ev, &ctx, &mut me, &cmd_tx, peer, &mut end) {
+            if let Err(text) = on_event(ev, &ctx, (&mut me, &mut route), &cmd_tx, peer, &mut end) {
                 session.close(ErrorCode::Refused, &text);
             }
         }
@@ -169,6 +171,18 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
                 Some(Err(e)) => { end = Some(EndReason::WriteFailed(e)); }
                 None => { end = Some(EndReason::WriterStopped); }
             },
+            stream = super::routes::next_route(&mut route) => {
+                if let Some(i) = me.as_mut()
+                    && i.watch.as_ref().is_none_or(|w| w.stream().name() != stream)
+                {
+                    // The next frame comes from the new stream; the sink diffs it against the
+                    // shadow, so only what differs on the panel is sent.
+                    let (shown, w) = i.conn.watch(&ctx, &stream);
+                    i.conn.set_stream(&shown);
+                    i.watch = w;
+                    info!(display = %i.conn.id(), stream = %shown, "display switched");
+                }
+            }
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => {
                     if let Some(img) = session.shadow() {
@@ -196,7 +210,10 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
 fn on_event(
     ev: SessionEvent,
     ctx: &DisplayContext,
-    me: &mut Option<Identified>,
+    (me, route_slot): (
+        &mut Option<Identified>,
+        &mut Option<watch::Receiver<String>>,
+    ),
     cmd_tx: &mpsc::Sender<DisplayCommand>,
     peer: SocketAddr,
     end: &mut Option<EndReason>,
@@ -206,7 +223,8 @@ fn on_event(
         SessionEvent::Ready(hello) => {
             let id = hello.device_id.as_str().to_string();
             let id_for_log = id.clone();
-            let (stream_name, _) = ctx.cfg.route_display(&id);
+            let mut route = ctx.routes.subscribe(&id);
+            let stream_name = route.borrow_and_update().clone();
             let identity = Identity {
                 id,
                 protocol: Protocol::Pixelwire,
@@ -215,7 +233,7 @@ fn on_event(
                 size: (u32::from(hello.width), u32::from(hello.height)),
                 firmware: Some(hello.firmware.as_str().to_string()),
             };
-            let conn = match DisplayConnection::open(ctx, identity, now, cmd_tx.clone()) {
+            let mut conn = match DisplayConnection::open(ctx, identity, now, cmd_tx.clone()) {
                 Ok(conn) => conn,
                 Err(holder) => {
                     warn!(display = ?id_for_log, holder = %holder.0, "display refused: its id is connected from another address");
@@ -224,12 +242,13 @@ fn on_event(
                     ));
                 }
             };
-            let watch = ctx.bus.get(&stream_name).map(|s| s.watch());
-            if watch.is_none() {
-                warn!(display = %conn.id(), stream = %stream_name, "routed stream does not exist");
+            let (shown, watch) = conn.watch(ctx, &stream_name);
+            if shown != stream_name {
+                conn.set_stream(&shown);
             }
-            info!(display = %conn.id(), stream = %stream_name, width = hello.width, height = hello.height, firmware = ?hello.firmware.as_str(), "display connected");
+            info!(display = %conn.id(), stream = %shown, width = hello.width, height = hello.height, firmware = ?hello.firmware.as_str(), "display connected");
             *me = Some(Identified { conn, watch });
+            *route_slot = Some(route);
         }
         SessionEvent::Sent(f) => {
             if let Some(i) = me {

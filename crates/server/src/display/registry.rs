@@ -107,6 +107,11 @@ impl DisplayRegistry {
         }
     }
 
+    /// True when a display called `id` connected in this run.
+    pub fn was_seen(&self, id: &str) -> bool {
+        self.seen.lock().is_ok_and(|s| s.contains(id))
+    }
+
     /// The display called `id`.
     pub fn get(&self, id: &str) -> Option<DisplayHandle> {
         self.map.lock().ok()?.get(id).cloned()

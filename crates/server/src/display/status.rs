@@ -19,6 +19,10 @@ pub struct DisplayStatus {
     pub address: String,
     /// Stream shown.
     pub stream: String,
+    /// Where `stream` comes from: `"config"` or `"override"` (page or API); filled by the API.
+    pub stream_origin: Option<super::routes::RouteOrigin>,
+    /// The configuration's stream for this display; filled by the API.
+    pub configured_stream: Option<String>,
     /// Panel width.
     pub width: u32,
     /// Panel height.

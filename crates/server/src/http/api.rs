@@ -81,6 +81,15 @@ fn streams(state: &AppState) -> Vec<StreamStatus> {
         .collect()
 }
 
+/// Every connected display's status, with where its stream comes from.
+pub fn display_statuses(state: &AppState, now_us: u64) -> Vec<DisplayStatus> {
+    let mut all = state.displays.statuses(now_us);
+    for s in &mut all {
+        state.routes.annotate(s);
+    }
+    all
+}
+
 /// `GET /api/status`: everything the web page shows.
 pub async fn status(State(state): State<AppState>) -> Json<Status> {
     let now = crate::clock::now();
@@ -88,7 +97,7 @@ pub async fn status(State(state): State<AppState>) -> Json<Status> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: now.since(state.started).as_secs_f64(),
         streams: streams(&state),
-        displays: state.displays.statuses(now.as_micros()),
+        displays: display_statuses(&state, now.as_micros()),
         devices: state.cameras.registry.list(now.as_micros() / 1000),
         https: state.tls.as_ref().map(|t| (*t.info).clone()),
     })
@@ -101,7 +110,7 @@ pub async fn list_streams(State(state): State<AppState>) -> Json<Vec<StreamStatu
 
 /// `GET /api/displays`.
 pub async fn list_displays(State(state): State<AppState>) -> Json<Vec<DisplayStatus>> {
-    Json(state.displays.statuses(crate::clock::now().as_micros()))
+    Json(display_statuses(&state, crate::clock::now().as_micros()))
 }
 
 fn png_response(bytes: Vec<u8>) -> Response {

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod dashboard;
+pub mod display_route;
 pub mod serve;
 pub mod state;
 
@@ -107,6 +108,13 @@ pub fn app(state: AppState) -> Router {
         .route("/api/streams/{name}/mjpeg", get(viewer::mjpeg::mjpeg))
         .route("/api/streams/{name}/dashboard", get(dashboard::dashboard))
         .route("/api/streams/{name}/ws", get(viewer::ws::stream))
+        .route(
+            "/api/displays/{id}",
+            get(display_route::get_display)
+                .put(display_route::put_display)
+                .patch(display_route::put_display)
+                .layer(DefaultBodyLimit::max(display_route::MAX_BODY_BYTES)),
+        )
         .route("/api/displays/{id}/preview.png", get(api::display_preview))
         .route("/ws/camera", get(crate::ingest::ws::camera))
         .route("/ws/camera/{name}", get(crate::ingest::ws::camera))

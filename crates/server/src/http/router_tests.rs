@@ -834,3 +834,248 @@ async fn mjpeg_before_the_first_frame_waits() {
         "the first part carries the frame"
     );
 }
+
+fn route_request(method: &str, path: &str, content_type: &str, body: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from(body.to_string()))
+        .expect("request")
+}
+
+const ROUTED: &str = r#"
+[[displays]]
+id = "desk-1"
+stream = "cpu"
+
+[[legacy_displays]]
+address = "192.168.1.50"
+stream = "pattern"
+"#;
+
+/// Issue 15, part 4: a display's stream is switched through `PUT`/`PATCH /api/displays/{id}`,
+/// and a connected display's route (what its connection task watches) follows.
+#[tokio::test]
+async fn display_streams_switch_through_put_and_patch_and_null_returns_to_the_config() {
+    let f = Fixture::new(ROUTED);
+    for name in ["bios", "cpu", "pattern"] {
+        f.stream(name, StreamKind::Generated, 32, 24);
+    }
+    let mut route = f.state.routes.subscribe("desk-1");
+    assert_eq!(*route.borrow_and_update(), "cpu");
+    let r = f.get("/api/displays/desk-1").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json(),
+        json!({"id": "desk-1", "stream": "cpu", "origin": "config",
+               "configured_stream": "cpu", "connected": false, "status": null})
+    );
+    let json_type = "application/json";
+    let r = f
+        .send(route_request(
+            "PUT",
+            "/api/displays/desk-1",
+            json_type,
+            r#"{"stream":"pattern"}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        (&v["stream"], &v["origin"]),
+        (&json!("pattern"), &json!("override"))
+    );
+    assert_eq!(v["configured_stream"], "cpu");
+    assert!(route.has_changed().unwrap());
+    assert_eq!(*route.borrow_and_update(), "pattern");
+    let r = f
+        .send(route_request(
+            "PATCH",
+            "/api/displays/desk-1",
+            "application/json; charset=utf-8",
+            r#"{"stream":"bios"}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(*route.borrow_and_update(), "bios");
+    assert_eq!(f.get("/api/displays/desk-1").await.json()["stream"], "bios");
+    let r = f
+        .send(route_request(
+            "PUT",
+            "/api/displays/desk-1",
+            json_type,
+            r#"{"stream":null}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        (&r.json()["stream"], &r.json()["origin"]),
+        (&json!("cpu"), &json!("config"))
+    );
+    assert_eq!(*route.borrow_and_update(), "cpu");
+    assert!(!f.state.routes.has_override("desk-1"));
+    // A sketch, by the id `/api/displays` lists, when a [[legacy_displays]] entry matches it.
+    let r = f
+        .send(route_request(
+            "PUT",
+            "/api/displays/legacy-192.168.1.50-8888",
+            json_type,
+            r#"{"stream":"cpu"}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (&r.json()["stream"], &r.json()["configured_stream"]),
+        (&json!("cpu"), &json!("pattern"))
+    );
+}
+
+/// Unknown displays and streams, malformed or non-JSON bodies: a 4xx with a JSON reason, and the
+/// route (stored and watched) stays as it was.
+#[tokio::test]
+async fn display_route_errors_change_nothing() {
+    let f = Fixture::new(ROUTED);
+    for name in ["bios", "cpu", "pattern"] {
+        f.stream(name, StreamKind::Generated, 32, 24);
+    }
+    let mut route = f.state.routes.subscribe("desk-1");
+    let put = |path: &str, ct: &str, body: &str| route_request("PUT", path, ct, body);
+    let ok = f
+        .send(put(
+            "/api/displays/desk-1",
+            "application/json",
+            r#"{"stream":"pattern"}"#,
+        ))
+        .await;
+    assert_eq!(ok.status, StatusCode::OK);
+    route.borrow_and_update();
+    let big = format!(r#"{{"stream":"{}"}}"#, "x".repeat(8000));
+    let cases: Vec<(Request<Body>, StatusCode, &str)> = vec![
+        (
+            put(
+                "/api/displays/desk-1",
+                "application/json",
+                r#"{"stream":"nope"}"#,
+            ),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no stream \"nope\" (streams: bios, cpu, pattern)",
+        ),
+        (
+            put(
+                "/api/displays/nobody",
+                "application/json",
+                r#"{"stream":"cpu"}"#,
+            ),
+            StatusCode::NOT_FOUND,
+            "no display \"nobody\"",
+        ),
+        (
+            put(
+                "/api/displays/legacy-10.0.0.1-8888",
+                "application/json",
+                r#"{"stream":"cpu"}"#,
+            ),
+            StatusCode::NOT_FOUND,
+            "no display \"legacy-10.0.0.1-8888\"",
+        ),
+        (
+            put("/api/displays/desk-1", "application/json", r#"{"stream":"#),
+            StatusCode::BAD_REQUEST,
+            "not valid JSON",
+        ),
+        (
+            put(
+                "/api/displays/desk-1",
+                "application/json",
+                r#"{"stream":["cpu"]}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "must be {\"stream\": \"name\"}",
+        ),
+        (
+            put(
+                "/api/displays/desk-1",
+                "application/json",
+                r#"{"sream":"cpu"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "must be {\"stream\": \"name\"}",
+        ),
+        // What an HTML form on another site could send.
+        (
+            put(
+                "/api/displays/desk-1",
+                "application/x-www-form-urlencoded",
+                "stream=cpu",
+            ),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "must be JSON",
+        ),
+        (
+            put("/api/displays/desk-1", "text/plain", r#"{"stream":"cpu"}"#),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "must be JSON",
+        ),
+    ];
+    for (req, status, reason) in cases {
+        let what = format!("{} {}", req.method(), req.uri());
+        let r = f.send(req).await;
+        assert_eq!(r.status, status, "{what}: {}", r.text());
+        let error = r.json()["error"].as_str().unwrap_or_default().to_string();
+        assert!(
+            error.contains(reason),
+            "{what}: {error:?} should say {reason:?}"
+        );
+    }
+    let r = f
+        .send(put("/api/displays/desk-1", "application/json", &big))
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    // Nothing changed: the override, the watched route, and no entry for the unknown ids.
+    assert!(!route.has_changed().unwrap());
+    assert_eq!(f.state.routes.route("desk-1").stream, "pattern");
+    assert!(!f.state.routes.has_override("nobody"));
+    assert_eq!(
+        f.get("/api/displays/nobody").await.status,
+        StatusCode::NOT_FOUND
+    );
+    // POST and DELETE are not routes of a display.
+    let r = f
+        .send(route_request(
+            "POST",
+            "/api/displays/desk-1",
+            "application/json",
+            r#"{"stream":"cpu"}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(f.state.routes.route("desk-1").stream, "pattern");
+}
+
+/// A browser on another origin asks before a JSON `PUT` (CORS preflight): the server grants
+/// nothing, so the page's API cannot be driven from someone else's site.
+#[tokio::test]
+async fn cross_origin_preflight_for_a_display_switch_is_not_granted() {
+    let f = Fixture::new(ROUTED);
+    let r = f
+        .send(
+            Request::builder()
+                .method("OPTIONS")
+                .uri("/api/displays/desk-1")
+                .header(header::ORIGIN, "https://evil.example")
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, "PUT")
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert!(!r.status.is_success(), "{:?}", r.status);
+    assert!(
+        !r.headers
+            .keys()
+            .any(|k| k.as_str().starts_with("access-control-")),
+        "{:?}",
+        r.headers
+    );
+}

@@ -6,6 +6,8 @@ use crate::bus::Bus;
 use crate::config::Config;
 use crate::display::DisplayContext;
 use crate::display::registry::DisplayRegistry;
+use crate::display::route_store::RouteStore;
+use crate::display::routes::RouteTable;
 use crate::ingest::auth::ApiKeys;
 use crate::ingest::{CameraHub, IngestContext};
 use crate::metrics::Metrics;
@@ -26,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Connected displays.
     pub displays: Arc<DisplayRegistry>,
+    /// Display routes and their overrides (kept in the registry's database).
+    pub routes: Arc<RouteTable>,
     /// When the server started.
     pub started: Timestamp,
     /// Shutdown signal.
@@ -53,6 +57,10 @@ impl AppState {
             cfg.cameras.offline_after_s.get() * 1000,
         )
         .map_err(|e| anyhow::anyhow!("{e} (set server.data_dir to a writable directory)"))?;
+        let routes =
+            RouteTable::open(cfg.clone(), RouteStore::new(registry.database())).map_err(|e| {
+                anyhow::anyhow!("display routes in {}: {e}", cfg.server.data_dir.display())
+            })?;
         let cameras = Arc::new(CameraHub::new(
             bus.clone(),
             metrics.clone(),
@@ -67,6 +75,7 @@ impl AppState {
             bus,
             metrics,
             displays: Arc::new(DisplayRegistry::default()),
+            routes: Arc::new(routes),
             started: crate::clock::now(),
             shutdown,
             cameras,
@@ -85,6 +94,7 @@ impl FromRef<AppState> for DisplayContext {
             bus: s.bus.clone(),
             metrics: s.metrics.clone(),
             displays: s.displays.clone(),
+            routes: s.routes.clone(),
             shutdown: s.shutdown.clone(),
         }
     }

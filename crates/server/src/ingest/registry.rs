@@ -8,7 +8,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 
@@ -71,7 +71,7 @@ struct Entry {
 
 /// The registry; see the module docs.
 pub struct DeviceRegistry {
-    db: Option<Database>,
+    db: Option<Arc<Database>>,
     map: Mutex<BTreeMap<String, Entry>>,
     offline_after_ms: u64,
 }
@@ -131,7 +131,7 @@ impl DeviceRegistry {
         drop(table);
         drop(tx);
         Ok(Self {
-            db: Some(db),
+            db: Some(Arc::new(db)),
             map: Mutex::new(map),
             offline_after_ms,
         })
@@ -144,6 +144,12 @@ impl DeviceRegistry {
             map: Mutex::new(BTreeMap::new()),
             offline_after_ms,
         }
+    }
+
+    /// The open database, for other state kept beside the devices (the display routes,
+    /// `crate::display::route_store`); `None` for an in-memory registry.
+    pub fn database(&self) -> Option<Arc<Database>> {
+        self.db.clone()
     }
 
     fn persist(&self, records: &[DeviceRecord]) {

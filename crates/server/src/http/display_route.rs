@@ -1,0 +1,208 @@
+//! `GET`, `PUT` and `PATCH /api/displays/{id}`: which stream a display shows, and switching it
+//! live (issue 15, part 4; `docs/api.md`). A switch is stored with the device registry and reaches
+//! a connected display through its route ([`crate::display::routes`]) on its next frame. The body
+//! must be JSON (`Content-Type: application/json`), so an HTML form on another site cannot send
+//! it, and a browser asks before sending it cross-origin (CORS preflight; none is granted).
+//! Every refusal leaves the routes as they were.
+
+use super::AppState;
+use crate::api_error::ApiError;
+use crate::display::routes::Route;
+use crate::display::status::DisplayStatus;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use serde::Serialize;
+
+/// Largest body accepted: `{"stream": "<32 characters>"}` with room for whitespace.
+pub const MAX_BODY_BYTES: usize = 4096;
+
+/// A display's route and, when it is connected, its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct DisplayRouteStatus {
+    /// Display id (`legacy-<ip>-<port>` for sketches).
+    pub id: String,
+    /// The stream it shows, where that comes from, and the configured one.
+    #[serde(flatten)]
+    pub route: Route,
+    /// True while connected.
+    pub connected: bool,
+    /// Its status (as in `GET /api/displays`) while connected, else `null`.
+    pub status: Option<DisplayStatus>,
+}
+
+/// What a `PUT`/`PATCH` asks for: a stream, or `None` to return to the configured route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteRequest {
+    /// The stream to show.
+    pub stream: Option<String>,
+}
+
+impl RouteRequest {
+    /// Parses `{"stream": "name"}` or `{"stream": null}`; nothing else is accepted.
+    pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
+        let json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be JSON (Content-Type: application/json): {\"stream\": \"name\"}"
+                    .into(),
+            ));
+        }
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+        let shape = || {
+            ApiError::BadRequest(
+                "the body must be {\"stream\": \"name\"} or {\"stream\": null}".into(),
+            )
+        };
+        let obj = value.as_object().ok_or_else(shape)?;
+        if obj.len() != 1 {
+            return Err(shape());
+        }
+        match obj.get("stream").ok_or_else(shape)? {
+            serde_json::Value::Null => Ok(Self { stream: None }),
+            serde_json::Value::String(s) => Ok(Self {
+                stream: Some(s.clone()),
+            }),
+            _ => Err(shape()),
+        }
+    }
+}
+
+/// True when `id` names a display: connected, connected earlier in this run, configured, or
+/// holding a stored override.
+fn known(state: &AppState, id: &str) -> bool {
+    state.displays.get(id).is_some()
+        || state.displays.was_seen(id)
+        || state.routes.is_configured(id)
+        || state.routes.has_override(id)
+}
+
+fn route_status(state: &AppState, id: &str) -> DisplayRouteStatus {
+    let route = state.routes.route(id);
+    let now_us = crate::clock::now().as_micros();
+    let status = state.displays.get(id).map(|h| {
+        let mut s = h.live.status(now_us);
+        // The connection switches on its next turn; the answer already says where it goes.
+        s.stream.clone_from(&route.stream);
+        s.stream_origin = Some(route.origin);
+        s.configured_stream = Some(route.configured_stream.clone());
+        s
+    });
+    DisplayRouteStatus {
+        id: id.to_string(),
+        route,
+        connected: status.is_some(),
+        status,
+    }
+}
+
+fn unknown_display(id: &str) -> ApiError {
+    ApiError::NotFound(format!(
+        "no display {id:?}: none is connected or was connected since the server started, and the configuration names none"
+    ))
+}
+
+/// `GET /api/displays/{id}`: its route and status.
+pub async fn get_display(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DisplayRouteStatus>, ApiError> {
+    if !known(&state, &id) {
+        return Err(unknown_display(&id));
+    }
+    Ok(Json(route_status(&state, &id)))
+}
+
+/// `PUT` or `PATCH /api/displays/{id}` with `{"stream": "name"}` (or `null`): switches the stream.
+pub async fn put_display(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<DisplayRouteStatus>, ApiError> {
+    let req = RouteRequest::parse(&headers, &body)?;
+    if !known(&state, &id) {
+        return Err(unknown_display(&id));
+    }
+    if let Some(name) = &req.stream
+        && state.bus.get(name).is_none()
+    {
+        let names: Vec<String> = state
+            .bus
+            .all()
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect();
+        return Err(ApiError::Unprocessable(format!(
+            "no stream {name:?} (streams: {})",
+            names.join(", ")
+        )));
+    }
+    let route = state.routes.set(&id, req.stream.as_deref());
+    tracing::info!(display = %id, stream = %route.stream, origin = ?route.origin, "display route set through the API");
+    Ok(Json(route_status(&state, &id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn json_headers() -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        h
+    }
+
+    #[test]
+    fn route_requests_parse_strictly() {
+        let h = json_headers();
+        assert_eq!(
+            RouteRequest::parse(&h, br#"{"stream":"cpu"}"#).unwrap(),
+            RouteRequest {
+                stream: Some("cpu".into())
+            }
+        );
+        assert_eq!(
+            RouteRequest::parse(&h, br#" {"stream": null} "#).unwrap(),
+            RouteRequest { stream: None }
+        );
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"\"cpu\"",
+            b"{}",
+            br#"{"stream": 3}"#,
+            br#"{"stream": "cpu", "other": 1}"#,
+            br#"{"name": "cpu"}"#,
+            b"\xff\xfe",
+        ] {
+            assert!(
+                matches!(RouteRequest::parse(&h, bad), Err(ApiError::BadRequest(_))),
+                "{bad:?}"
+            );
+        }
+        let mut form = HeaderMap::new();
+        form.insert(
+            header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded".parse().unwrap(),
+        );
+        assert!(matches!(
+            RouteRequest::parse(&form, br#"{"stream":"cpu"}"#),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+        assert!(matches!(
+            RouteRequest::parse(&HeaderMap::new(), br#"{"stream":"cpu"}"#),
+            Err(ApiError::UnsupportedMediaType(_))
+        ));
+    }
+}
