@@ -57,25 +57,52 @@ pub fn sse_rect(
         let row = y as usize * w;
         let refs = &reference[(row + x0) * 4..(row + x1) * 4];
         let shown = &shadow.px[row + x0..row + x1];
-        let mut row_sse = 0u64;
-        for (s, &p) in refs.chunks_exact(4).zip(shown) {
-            let (r, g, b) = match luts {
-                Some(l) => (
-                    l[0][s[0] as usize],
-                    l[1][s[1] as usize],
-                    l[2][s[2] as usize],
-                ),
-                None => (s[0], s[1], s[2]),
-            };
+        // Up to 2^14 pixels of at most 3 · 255² each fit a u32 sum, which vectorises.
+        for (refs, shown) in refs.chunks(4 << 14).zip(shown.chunks(1 << 14)) {
+            sse += u64::from(match luts {
+                None => match bytemuck::try_cast_slice::<u8, u32>(refs) {
+                    Ok(words) => sse_words(words, shown),
+                    Err(_) => sse_bytes(refs, shown, |r, g, b| (r, g, b)),
+                },
+                Some(l) => sse_bytes(refs, shown, |r, g, b| {
+                    (l[0][r as usize], l[1][g as usize], l[2][b as usize])
+                }),
+            });
+        }
+    }
+    sse
+}
+
+/// Squared error of RGBA pixels read as little-endian words against RGB565 values.
+fn sse_words(words: &[u32], shown: &[u16]) -> u32 {
+    words
+        .iter()
+        .zip(shown)
+        .map(|(&v, &p)| {
+            let v = u32::from_le(v);
+            let p = u32::from(p);
+            let (r5, g6, b5) = (p >> 11, (p >> 5) & 0x3F, p & 0x1F);
+            let dr = (v & 0xFF) as i32 - ((r5 << 3) | (r5 >> 2)) as i32;
+            let dg = ((v >> 8) & 0xFF) as i32 - ((g6 << 2) | (g6 >> 4)) as i32;
+            let db = ((v >> 16) & 0xFF) as i32 - ((b5 << 3) | (b5 >> 2)) as i32;
+            (dr * dr + dg * dg + db * db) as u32
+        })
+        .sum()
+}
+
+/// Squared error of RGBA bytes mapped through `map` against RGB565 values.
+fn sse_bytes(refs: &[u8], shown: &[u16], map: impl Fn(u8, u8, u8) -> (u8, u8, u8)) -> u32 {
+    refs.chunks_exact(4)
+        .zip(shown)
+        .map(|(s, &p)| {
+            let (r, g, b) = map(s[0], s[1], s[2]);
             let q = widen565(p);
             let dr = i32::from(r) - i32::from(q[0]);
             let dg = i32::from(g) - i32::from(q[1]);
             let db = i32::from(b) - i32::from(q[2]);
-            row_sse += (dr * dr + dg * dg + db * db) as u64;
-        }
-        sse += row_sse;
-    }
-    sse
+            (dr * dr + dg * dg + db * db) as u32
+        })
+        .sum()
 }
 
 /// Per-tile squared errors of a panel against its reference, re-summed only where marked stale.
