@@ -74,6 +74,7 @@ pub fn sse_rect(
 }
 
 /// Squared error of RGBA pixels read as little-endian words against RGB565 values.
+#[inline]
 fn sse_words(words: &[u32], shown: &[u16]) -> u32 {
     words
         .iter()
@@ -91,6 +92,7 @@ fn sse_words(words: &[u32], shown: &[u16]) -> u32 {
 }
 
 /// Squared error of RGBA bytes mapped through `map` against RGB565 values.
+#[inline]
 fn sse_bytes(refs: &[u8], shown: &[u16], map: impl Fn(u8, u8, u8) -> (u8, u8, u8)) -> u32 {
     refs.chunks_exact(4)
         .zip(shown)
@@ -115,6 +117,8 @@ pub struct PanelPsnr {
     sse: Vec<u64>,
     stale: Vec<bool>,
     total: u64,
+    /// One band's new sums.
+    scratch: Vec<u64>,
 }
 
 impl PanelPsnr {
@@ -131,6 +135,7 @@ impl PanelPsnr {
             sse: vec![0; n],
             stale: vec![true; n],
             total: 0,
+            scratch: vec![0; tiles_x as usize],
         }
     }
 
@@ -171,18 +176,55 @@ impl PanelPsnr {
         {
             return None;
         }
-        let t = self.tile;
-        for (i, stale) in self.stale.iter_mut().enumerate() {
-            if !*stale {
+        let (t, w, h) = (
+            self.tile as usize,
+            self.width as usize,
+            self.height as usize,
+        );
+        let tiles_x = self.tiles_x as usize;
+        // Read as words once for the whole frame (our buffers are always aligned).
+        let words = match luts {
+            None => bytemuck::try_cast_slice::<u8, u32>(reference).ok(),
+            Some(_) => None,
+        };
+        for (ty, (stale, cached)) in self
+            .stale
+            .chunks_exact_mut(tiles_x)
+            .zip(self.sse.chunks_exact_mut(tiles_x))
+            .enumerate()
+        {
+            if !stale.contains(&true) {
                 continue;
             }
-            let (tx, ty) = (i as u32 % self.tiles_x, i as u32 / self.tiles_x);
-            let (x, y) = (tx * t, ty * t);
-            let r = Rect::new(x, y, t.min(self.width - x), t.min(self.height - y));
-            let new = sse_rect(reference, luts, shadow, r);
-            self.total = self.total - self.sse[i] + new;
-            self.sse[i] = new;
-            *stale = false;
+            let sums = &mut self.scratch;
+            sums.fill(0);
+            // Row by row across the band, so each row is sliced once and each tile's segment
+            // (at most 256 pixels: its sum fits a u32) is a short loop that vectorises.
+            for y in ty * t..((ty + 1) * t).min(h) {
+                let row = y * w;
+                let shown = &shadow.px[row..row + w];
+                for (tx, sum) in sums.iter_mut().enumerate() {
+                    if !stale[tx] {
+                        continue;
+                    }
+                    let (a, b) = (tx * t, ((tx + 1) * t).min(w));
+                    let refs = &reference[(row + a) * 4..(row + b) * 4];
+                    *sum += u64::from(match (words, luts) {
+                        (Some(words), _) => sse_words(&words[row + a..row + b], &shown[a..b]),
+                        (None, Some(l)) => sse_bytes(refs, &shown[a..b], |r, g, b| {
+                            (l[0][r as usize], l[1][g as usize], l[2][b as usize])
+                        }),
+                        (None, None) => sse_bytes(refs, &shown[a..b], |r, g, b| (r, g, b)),
+                    });
+                }
+            }
+            for ((s, c), &new) in stale.iter_mut().zip(cached.iter_mut()).zip(sums.iter()) {
+                if *s {
+                    self.total = self.total - *c + new;
+                    *c = new;
+                    *s = false;
+                }
+            }
         }
         Some(psnr_db(self.total, pixels * 3))
     }

@@ -144,7 +144,8 @@ impl DisplaySink {
     /// intermediate (4, taken as panel-sized), the crop of the source for `Cover` (4, taken as
     /// panel-sized; `Contain` letterboxes in place),
     /// and, only if the rate controller may go below exact quality, the previous target for
-    /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state. Everything
+    /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state and its
+    /// squared error for the delivered-quality figure ([`crate::psnr`], 9). Everything
     /// else a sink holds (encoder scratch, one encoded frame) is bounded by the device's packet and
     /// frame sizes, not by the panel; the session adds those.
     pub fn memory_bytes(width: u32, height: u32, cfg: &SinkConfig) -> u64 {
@@ -158,7 +159,10 @@ impl DisplaySink {
         }
         let tile = u64::from(cfg.tile_size.clamp(8, 256));
         let tiles = u64::from(width).div_ceil(tile) * u64::from(height).div_ceil(tile);
-        pixels * per_pixel + tiles * 40 + u64::from(height).div_ceil(tile) * 16
+        pixels * per_pixel
+            + tiles * (40 + 9)
+            + u64::from(height).div_ceil(tile) * 16
+            + u64::from(width).div_ceil(tile) * 8
     }
 
     /// Takes a new source frame (resize + convert). Returns false if it is the frame already held.
