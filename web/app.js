@@ -190,7 +190,7 @@
     pickError.hidden = true;
     const f = kvList(body, [
       ['fps', 'fps'], ['kbps', 'kB/s'], ['lat', 'latency p50 / p95'], ['inflight', 'in flight'],
-      ['quality', 'quality'], ['cap', 'link capacity'], ['rtt', 'RTT'], ['conn', 'connected for'],
+      ['quality', 'quality'], ['psnr', 'PSNR last / mean'], ['cap', 'link capacity'], ['rtt', 'RTT'], ['conn', 'connected for'],
       ['panel', 'panel'], ['sent', 'frames sent / shown'],
     ]);
     const foot = body.appendChild(el('div', 'sub foot'));
@@ -256,6 +256,10 @@
     setText(c.f.quality, q === null ? DASH : q === 0 ? 'exact' : `level ${q}`);
     c.f.quality.title = '0 = exact … 3 = coarsest';
     setClass(c.f.quality, q !== null && q >= 2 ? 'num warn' : 'num');
+    setText(c.f.psnr, (isNum(d.psnr_db) || isNum(d.psnr_db_mean))
+      ? `${num(d.psnr_db, 1)} / ${num(d.psnr_db_mean, 1)} dB` : DASH);
+    c.f.psnr.title = 'panel against its source before RGB565; 100 = equal, about 39 = RGB565 itself';
+    setClass(c.f.psnr, isNum(d.psnr_db_mean) && d.psnr_db_mean < 28 ? 'num warn' : 'num');
     setText(c.address, str(d.address));
     setText(c.stream, str(d.stream));
     c.stream.title = d.stream_origin === 'override'

@@ -90,6 +90,11 @@ impl Rgb565Converter {
         }
     }
 
+    /// The colour LUTs applied before quantisation, `None` for the identity.
+    pub fn luts(&self) -> Option<&[[u8; 256]; 3]> {
+        self.luts.as_ref()
+    }
+
     /// Converts `rgba` (`width*height*4` bytes) into `out`, whose size must match. `origin` is the
     /// panel position of the image's top-left pixel (it keys the dither pattern).
     pub fn convert(&self, rgba: &[u8], out: &mut Rgb565Image) {

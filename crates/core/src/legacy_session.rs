@@ -204,6 +204,7 @@ impl LegacySession {
             level: update.level.get(),
             complete: update.complete,
             source_seq: update.source_seq,
+            psnr_db: update.psnr_db,
             stages: update.stages,
         }));
     }

@@ -31,8 +31,10 @@ pub mod time;
 
 pub use rate::{Budgets, LinkEstimator, RateConfig, RateController};
 pub use time::{NoClock, Stopwatch, Timestamp};
+pub mod psnr;
 pub mod sink;
 
+pub use psnr::{PSNR_CAP_DB, PanelPsnr};
 pub use sink::{DisplaySink, SinkConfig, StageTimes, Update};
 pub mod session;
 

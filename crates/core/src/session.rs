@@ -106,6 +106,9 @@ pub struct FrameSent {
     pub complete: bool,
     /// Sequence number of the source frame it shows.
     pub source_seq: u64,
+    /// PSNR of the panel once this frame is presented against its source, dB
+    /// ([`crate::psnr`]); `None` before the first source frame.
+    pub psnr_db: Option<f64>,
     /// Time per processing stage.
     pub stages: StageTimes,
 }
@@ -626,6 +629,7 @@ impl DisplaySession {
             level: update.level.get(),
             complete: update.complete,
             source_seq: update.source_seq,
+            psnr_db: update.psnr_db,
             stages: update.stages,
         }));
     }

@@ -9,6 +9,7 @@ use crate::encode::{EncodeStats, UpdateBytes, UpdateEncoder, WireFormat};
 use crate::frame::Frame;
 use crate::image565::Rgb565Image;
 use crate::merge::merge_tiles;
+use crate::psnr::PanelPsnr;
 use crate::quality::QualityLevel;
 use crate::rate::{RateConfig, RateController};
 use crate::resize::{Filter, Fit, FrameResizer};
@@ -58,6 +59,8 @@ pub struct StageTimes {
     pub diff_us: u64,
     /// Encoding and chunking.
     pub encode_us: u64,
+    /// Delivered-quality figure ([`crate::psnr`]).
+    pub quality_us: u64,
 }
 
 /// One update ready for the wire.
@@ -77,6 +80,9 @@ pub struct Update {
     pub capture_time_us: u64,
     /// Sequence number of the source frame.
     pub source_seq: u64,
+    /// PSNR of the panel once this update is presented against the source frame before RGB565,
+    /// dB ([`crate::psnr`]); `None` before the first frame.
+    pub psnr_db: Option<f64>,
     /// Time spent per stage.
     pub stages: StageTimes,
 }
@@ -86,8 +92,10 @@ pub struct DisplaySink {
     cfg: SinkConfig,
     resizer: FrameResizer,
     converter: Rgb565Converter,
+    /// The panel-sized RGBA frame the target was converted from: the reference of `psnr`.
     rgba: Vec<u8>,
     target: Rgb565Image,
+    psnr: PanelPsnr,
     frame_seq: Option<u64>,
     capture_time_us: u64,
     fresh: bool,
@@ -117,6 +125,7 @@ impl DisplaySink {
             converter: Rgb565Converter::new(cfg.correction, cfg.dither),
             rgba: Vec::new(),
             target: Rgb565Image::filled(width, height, 0),
+            psnr: PanelPsnr::new(width, height, cfg.tile_size),
             frame_seq: None,
             capture_time_us: 0,
             fresh: false,
@@ -135,7 +144,8 @@ impl DisplaySink {
     /// intermediate (4, taken as panel-sized), the crop of the source for `Cover` (4, taken as
     /// panel-sized; `Contain` letterboxes in place),
     /// and, only if the rate controller may go below exact quality, the previous target for
-    /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state. Everything
+    /// paint-over and a quantised copy of a rectangle (2 + 2); per tile, its change state and its
+    /// squared error for the delivered-quality figure ([`crate::psnr`], 9). Everything
     /// else a sink holds (encoder scratch, one encoded frame) is bounded by the device's packet and
     /// frame sizes, not by the panel; the session adds those.
     pub fn memory_bytes(width: u32, height: u32, cfg: &SinkConfig) -> u64 {
@@ -149,7 +159,10 @@ impl DisplaySink {
         }
         let tile = u64::from(cfg.tile_size.clamp(8, 256));
         let tiles = u64::from(width).div_ceil(tile) * u64::from(height).div_ceil(tile);
-        pixels * per_pixel + tiles * 40 + u64::from(height).div_ceil(tile) * 16
+        pixels * per_pixel
+            + tiles * (40 + 9)
+            + u64::from(height).div_ceil(tile) * 16
+            + u64::from(width).div_ceil(tile) * 8
     }
 
     /// Takes a new source frame (resize + convert). Returns false if it is the frame already held.
@@ -162,6 +175,9 @@ impl DisplaySink {
         let converted = if same_size && frame.rgba.len() == self.target.px.len() * 4 {
             let t1 = self.stopwatch.now_us();
             self.converter.convert(&frame.rgba, &mut self.target);
+            // Kept as the quality reference (the buffer the resize path fills anyway).
+            self.rgba.clear();
+            self.rgba.extend_from_slice(&frame.rgba);
             self.prepare_times.resize_us = 0;
             self.prepare_times.convert_us = self.stopwatch.now_us() - t1;
             true
@@ -176,6 +192,7 @@ impl DisplaySink {
         self.frame_seq = Some(frame.seq);
         self.capture_time_us = frame.capture_time_us;
         self.fresh = true;
+        self.psnr.mark_all();
         converted
     }
 
@@ -228,15 +245,24 @@ impl DisplaySink {
                     .encode_rect(format, &self.target, r.rect, r.level, &mut bytes);
             if outcome.complete {
                 self.tracker.commit(&self.target, r.rect, r.level, &r.tiles);
+                self.psnr.mark(r.rect);
             } else {
                 for part in outcome.sent {
                     self.tracker.commit(&self.target, part, r.level, &[]);
+                    self.psnr.mark(part);
                 }
                 complete = false;
                 break;
             }
         }
         let t2 = self.stopwatch.now_us();
+        let psnr_db = if self.frame_seq.is_some() {
+            self.psnr
+                .update(&self.rgba, self.converter.luts(), self.tracker.shadow())
+        } else {
+            None
+        };
+        let t3 = self.stopwatch.now_us();
         self.rate
             .after_frame(level, damaged_pixels, bytes.stats.pixels, bytes.stats.bytes);
         Update {
@@ -247,9 +273,11 @@ impl DisplaySink {
             complete,
             capture_time_us: self.capture_time_us,
             source_seq: self.frame_seq.unwrap_or(0),
+            psnr_db,
             stages: StageTimes {
                 diff_us: t1 - t0,
                 encode_us: t2 - t1,
+                quality_us: t3 - t2,
                 ..self.prepare_times
             },
         }

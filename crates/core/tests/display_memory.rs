@@ -132,7 +132,8 @@ fn a_sink_allocates_within_its_estimate_and_only_what_it_uses() {
     // Memory follows use: while the rate controller stays at exact quality (no link figures yet,
     // so it does here) a sink that may go coarser allocates no more than one that may not (the
     // paint-over copy and the quantised copy come with the first coarse frame), and a source of
-    // the panel's size needs no resize buffers.
+    // the panel's size needs no resize intermediate (it keeps only its RGBA copy, the reference of
+    // the delivered-quality figure, `pixelwire_core::psnr`).
     let default_peak = sink_peak(w, h, SinkConfig::default(), &frames);
     let exact_peak = sink_peak(w, h, exact, &frames);
     let same_peak = sink_peak(w, h, exact, &same_size);
@@ -142,7 +143,7 @@ fn a_sink_allocates_within_its_estimate_and_only_what_it_uses() {
         "exact {exact_peak}, default {default_peak}"
     );
     assert!(
-        same_peak + 5 * px <= exact_peak,
+        same_peak + px <= exact_peak,
         "same size {same_peak}, resized {exact_peak}"
     );
     // The estimate of the largest panel the protocol allows, at the defaults.

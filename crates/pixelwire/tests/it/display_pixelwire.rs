@@ -52,6 +52,17 @@ async fn panel_equals_preview_pixel_for_pixel() {
     assert_eq!(v[0]["protocol"], "pixelwire");
     assert_eq!(v[0]["stream"], "still");
     assert!(v[0]["frames_presented"].as_u64().unwrap() >= 1);
+    // Issue 15: the delivered quality of a still screen on loopback is RGB565's own (near 40 dB or
+    // above on the pattern's flat areas), and the same figure feeds the histogram.
+    let psnr = v[0]["psnr_db"].as_f64().expect("psnr_db");
+    assert!((36.0..=100.0).contains(&psnr), "{psnr}");
+    assert!(v[0]["psnr_db_mean"].as_f64().is_some());
+    let m = get(running.http_addr, "/metrics").await;
+    let text = String::from_utf8_lossy(&m.body);
+    assert!(
+        text.contains("pixelwire_display_psnr_db_count{display=\"dev-a\"}"),
+        "{text}"
+    );
     running.shutdown();
 }
 

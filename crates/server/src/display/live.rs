@@ -124,6 +124,8 @@ impl LiveDisplay {
             latency_ms_p95: None,
             frames_in_flight: 0,
             quality_level: figures.quality_level,
+            psnr_db: figures.psnr_db,
+            psnr_db_mean: figures.psnr_db_mean,
             capacity_kbytes_per_s: None,
             rtt_ms: None,
             frames_sent: figures.frames_sent,
@@ -170,6 +172,7 @@ mod tests {
                 "stream": "bios", "stream_origin": null, "configured_stream": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
                 "connected_s": 2.5, "fps": 0.0, "kbytes_per_s": 0.0, "latency_ms_p50": null,
                 "latency_ms_p95": null, "frames_in_flight": 0, "quality_level": 0,
+                "psnr_db": null, "psnr_db_mean": null,
                 "capacity_kbytes_per_s": null, "rtt_ms": null, "frames_sent": 0,
                 "frames_presented": 0, "bytes_sent": 0, "device": null,
                 "preview": "/api/displays/desk-1/preview.png"
@@ -183,6 +186,7 @@ mod tests {
             level: 2,
             complete: true,
             source_seq: 1,
+            psnr_db: Some(31.5),
             stages: Default::default(),
         };
         live.metrics().frame_sent(&sent, 0);
@@ -200,6 +204,7 @@ mod tests {
             (1, 1, 4000)
         );
         assert_eq!((s.quality_level, s.frames_in_flight), (2, 1));
+        assert_eq!((s.psnr_db, s.psnr_db_mean), (Some(31.5), Some(31.5)));
         assert_eq!((s.fps, s.kbytes_per_s), (0.5, 2.0));
         assert_eq!(
             (s.latency_ms_p50, s.latency_ms_p95),

@@ -43,6 +43,11 @@ pub struct DisplayStatus {
     pub frames_in_flight: usize,
     /// Rate controller's quality level (0 = exact).
     pub quality_level: u8,
+    /// PSNR of the panel after the last frame sent against its source before RGB565, dB (100:
+    /// equal; `pixelwire_core::psnr`).
+    pub psnr_db: Option<f64>,
+    /// Mean per-frame PSNR since connecting, dB.
+    pub psnr_db_mean: Option<f64>,
     /// Measured link + device capacity, kB/s.
     pub capacity_kbytes_per_s: Option<f64>,
     /// Smallest round trip, ms.

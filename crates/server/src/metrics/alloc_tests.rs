@@ -62,6 +62,7 @@ fn recording_a_frame_allocates_nothing() {
         level: 1,
         complete: true,
         source_seq: 1,
+        psnr_db: Some(31.5),
         stages: Default::default(),
     };
     let stats = pixelwire_proto::Stats {

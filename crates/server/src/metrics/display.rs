@@ -5,8 +5,8 @@
 use super::device::DeviceMetrics;
 use super::label::{Name, label_values};
 use super::series::{
-    FloatGauge, Hist, Lazy, bytes_histogram, hist, latency_histogram, rects_histogram,
-    seconds_histogram,
+    FloatGauge, Hist, Lazy, bytes_histogram, hist, latency_histogram, psnr_histogram,
+    rects_histogram, seconds_histogram,
 };
 use super::{Metrics, register};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -16,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 label_values! {
@@ -57,6 +58,8 @@ label_values! {
         Diff => "diff",
         /// Encoding and chunking.
         Encode => "encode",
+        /// The delivered-quality figure (PSNR).
+        Quality => "quality",
     }
 }
 
@@ -105,6 +108,7 @@ pub(super) struct DisplayFamilies {
     capacity: Family<DisplayLabel, FloatGauge>,
     rtt: Family<DisplayLabel, FloatGauge>,
     latency: Hist<DisplayLabel>,
+    psnr: Hist<DisplayLabel>,
     stage: Hist<StageLabel>,
 }
 
@@ -207,6 +211,12 @@ impl DisplayFamilies {
                 "Capture to presentation, estimated from acknowledgements",
                 hist(latency_histogram),
             ),
+            psnr: register(
+                r,
+                "pixelwire_display_psnr_db",
+                "PSNR of the panel after each frame against its source before RGB565, dB (100: equal)",
+                hist(psnr_histogram),
+            ),
             stage: register(
                 r,
                 "pixelwire_display_stage_seconds",
@@ -265,8 +275,14 @@ struct SentSeries {
     rects: Histogram,
     frame_bytes: Histogram,
     quality: Gauge,
-    /// Resize, convert, diff, encode.
-    stages: [Histogram; 4],
+    psnr: Histogram,
+    /// The last frame's PSNR (`f64` bits; NaN until a frame carried one).
+    psnr_last: AtomicU64,
+    /// PSNR summed over this connection's frames, milli-dB, and how many frames carried one.
+    psnr_sum_mdb: AtomicU64,
+    psnr_frames: AtomicU64,
+    /// Resize, convert, diff, encode, quality.
+    stages: [Histogram; 5],
     /// The counters when this connection began recording: a display id's series count over the
     /// whole run, its status since it connected.
     frames_before: u64,
@@ -308,6 +324,10 @@ pub struct ConnectionFigures {
     pub bytes_sent: u64,
     /// Level of the last frame sent (0 before the first).
     pub quality_level: u8,
+    /// PSNR of the panel after the last frame sent, dB (`pixelwire_core::psnr`).
+    pub psnr_db: Option<f64>,
+    /// Mean of the per-frame PSNR since connecting, dB.
+    pub psnr_db_mean: Option<f64>,
 }
 
 impl DisplayMetrics {
@@ -350,11 +370,16 @@ impl DisplayMetrics {
                 rects: f.rects_per_frame.get_or_create_owned(l),
                 frame_bytes: f.frame_bytes.get_or_create_owned(l),
                 quality: f.quality_level.get_or_create_owned(l),
+                psnr: f.psnr.get_or_create_owned(l),
+                psnr_last: AtomicU64::new(f64::NAN.to_bits()),
+                psnr_sum_mdb: AtomicU64::new(0),
+                psnr_frames: AtomicU64::new(0),
                 stages: [
                     stage(Stage::Resize),
                     stage(Stage::Convert),
                     stage(Stage::Diff),
                     stage(Stage::Encode),
+                    stage(Stage::Quality),
                 ],
             }
         });
@@ -365,8 +390,21 @@ impl DisplayMetrics {
         s.rects.observe(f64::from(sent.rects));
         s.frame_bytes.observe(sent.bytes as f64);
         s.quality.set(i64::from(sent.level));
+        if let Some(db) = sent.psnr_db {
+            s.psnr.observe(db);
+            s.psnr_last.store(db.to_bits(), Ordering::Relaxed);
+            s.psnr_sum_mdb
+                .fetch_add((db * 1e3).round() as u64, Ordering::Relaxed);
+            s.psnr_frames.fetch_add(1, Ordering::Relaxed);
+        }
         let st = &sent.stages;
-        let times = [st.resize_us, st.convert_us, st.diff_us, st.encode_us];
+        let times = [
+            st.resize_us,
+            st.convert_us,
+            st.diff_us,
+            st.encode_us,
+            st.quality_us,
+        ];
         for (h, us) in s.stages.iter().zip(times) {
             h.observe(Duration::from_micros(us).as_secs_f64());
         }
@@ -402,8 +440,17 @@ impl DisplayMetrics {
         &self.device
     }
 
-    /// Frames, bytes and quality level since this connection began.
+    /// Frames, bytes, quality level and PSNR since this connection began.
     pub fn figures(&self) -> ConnectionFigures {
+        let (psnr_db, psnr_db_mean) = self.sent.get().map_or((None, None), |s| {
+            let last = f64::from_bits(s.psnr_last.load(Ordering::Relaxed));
+            let n = s.psnr_frames.load(Ordering::Relaxed);
+            let sum = s.psnr_sum_mdb.load(Ordering::Relaxed) as f64 / 1e3;
+            (
+                (!last.is_nan()).then_some(last),
+                (n > 0).then(|| (sum / n as f64 * 100.0).round() / 100.0),
+            )
+        });
         let (frames_sent, bytes_sent, quality_level) = self.sent.get().map_or((0, 0, 0), |s| {
             (
                 s.frames.get() - s.frames_before,
@@ -415,6 +462,8 @@ impl DisplayMetrics {
             frames_sent,
             bytes_sent,
             quality_level,
+            psnr_db,
+            psnr_db_mean,
             frames_presented: self
                 .presented
                 .get()
@@ -436,6 +485,7 @@ mod tests {
             level,
             complete: true,
             source_seq: 0,
+            psnr_db: Some(40.0 - 5.0 * f64::from(level)),
             stages: Default::default(),
         }
     }
@@ -458,10 +508,12 @@ mod tests {
                 frames_presented: 0,
                 bytes_sent: 0,
                 quality_level: 0,
+                psnr_db: None,
+                psnr_db_mean: None,
             }
         );
         second.frame_sent(&frame(50, 1), 3);
-        second.frame_sent(&frame(70, 1), 0);
+        second.frame_sent(&frame(70, 3), 0);
         second.frame_presented(Duration::from_millis(20));
         assert_eq!(
             second.figures(),
@@ -469,7 +521,10 @@ mod tests {
                 frames_sent: 2,
                 frames_presented: 1,
                 bytes_sent: 120,
-                quality_level: 1,
+                quality_level: 3,
+                // 35 then 25 dB on this connection; the first connection's 30 dB is not in it.
+                psnr_db: Some(25.0),
+                psnr_db_mean: Some(30.0),
             }
         );
         let om = m.encode(&[]);
@@ -480,6 +535,10 @@ mod tests {
             "pixelwire_display_reconnections_total{display=\"d1\"} 1\n",
             "pixelwire_display_stage_seconds_count{display=\"d1\",stage=\"diff\"} 3\n",
             "pixelwire_display_frames_in_flight{display=\"d1\"} 0\n",
+            "pixelwire_display_psnr_db_count{display=\"d1\"} 3\n",
+            "pixelwire_display_psnr_db_sum{display=\"d1\"} 90.0\n",
+            "pixelwire_display_psnr_db_bucket{le=\"26.0\",display=\"d1\"} 1\n",
+            "pixelwire_display_stage_seconds_count{display=\"d1\",stage=\"quality\"} 3\n",
         ] {
             assert!(om.contains(want), "missing {want:?} in\n{om}");
         }

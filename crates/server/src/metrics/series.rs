@@ -34,6 +34,15 @@ pub fn latency_histogram() -> Histogram {
     ])
 }
 
+/// PSNR of a panel against its source, dB: 10 (unreadable) to 50 (beyond RGB565's 39–42); a panel
+/// equal to its source (capped at 100 dB) lands in `+Inf`.
+pub fn psnr_histogram() -> Histogram {
+    Histogram::new([
+        10.0, 15.0, 20.0, 22.0, 24.0, 26.0, 28.0, 30.0, 32.0, 34.0, 36.0, 38.0, 40.0, 42.0, 45.0,
+        50.0,
+    ])
+}
+
 /// Rectangles per frame.
 pub fn rects_histogram() -> Histogram {
     Histogram::new([0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
