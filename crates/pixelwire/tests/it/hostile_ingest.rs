@@ -194,3 +194,39 @@ async fn picamera_peers_outside_tcp_allow_are_closed() {
     );
     running.shutdown();
 }
+
+/// A camera that was publishing into a stream before a key claimed it is closed with 1008 and the
+/// reason at its next frame (every later frame would be refused too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unkeyed_camera_is_closed_once_a_key_claims_its_stream() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let running = crate::common::start(&format!("{KEYS}[cameras]\n{LISTEN_0}")).await;
+    let base = format!("ws://{}/ws/camera/garden", running.http_addr);
+    let (mut open, _) = tokio_tungstenite::connect_async(&base).await.unwrap();
+    open.send(Message::binary(jpeg([1, 2, 3]))).await.unwrap();
+    let (mut keyed, _) = tokio_tungstenite::connect_async(format!("{base}?key=secret-key-1"))
+        .await
+        .unwrap();
+    keyed
+        .send(Message::binary(jpeg([0, 200, 0])))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = open.send(Message::binary(jpeg([255, 0, 0]))).await;
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match open.next().await {
+                Some(Ok(Message::Close(Some(f)))) => return Some(f),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("closed in time")
+    .expect("a close frame");
+    assert_eq!(u16::from(closed.code), 1008, "{closed:?}");
+    assert!(closed.reason.contains("another publisher"), "{closed:?}");
+    running.shutdown();
+}

@@ -146,13 +146,21 @@ impl Refused {
         }
     }
 
-    /// True for a refusal that every later frame of the connection would get too (a limit), so
-    /// a connection may be closed rather than kept.
-    pub fn is_limit(&self) -> bool {
-        matches!(
-            self,
-            Refused::StreamLimit { .. } | Refused::DeviceLimit { .. }
-        )
+    /// True for a refusal that every later frame of the connection would get too (the pixel
+    /// limit, the stream and device limits, another key's stream), so a camera connection is
+    /// closed with the reason rather than kept; a broken JPEG is only dropped.
+    pub fn ends_connection(&self) -> bool {
+        !matches!(self, Refused::Jpeg(_))
+    }
+
+    /// The WebSocket close code a camera connection ends with: 1008 (policy: another key's
+    /// stream), 1013 (try again later: a stream or device limit), 1009 (too big).
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Refused::NotOwner { .. } => 1008,
+            Refused::StreamLimit { .. } | Refused::DeviceLimit { .. } => 1013,
+            Refused::TooManyPixels { .. } | Refused::Jpeg(_) => 1009,
+        }
     }
 }
 

@@ -112,9 +112,9 @@ async fn serve(
             tracing::debug!(%peer, len = n, "frame is neither JPEG nor a raw size for {w}x{h}");
             Ok(())
         };
-        // Limits refuse every later frame too: close with the reason.
+        // Limits and another key's stream refuse every later frame too: close with the reason.
         if let Err(e) = published
-            && (e.is_limit() || matches!(e, super::Refused::TooManyPixels { .. }))
+            && e.ends_connection()
         {
             return format!("{e}: closing");
         }

@@ -176,17 +176,12 @@ async fn run(
                         source = None;
                         tracing::info!(%peer, %stream, "websocket peer started sending frames: now a camera");
                     }
-                    // An invalid JPEG is counted and dropped; the connection goes on. A frame over
-                    // the pixel limit, or beyond the stream or device limits, ends it with the
-                    // reason (every later frame would be refused too).
+                    // An invalid JPEG is counted and dropped; the connection goes on. Any other
+                    // refusal ends it with the reason (every later frame would be refused too).
                     if let Err(e) = hub.publish_jpeg(&feed, data)
-                        && (e.is_limit() || matches!(e, super::Refused::TooManyPixels { .. }))
+                        && e.ends_connection()
                     {
-                        let code = match e {
-                            super::Refused::NotOwner { .. } => 1008,
-                            _ if e.is_limit() => 1013,
-                            _ => 1009,
-                        };
+                        let code = e.close_code();
                         let reason: String = e.to_string().chars().take(120).collect();
                         let _ = tx.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
                         tracing::warn!(%peer, %stream, error = %e, "closing websocket camera");
