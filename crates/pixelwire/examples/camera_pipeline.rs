@@ -1,7 +1,7 @@
 //! Per-frame CPU cost of the camera → H.264 path on a fixed JPEG sequence (the one `camera_frames`
 //! writes), stage by stage, in one thread: the server's JPEG → I420 decode
 //! (`media::jpeg::decode_i420`), libjpeg-turbo's own `decompress_to_yuv` alone (the difference is
-//! the server's plane repacking), and OpenH264 with the server's settings (`viewer::h264`:
+//! the server's plane repacking), and OpenH264 with the server's settings (`encoded::shared_encoder`:
 //! camera real-time, low complexity, 0.12 bit/pixel at 30 fps, IDR every 60 frames) with its
 //! output bitrate. `scripts/bench_camera.py` prints it next to the server's measured CPU.
 //!

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod color;
 pub mod config;
 pub mod display;
+pub mod encoded;
 pub mod http;
 pub mod ingest;
 pub mod listener;

@@ -200,6 +200,14 @@ fn display_settings_and_legacy() {
         one::<usize>("`limits.display_connections_per_peer`"),
         c.limits.display_connections_per_peer
     );
+    assert_eq!(
+        one::<u32>("`video.ring_seconds`"),
+        c.video.ring_seconds.get()
+    );
+    assert_eq!(
+        one::<u64>("`video.ring_max_bytes`"),
+        c.video.ring_max_bytes.get()
+    );
 }
 
 /// A bare word parsed as a TOML string into `T`.

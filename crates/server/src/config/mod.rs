@@ -12,7 +12,7 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
-//! `[server]`), `ranges.rs`, `table.rs`
+//! `[server]`), `video.rs` (`[video]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -30,6 +30,7 @@ pub mod ranges;
 pub mod screen;
 mod streams;
 mod table;
+mod video;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
@@ -37,6 +38,7 @@ pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
+pub use video::VideoSettings;
 
 use anyhow::Context;
 use error::{Document, KeyError};
@@ -69,6 +71,8 @@ pub struct Config {
     pub cameras: CameraSettings,
     /// Keys HTTP devices present; empty means only the seed firmware's default key.
     pub api_keys: Vec<ApiKey>,
+    /// The shared H.264 encode of each stream.
+    pub video: VideoSettings,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,

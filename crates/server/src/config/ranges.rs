@@ -190,6 +190,16 @@ ranged! {
     SendQueueBytes(u32) in 4096, 16 << 20;
 }
 
+ranged! {
+    /// `video.ring_seconds`.
+    RingSeconds(u32) in 1, 300;
+}
+
+ranged! {
+    /// `video.ring_max_bytes`.
+    RingBytes(u64) in 1 << 20, 4 << 30;
+}
+
 millis!(
     KeepaliveMs,
     DetectMs,

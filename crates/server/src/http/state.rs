@@ -38,8 +38,8 @@ pub struct AppState {
     pub cameras: Arc<CameraHub>,
     /// Keys HTTP devices must present.
     pub api_keys: Arc<ApiKeys>,
-    /// H.264 encoders by stream, shared by viewers.
-    pub h264: Arc<crate::viewer::h264::H264Hubs>,
+    /// The shared H.264 encoders by stream.
+    pub encoders: Arc<crate::encoded::SharedEncoders>,
     /// What each dashboard stream shows, for the API.
     pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
     /// The HTTPS certificate and acceptor, when `server.https` is set.
@@ -70,6 +70,7 @@ impl AppState {
         let api_keys = Arc::new(ApiKeys::from_config(&cfg.api_keys));
         // After the registry: `data_dir` exists, and a self-signed certificate goes in it.
         let tls = crate::tls::load(&cfg.server)?;
+        let ring = cfg.video.ring();
         Ok(AppState {
             cfg,
             bus,
@@ -80,7 +81,7 @@ impl AppState {
             shutdown,
             cameras,
             api_keys,
-            h264: Arc::new(crate::viewer::h264::H264Hubs::default()),
+            encoders: Arc::new(crate::encoded::SharedEncoders::new(ring)),
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
             tls,
         })
@@ -106,7 +107,7 @@ impl FromRef<AppState> for ViewerContext {
             bus: s.bus.clone(),
             metrics: s.metrics.clone(),
             shutdown: s.shutdown.clone(),
-            h264: s.h264.clone(),
+            encoders: s.encoders.clone(),
             cameras: s.cameras.clone(),
             stalled_limit: s.cfg.server.stalled_viewer_timeout_ms.duration(),
         }

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s and their encoders, [`dashboard`] polls, [`http`] listeners. A connection or a stream resolves its
+//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -18,6 +18,7 @@ pub mod camera;
 pub mod dashboard;
 pub mod device;
 pub mod display;
+pub mod encoder;
 pub mod exposition;
 pub mod http;
 pub mod label;
@@ -28,6 +29,7 @@ pub mod viewer;
 pub use camera::{CameraMetrics, DropReason, Transport};
 pub use dashboard::{DashboardMetrics, PollOutcome};
 pub use display::{DisplayMetrics, ErrorKind, Protocol};
+pub use encoder::{ConsumerGuard, ConsumerKind, EncoderUse};
 pub use exposition::Format;
 pub use http::{HttpConnectionGuard, HttpRefusal};
 pub use label::Name;
@@ -52,6 +54,7 @@ struct Inner {
     device: device::DeviceFamilies,
     camera: camera::CameraFamilies,
     viewer: viewer::ViewerFamilies,
+    encoder: encoder::EncoderFamilies,
     dashboard: dashboard::DashboardFamilies,
     http: http::HttpFamilies,
 }
@@ -82,6 +85,7 @@ impl Metrics {
         self.inner.stream.forget(&l);
         self.inner.camera.forget(&l);
         self.inner.viewer.forget(&l);
+        self.inner.encoder.forget(&l);
     }
 
     /// Registers every metric.
@@ -93,6 +97,7 @@ impl Metrics {
             device: device::DeviceFamilies::register(&mut r),
             camera: camera::CameraFamilies::register(&mut r),
             viewer: viewer::ViewerFamilies::register(&mut r),
+            encoder: encoder::EncoderFamilies::register(&mut r),
             dashboard: dashboard::DashboardFamilies::register(&mut r),
             http: http::HttpFamilies::register(&mut r),
             registry: r,

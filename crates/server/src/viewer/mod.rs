@@ -2,7 +2,6 @@
 //! over HTTP, the viewer page, the reports the page sends back, and seed 001's compatibility
 //! endpoints.
 
-pub mod h264;
 pub mod mjpeg;
 pub mod report;
 pub mod ws;
@@ -27,8 +26,8 @@ pub struct ViewerContext {
     pub metrics: Metrics,
     /// Shutdown signal.
     pub shutdown: ShutdownSignal,
-    /// H.264 encoders by stream, shared by viewers.
-    pub h264: Arc<h264::H264Hubs>,
+    /// The shared H.264 encoders by stream (also read by RTSP, WHEP and the recorder).
+    pub encoders: Arc<crate::encoded::SharedEncoders>,
     /// The camera hub: seed 001's single-camera endpoints show its most recently active stream,
     /// and its `/status` counts viewers.
     pub cameras: Arc<CameraHub>,

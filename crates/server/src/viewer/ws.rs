@@ -17,7 +17,9 @@ use super::ViewerContext;
 use super::report;
 use crate::api_error::ApiError;
 use crate::bus::Stream;
+use crate::encoded::Start;
 use crate::listener::SendQueue;
+use crate::metrics::ConsumerKind;
 use axum::Extension;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -144,8 +146,15 @@ async fn run(
     )
     .await
     {
-        let hub = (codec == ViewerCodec::H264).then(|| ctx.h264.get(&stream, ctx.metrics.clone()));
-        let mut units = hub.as_ref().map(|h| h.subscribe());
+        // A browser wants the live edge: it starts at a fresh keyframe (which subscribing asks
+        // for), not at the ring's, which could be up to a GOP old.
+        let mut sub = (codec == ViewerCodec::H264).then(|| {
+            ctx.encoders
+                .get(&stream, &ctx.metrics)
+                .subscribe(ConsumerKind::WebCodecs, Start::Live)
+        });
+        let hub = sub.as_ref().map(|s| s.encoder.clone());
+        let mut units = sub.as_mut().map(|s| &mut s.units);
         let mut failure = hub.as_ref().map(|h| {
             let mut f = h.failure();
             // A failure known before this viewer came is news to it.
@@ -153,9 +162,6 @@ async fn run(
             f
         });
         let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
-        if let Some(h) = &hub {
-            h.request_keyframe();
-        }
         let mut need_keyframe = true;
         // H.264: units were skipped; a keyframe is asked for once the socket drains.
         let mut behind = false;

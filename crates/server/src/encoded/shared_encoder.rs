@@ -1,18 +1,25 @@
-//! One H.264 encoder per stream, shared by all its viewers, running only while someone watches:
+//! One H.264 encoder per stream, shared by every consumer (WebCodecs viewers, RTSP and WHEP
+//! sessions, the recorder), running only while something consumes it:
 //! [`pixelwire_media::h264::H264Encoder`] on a blocking-pool thread, one IDR every 2 s with SPS/PPS
-//! inline, and an extra IDR whenever a viewer joins or fell behind (so a new viewer starts at once).
-//! An encoder error is logged and counted (`pixelwire_stream_h264_encode_errors_total`) and the frame
-//! skipped; while the encoder fails (a size OpenH264 refuses: under 16x16, over 3840x2160) the hub's
-//! [`H264Hub::failure`] says so, and viewers tell their page. Encoded access units go out on a
-//! broadcast channel as complete viewer messages: a slow viewer lags, skips to the next keyframe,
-//! and never holds anyone else back. Keyframe requests (viewers joining, falling behind, asking) are
-//! rate-limited: at most one forced IDR per [`KEYFRAME_REQUEST_INTERVAL`]; a request within it is
-//! kept and served when it ends, so no one waits longer and no one can make every frame an IDR.
+//! inline, and an extra IDR when a live consumer asks (a viewer joining or falling behind).
+//!
+//! Each unit is built once ([`EncodedUnit`]: Annex-B and the viewer message sharing one buffer),
+//! kept in the stream's [`GopRing`] and sent on a broadcast channel: a slow consumer lags, skips to
+//! the next keyframe, and never holds anyone else back. A consumer subscribes with a [`Start`]:
+//! live (the next keyframe, asked for), from the ring's newest keyframe (an instant start), or
+//! from a time in the past (a recording's pre-roll); the ring snapshot and the subscription are
+//! taken under one lock, so nothing is missed or repeated between them.
+//!
+//! An encoder error is logged and counted (`pixelwire_stream_h264_encode_errors_total`) and the
+//! frame skipped; while the encoder fails (a size OpenH264 refuses: under 16x16, over 3840x2160)
+//! [`SharedEncoder::failure`] says so. Keyframe requests are rate-limited: at most one forced IDR
+//! per [`KEYFRAME_REQUEST_INTERVAL`]; a request within it is kept and served when it ends.
 
+use super::ring::GopRing;
+use super::unit::EncodedUnit;
 use crate::bus::Stream;
-use bytes::Bytes;
+use crate::metrics::{ConsumerGuard, ConsumerKind, Metrics};
 use pixelwire_media::h264::H264Encoder;
-use pixelwire_media::viewer_message::{self, MessageKind};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -22,32 +29,90 @@ use tokio::sync::{broadcast, watch};
 /// Shortest time between two IDRs forced by requests.
 pub const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(500);
 
-/// One encoded access unit, framed for viewers.
-#[derive(Debug, Clone)]
-pub struct EncodedUnit {
-    /// True for an IDR (with SPS/PPS).
-    pub keyframe: bool,
-    /// The complete viewer message (header + Annex-B).
-    pub message: Bytes,
-    /// Capture time of the frame.
-    pub capture_time_us: u64,
+/// Units a consumer may fall behind before it lags (and skips to a keyframe).
+const CHANNEL_UNITS: usize = 16;
+
+/// How much of each stream's encoded past is kept in RAM (`[video]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingLimits {
+    /// At least this much is kept (the longest pre-roll a recording can have).
+    pub keep: Duration,
+    /// Never more than this many bytes per stream.
+    pub max_bytes: usize,
+}
+
+impl Default for RingLimits {
+    fn default() -> Self {
+        Self {
+            keep: Duration::from_secs(10),
+            max_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Where a new consumer starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// At the next keyframe, which is asked for (a browser at the live edge).
+    Live,
+    /// At the ring's newest keyframe, with the units since (an instant picture), or like
+    /// [`Start::Live`] if the ring holds none.
+    LastKeyframe,
+    /// At the newest keyframe captured at or before this time (µs since the epoch), with
+    /// everything since: a recording's pre-roll.
+    Since(u64),
+}
+
+/// A consumer's view of the encoder: the units before now it starts with, then the live ones.
+#[derive(Debug)]
+pub struct Subscription {
+    /// Units from the ring to handle first (empty for [`Start::Live`]).
+    pub backlog: Vec<Arc<EncodedUnit>>,
+    /// Units from now on.
+    pub units: broadcast::Receiver<Arc<EncodedUnit>>,
+    /// The encoder; held, it keeps encoding.
+    pub encoder: Arc<SharedEncoder>,
+    _counted: ConsumerGuard,
 }
 
 /// The encoder of one stream; see the module docs.
 #[derive(Debug)]
-pub struct H264Hub {
-    tx: broadcast::Sender<Arc<EncodedUnit>>,
+pub struct SharedEncoder {
+    stream: String,
+    metrics: Metrics,
+    /// The ring and the sender, locked together so that a subscription sees each unit once.
+    out: Mutex<(GopRing, broadcast::Sender<Arc<EncodedUnit>>)>,
     want_keyframe: AtomicBool,
-    /// Why the encoder fails on the stream's frames, while it does.
     failure: watch::Sender<Option<Arc<str>>>,
-    /// Dropped with the hub: tells the encoder task to stop even if no frame comes.
+    /// Dropped with the encoder: tells the encoder task to stop even if no frame comes.
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
-impl H264Hub {
-    /// Receives encoded units from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<EncodedUnit>> {
-        self.tx.subscribe()
+impl SharedEncoder {
+    /// Starts consuming the stream's units as `kind`.
+    pub fn subscribe(self: &Arc<Self>, kind: ConsumerKind, start: Start) -> Subscription {
+        let counted = self.metrics.encoded_consumer(&self.stream, kind);
+        let (backlog, units) = match self.out.lock() {
+            Ok(out) => {
+                let backlog = match start {
+                    Start::Live => Vec::new(),
+                    Start::LastKeyframe => out.0.from_last_keyframe(),
+                    Start::Since(t) => out.0.since(t),
+                };
+                (backlog, out.1.subscribe())
+            }
+            // A poisoned lock means the encoder thread panicked: nothing will come.
+            Err(p) => (Vec::new(), p.get_ref().1.subscribe()),
+        };
+        if backlog.is_empty() {
+            self.request_keyframe();
+        }
+        Subscription {
+            backlog,
+            units,
+            encoder: self.clone(),
+            _counted: counted,
+        }
     }
 
     /// Asks for an IDR as soon as the rate limit allows ([`KEYFRAME_REQUEST_INTERVAL`]).
@@ -59,46 +124,88 @@ impl H264Hub {
     pub fn failure(&self) -> watch::Receiver<Option<Arc<str>>> {
         self.failure.subscribe()
     }
+
+    /// The stream's name.
+    pub fn stream(&self) -> &str {
+        &self.stream
+    }
+
+    /// The newest unit encoded, if the ring holds one (its size is the stream's picture size).
+    pub fn newest(&self) -> Option<Arc<EncodedUnit>> {
+        self.out
+            .lock()
+            .ok()
+            .and_then(|o| o.0.from_last_keyframe().last().cloned())
+    }
+
+    fn publish(&self, unit: EncodedUnit) {
+        let unit = Arc::new(unit);
+        if let Ok(mut out) = self.out.lock() {
+            out.0.push(unit.clone());
+            // No receivers is fine: a ring-only consumer, or the last one leaving.
+            let _ = out.1.send(unit);
+        }
+    }
 }
 
-/// Encoders by stream name.
+/// The shared encoders, by stream name.
 #[derive(Debug, Default)]
-pub struct H264Hubs {
-    map: Mutex<HashMap<String, Weak<H264Hub>>>,
+pub struct SharedEncoders {
+    map: Mutex<HashMap<String, Weak<SharedEncoder>>>,
+    ring: RingLimits,
 }
 
-impl H264Hubs {
-    /// The encoder for `stream`, started if nobody was watching it.
-    pub fn get(&self, stream: &Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> {
+impl SharedEncoders {
+    /// Encoders whose rings keep `ring`.
+    pub fn new(ring: RingLimits) -> Self {
+        Self {
+            map: Mutex::default(),
+            ring,
+        }
+    }
+
+    /// The encoder for `stream`, started if nothing was consuming it.
+    pub fn get(&self, stream: &Arc<Stream>, metrics: &Metrics) -> Arc<SharedEncoder> {
         let Ok(mut m) = self.map.lock() else {
-            // A poisoned map means a panic elsewhere; an unshared encoder still serves this viewer.
-            return start(stream.clone(), metrics);
+            // A poisoned map means a panic elsewhere; an unshared encoder still serves this one.
+            return start(stream.clone(), metrics.clone(), self.ring);
         };
         if let Some(h) = m.get(stream.name()).and_then(Weak::upgrade) {
             return h;
         }
-        let h = start(stream.clone(), metrics);
+        m.retain(|_, w| w.strong_count() > 0);
+        let h = start(stream.clone(), metrics.clone(), self.ring);
         m.insert(stream.name().to_string(), Arc::downgrade(&h));
         h
     }
+
+    /// The running encoder of `stream`, if something consumes it.
+    pub fn running(&self, stream: &str) -> Option<Arc<SharedEncoder>> {
+        self.map.lock().ok()?.get(stream).and_then(Weak::upgrade)
+    }
 }
 
-fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> {
-    let (tx, _) = broadcast::channel(8);
+fn start(stream: Arc<Stream>, metrics: Metrics, ring: RingLimits) -> Arc<SharedEncoder> {
+    let (tx, _) = broadcast::channel(CHANNEL_UNITS);
     let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
-    let hub = Arc::new(H264Hub {
-        tx,
+    let keep_us = u64::try_from(ring.keep.as_micros()).unwrap_or(u64::MAX);
+    let enc = Arc::new(SharedEncoder {
+        stream: stream.name().to_string(),
+        metrics: metrics.clone(),
+        out: Mutex::new((GopRing::new(keep_us, ring.max_bytes), tx)),
         want_keyframe: AtomicBool::new(true),
         failure: watch::Sender::new(None),
         _stop: stop_tx,
     });
-    let weak = Arc::downgrade(&hub);
+    let weak = Arc::downgrade(&enc);
     let rt = tokio::runtime::Handle::current();
     // The encoder runs on a blocking-pool thread: encoding never stalls the async workers.
     tokio::task::spawn_blocking(move || {
+        let _running = metrics.encoder_started(stream.name());
         let mut watch = stream.watch();
         let mut encoder = H264Encoder::new();
         let mut errors = 0u64;
+        let mut seq = 0u64;
         let recorded = metrics.encoder(stream.name());
         let mut last: Option<Arc<pixelwire_media::MediaFrame>> = None;
         let mut last_forced: Option<Instant> = None;
@@ -108,7 +215,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
         };
         tracing::debug!(stream = stream.name(), "h264 encoder started");
         loop {
-            // A viewer that joins a stream with no new frames (a still image, a stalled camera)
+            // A consumer that joins a stream with no new frames (a still image, a stalled camera)
             // still gets a keyframe: after 100 ms without a frame, the last one is encoded again.
             let next = rt.block_on(async {
                 tokio::select! {
@@ -117,12 +224,12 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                     _ = &mut stop => Some(None),
                 }
             });
-            // Nobody holds the hub any more: stop encoding.
-            let Some(hub) = weak.upgrade() else { break };
+            // Nothing holds the encoder any more: stop.
+            let Some(enc) = weak.upgrade() else { break };
             let frame = match next {
                 Some(Some(f)) => f,
                 Some(None) => break,
-                None if hub.want_keyframe.load(Ordering::Relaxed) && may_force(last_forced) => {
+                None if enc.want_keyframe.load(Ordering::Relaxed) && may_force(last_forced) => {
                     match &last {
                         Some(f) => f.clone(),
                         None => continue,
@@ -133,7 +240,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
             last = Some(frame.clone());
             // A frame that does not decode was already counted by the ingest's decode hook.
             let Some(yuv) = frame.i420() else { continue };
-            if may_force(last_forced) && hub.want_keyframe.swap(false, Ordering::Relaxed) {
+            if may_force(last_forced) && enc.want_keyframe.swap(false, Ordering::Relaxed) {
                 encoder.force_keyframe();
                 last_forced = Some(Instant::now());
             }
@@ -147,7 +254,7 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                         tracing::warn!(stream = stream.name(), width = yuv.width, height = yuv.height, error = %e, errors, "h264 encoding failed");
                     }
                     let why = unencodable(yuv.width, yuv.height);
-                    hub.failure.send_if_modified(|f| {
+                    enc.failure.send_if_modified(|f| {
                         let changed = f.as_deref() != Some(why.as_str());
                         *f = Some(why.into());
                         changed
@@ -155,29 +262,23 @@ fn start(stream: Arc<Stream>, metrics: crate::metrics::Metrics) -> Arc<H264Hub> 
                     continue;
                 }
             };
-            hub.failure.send_if_modified(|f| f.take().is_some());
+            enc.failure.send_if_modified(|f| f.take().is_some());
             recorded.encoded(au.stats.encode_time);
             if !au.annexb.is_empty() {
-                let keyframe = au.stats.keyframe;
-                let unit = EncodedUnit {
-                    keyframe,
-                    message: viewer_message::build(
-                        MessageKind::H264,
-                        keyframe,
-                        yuv.width,
-                        yuv.height,
-                        frame.capture_time_us,
-                        au.annexb,
-                    ),
-                    capture_time_us: frame.capture_time_us,
-                };
-                // No receivers is fine: the last viewer may be leaving right now.
-                let _ = hub.tx.send(Arc::new(unit));
+                enc.publish(EncodedUnit::new(
+                    seq,
+                    au.stats.keyframe,
+                    yuv.width,
+                    yuv.height,
+                    frame.capture_time_us,
+                    au.annexb,
+                ));
+                seq += 1;
             }
         }
         tracing::debug!(stream = stream.name(), "h264 encoder stopped");
     });
-    hub
+    enc
 }
 
 /// What an H.264 viewer is told when the encoder refuses the stream's `width × height` frames.
@@ -186,7 +287,6 @@ fn unencodable(width: u32, height: u32) -> String {
         "H.264 cannot encode this stream's {width}x{height} frames (too small, or over the encoder's 3840x2160 or 2160x3840); open it with ?codec=jpeg"
     )
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,9 +310,10 @@ mod tests {
     /// counts the keyframes the viewer receives.
     async fn keyframes_while_asking(d: Duration) -> usize {
         let stream = camera("cam");
-        let hubs = H264Hubs::default();
-        let hub = hubs.get(&stream, crate::metrics::Metrics::new());
-        let mut units = hub.subscribe();
+        let hubs = SharedEncoders::default();
+        let hub = hubs.get(&stream, &crate::metrics::Metrics::new());
+        let mut sub = hub.subscribe(ConsumerKind::WebCodecs, Start::Live);
+        let units = &mut sub.units;
         let publisher = {
             let (stream, hub) = (stream.clone(), hub.clone());
             tokio::spawn(async move {
@@ -253,8 +354,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_unencodable_size_is_published_as_the_hubs_failure() {
         let stream = camera("tiny");
-        let hubs = H264Hubs::default();
-        let hub = hubs.get(&stream, crate::metrics::Metrics::new());
+        let hubs = SharedEncoders::default();
+        let hub = hubs.get(&stream, &crate::metrics::Metrics::new());
         let mut failure = hub.failure();
         stream.publish(MediaFrame::from_rgba(8, 8, vec![9; 8 * 8 * 4], 0, 0));
         tokio::time::timeout(Duration::from_secs(5), failure.changed())
