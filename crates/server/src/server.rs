@@ -30,6 +30,8 @@ pub struct Running {
     pub device_http_addrs: Vec<SocketAddr>,
     /// Picamera raw TCP ports.
     pub tcp_camera_addrs: Vec<SocketAddr>,
+    /// RTSP ports.
+    pub rtsp_addrs: Vec<SocketAddr>,
     /// Shared state (tests inspect it).
     pub state: AppState,
     shutdown: Shutdown,
@@ -156,6 +158,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tcp_camera_addrs.push(l.local_addr()?);
         tasks.spawn(crate::ingest::tcp::run(l, cameras.clone(), signal.clone()));
     }
+    let mut rtsp_addrs = Vec::new();
+    for &addr in &cfg.rtsp.listen {
+        let l = bind(addr, "RTSP").await?;
+        let local = l.local_addr()?;
+        rtsp_addrs.push(local);
+        info!(rtsp = %local, "RTSP: rtsp://HOST:{}/NAME", local.port());
+        tasks.spawn(crate::rtsp::run(
+            l,
+            crate::rtsp::RtspContext {
+                bus: bus.clone(),
+                encoders: state.encoders.clone(),
+                metrics: metrics.clone(),
+                shutdown: signal.clone(),
+                settings: cfg.rtsp.clone(),
+                send_queue_bytes: cfg.server.send_queue_bytes.get(),
+                stalled_limit: cfg.server.stalled_viewer_timeout_ms.duration(),
+            },
+        ));
+    }
     tasks.spawn(crate::ingest::run_expiry(cameras.clone(), signal.clone()));
     {
         // Frame-driven registry changes are written every few seconds, and once more at shutdown.
@@ -207,6 +228,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         viewer_addrs,
         device_http_addrs,
         tcp_camera_addrs,
+        rtsp_addrs,
         state,
         shutdown,
         tasks,

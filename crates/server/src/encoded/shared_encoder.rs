@@ -53,7 +53,9 @@ impl Default for RingLimits {
 /// Where a new consumer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// At the next keyframe, which is asked for (a browser at the live edge).
+    /// At the live edge: the ring's newest keyframe if it was captured within
+    /// [`KEYFRAME_REQUEST_INTERVAL`] (so the backlog is short), else the next keyframe, which is
+    /// asked for (a browser, an RTSP player).
     Live,
     /// At the ring's newest keyframe, with the units since (an instant picture), or like
     /// [`Start::Live`] if the ring holds none.
@@ -66,7 +68,7 @@ pub enum Start {
 /// A consumer's view of the encoder: the units before now it starts with, then the live ones.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Units from the ring to handle first (empty for [`Start::Live`]).
+    /// Units from the ring to handle first, starting at a keyframe (may be empty).
     pub backlog: Vec<Arc<EncodedUnit>>,
     /// Units from now on.
     pub units: broadcast::Receiver<Arc<EncodedUnit>>,
@@ -95,7 +97,20 @@ impl SharedEncoder {
         let (backlog, units) = match self.out.lock() {
             Ok(out) => {
                 let backlog = match start {
-                    Start::Live => Vec::new(),
+                    Start::Live => {
+                        let gop = out.0.from_last_keyframe();
+                        let fresh_since = crate::clock::now()
+                            .as_micros()
+                            .saturating_sub(KEYFRAME_REQUEST_INTERVAL.as_micros() as u64);
+                        if gop
+                            .first()
+                            .is_some_and(|k| k.capture_time_us >= fresh_since)
+                        {
+                            gop
+                        } else {
+                            Vec::new()
+                        }
+                    }
                     Start::LastKeyframe => out.0.from_last_keyframe(),
                     Start::Since(t) => out.0.since(t),
                 };
