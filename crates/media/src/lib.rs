@@ -23,6 +23,7 @@ pub mod frame;
 #[cfg(feature = "h264")]
 pub mod h264;
 pub mod jpeg;
+mod jpeg_yuv;
 pub mod picamera;
 pub mod png;
 pub mod viewer_message;
