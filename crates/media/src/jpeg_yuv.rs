@@ -117,10 +117,22 @@ mod tests {
                 }
                 let want = I420::from_rgba(&even, dw & !1, dh & !1).unwrap();
                 assert_eq!((got.width, got.height), (want.width, want.height));
-                for (name, g, wv) in [("y", &got.y, &want.y), ("u", &got.u, &want.u), ("v", &got.v, &want.v)] {
+                for (name, g, wv) in [
+                    ("y", &got.y, &want.y),
+                    ("u", &got.u, &want.u),
+                    ("v", &got.v, &want.v),
+                ] {
                     assert_eq!(g.len(), wv.len(), "{subsamp:?} {w}x{h} {name}");
-                    let mean = g.iter().zip(wv.iter()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / g.len() as f64;
-                    assert!(mean < 2.5, "{subsamp:?} {w}x{h} {name}: mean difference {mean:.2}");
+                    let mean = g
+                        .iter()
+                        .zip(wv.iter())
+                        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+                        .sum::<f64>()
+                        / g.len() as f64;
+                    assert!(
+                        mean < 2.5,
+                        "{subsamp:?} {w}x{h} {name}: mean difference {mean:.2}"
+                    );
                 }
             }
         }

@@ -51,6 +51,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         );
     }
     crate::ingest::log_exposure(&cfg.cameras);
+    match pixelwire_media::h264_asm::assembly() {
+        "none" => tracing::warn!(
+            "H.264: OpenH264 was built without its assembly and encodes about 2.3x slower (docs/media.md, \"OpenH264's assembly\")"
+        ),
+        asm => info!(assembly = asm, "H.264: OpenH264 with its assembly"),
+    }
     let (bus, metrics, cameras) = (
         state.bus.clone(),
         state.metrics.clone(),

@@ -209,6 +209,10 @@ fn display_settings_and_legacy() {
         c.video.ring_max_bytes.get()
     );
     assert_eq!(
+        one::<bool>("`video.skip_unchanged`"),
+        c.video.skip_unchanged
+    );
+    assert_eq!(
         cell("`rtsp.listen`"),
         format!("`[\"{}\"]`", c.rtsp.listen[0])
     );
