@@ -2,12 +2,21 @@
 //! packetised by `msf-rtp` (RFC 6184: single NAL units, FU-A for larger ones, the marker on the
 //! last packet of the unit) and framed as `$ channel length` + packet. Timestamps are the units'
 //! capture times on a 90 kHz clock from a random origin, so they follow the camera's real timing
-//! (a camera that skips frames shows as a gap, not as faster video).
+//! (a camera that skips frames shows as a gap, not as faster video). An RTCP sender report on
+//! `channel + 1` before each keyframe and at least once a second maps those timestamps to the
+//! capture wall clock (NTP), so a player or NVR knows when each frame was captured.
 
 use crate::encoded::EncodedUnit;
 use bytes::{BufMut, BytesMut};
 use msf_rtp::h264::{AccessUnit, H264Packetizer};
 use msf_rtp::packetizer::Packetizer;
+use msf_rtp::rtcp::SenderReport;
+
+/// Longest time between two sender reports, µs of capture time.
+const SENDER_REPORT_EVERY_US: u64 = 1_000_000;
+
+/// Seconds from the NTP epoch (1900) to the Unix epoch.
+const NTP_UNIX_OFFSET_S: u64 = 2_208_988_800;
 
 /// Largest RTP packet: fits a 1500-byte Ethernet MTU with IP/UDP headers, so a client that
 /// restreams our packets over UDP (Frigate's go2rtc, VLC) needs no re-fragmentation.
@@ -20,7 +29,10 @@ pub struct RtpStream {
     /// Capture time of the first unit sent, µs, and the timestamp it got.
     origin: Option<(u64, u32)>,
     random_origin: u32,
+    ssrc: u32,
     packets: u64,
+    octets: u64,
+    last_report_us: Option<u64>,
 }
 
 impl std::fmt::Debug for RtpStream {
@@ -41,7 +53,10 @@ impl RtpStream {
                 .with_max_rtp_packet_size(MAX_RTP_PACKET),
             origin: None,
             random_origin,
+            ssrc,
             packets: 0,
+            octets: 0,
+            last_report_us: None,
         }
     }
 
@@ -63,6 +78,8 @@ impl RtpStream {
             while let Ok(Some(_)) = self.packetizer.take() {}
             return false;
         }
+        // The report (when due) goes before the unit's packets, which wait here until then.
+        let report_before = out.len();
         let mut any = false;
         let mut packet = BytesMut::with_capacity(MAX_RTP_PACKET);
         while let Ok(Some(p)) = self.packetizer.take() {
@@ -76,9 +93,38 @@ impl RtpStream {
             out.put_u16(len);
             out.extend_from_slice(&packet);
             self.packets += 1;
+            self.octets += p.payload().len() as u64;
             any = true;
         }
+        let due = self
+            .last_report_us
+            .is_none_or(|t| unit.capture_time_us.saturating_sub(t) >= SENDER_REPORT_EVERY_US);
+        if any && (unit.keyframe || due) {
+            let packets = out.split_off(report_before);
+            self.sender_report(unit.capture_time_us, ts, out);
+            out.unsplit(packets);
+        }
         any
+    }
+
+    /// Appends an RTCP sender report saying that RTP time `ts` is capture time `capture_us`.
+    fn sender_report(&mut self, capture_us: u64, ts: u32, out: &mut BytesMut) {
+        let (secs, micros) = (capture_us / 1_000_000, capture_us % 1_000_000);
+        let ntp = ((secs + NTP_UNIX_OFFSET_S) << 32) | ((micros << 32) / 1_000_000);
+        let sr = SenderReport::new(self.ssrc)
+            .with_ntp_timestamp(ntp)
+            .with_rtp_timestamp(ts)
+            .with_packet_count(self.packets as u32)
+            .with_octet_count(self.octets as u32);
+        let mut b = BytesMut::with_capacity(64);
+        sr.encode().encode(&mut b);
+        if let Ok(len) = u16::try_from(b.len()) {
+            out.put_u8(b'$');
+            out.put_u8(self.channel.wrapping_add(1));
+            out.put_u16(len);
+            out.extend_from_slice(&b);
+            self.last_report_us = Some(capture_us);
+        }
     }
 }
 
@@ -112,7 +158,19 @@ mod tests {
         annexb.extend_from_slice(&big);
         let mut out = BytesMut::new();
         assert!(s.write_unit(&unit(0, true, 5_000_000, &annexb), &mut out));
-        let f = frames(&out);
+        let mut f = frames(&out);
+        // First an RTCP sender report on channel 1: RTP time 1000 is capture time 5 s after 1970.
+        let (ch, sr) = f.remove(0);
+        assert_eq!((ch, sr[0] >> 6, sr[1]), (1, 2, 200), "RTCP SR");
+        assert_eq!(
+            u32::from_be_bytes([sr[4], sr[5], sr[6], sr[7]]),
+            0xAABB_CCDD
+        );
+        assert_eq!(
+            u64::from(u32::from_be_bytes([sr[8], sr[9], sr[10], sr[11]])),
+            2_208_988_800 + 5
+        );
+        assert_eq!(u32::from_be_bytes([sr[16], sr[17], sr[18], sr[19]]), 1000);
         // SPS, PPS, then the 3001-byte IDR slice in three FU-A packets.
         assert_eq!(
             f.len(),
@@ -144,6 +202,7 @@ mod tests {
         let mut out = BytesMut::new();
         assert!(s.write_unit(&unit(1, false, 5_040_000, &[0, 0, 1, 0x41, 9, 9]), &mut out));
         let f2 = frames(&out);
+        assert_eq!(f2.len(), 1, "no report 40 ms after the last");
         let p = &f2[0].1;
         assert_eq!(u32::from_be_bytes([p[4], p[5], p[6], p[7]]), 1000 + 3600);
         let seq = |p: &[u8]| u16::from_be_bytes([p[2], p[3]]);
