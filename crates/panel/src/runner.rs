@@ -30,8 +30,8 @@ use embedded_hal::digital::OutputPin;
 use embedded_hal_async::spi::SpiDevice;
 use embedded_io_async::{Read, Write};
 use pixelwire_proto::{
-    CodecSet, DeviceError, DeviceSession, FrameEnd, Hello, PROTOCOL_VERSION, PixelOrder, PixelSink,
-    RectHeader, ShortStr, Stats, Welcome,
+    CodecSet, DeviceError, DeviceSession, FrameEnd, Hello, PROTOCOL_VERSION, PixelFormat,
+    PixelOrder, PixelSink, RectHeader, ShortStr, Stats, Welcome,
 };
 
 /// Settings of the runner.
@@ -281,7 +281,7 @@ where
             version: PROTOCOL_VERSION,
             width: self.panel.width(),
             height: self.panel.height(),
-            pixel_order: PixelOrder::BigEndian,
+            pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
             codecs: CodecSet::all(),
             max_packet_bytes: max_packet.min(usize::from(u16::MAX)) as u16,
             frame_buffer_bytes: staging.min(u32::MAX as usize) as u32,

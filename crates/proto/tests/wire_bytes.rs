@@ -24,7 +24,7 @@ fn sample_hello() -> Hello {
         version: 1,
         width: 320,
         height: 240,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 8192,
         frame_buffer_bytes: 65536,

@@ -13,7 +13,9 @@ pub mod panel;
 
 use link::LinkModel;
 use panel::EmuPanel;
-use pixelwire_proto::{Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{
+    Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelFormat, PixelOrder, ShortStr,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpSocket;
@@ -326,7 +328,7 @@ impl Emulator {
             version: pixelwire_proto::PROTOCOL_VERSION,
             width: w,
             height: h,
-            pixel_order: PixelOrder::BigEndian,
+            pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
             codecs: self.opts.codecs,
             max_packet_bytes: self
                 .opts

@@ -215,7 +215,7 @@ fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
         version: 1,
         width: 32,
         height: 24,
-        pixel_order: pixelwire_proto::PixelOrder::BigEndian,
+        pixel_format: pixelwire_proto::PixelFormat::default(),
         codecs: pixelwire_proto::CodecSet::all(),
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,

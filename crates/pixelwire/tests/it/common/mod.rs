@@ -4,7 +4,9 @@
 
 pub mod chromium;
 pub mod prometheus;
-use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{
+    CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr,
+};
 use pixelwire_server::config::Config;
 use pixelwire_server::server::Running;
 use std::net::SocketAddr;
@@ -137,7 +139,7 @@ pub fn hello(id: &str, w: u16, h: u16) -> Hello {
         version: 1,
         width: w,
         height: h,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,
