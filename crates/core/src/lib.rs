@@ -15,6 +15,7 @@ pub mod resize;
 pub use color::{ColorCorrection, Dither, Rgb565Converter};
 pub use gray::GrayConverter;
 pub use image565::Rgb565Image;
+pub use pixelwire_proto::PixelFormat;
 pub use resize::{Filter, Fit, FrameResizer};
 pub mod damage;
 pub mod quality;

@@ -1,7 +1,7 @@
 //! PNG encoding for snapshots and previews (RGB, 8 bits, fast compression: lossless, so a PNG of a
 //! display shadow is exactly what the panel shows).
 
-use pixelwire_core::{Frame, Rgb565Image};
+use pixelwire_core::{Frame, PixelFormat, Rgb565Image};
 
 /// Why a PNG could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +106,20 @@ pub fn rgb565_png(img: &Rgb565Image) -> Result<Vec<u8>, PngError> {
         img.height,
         ::png::ColorType::Rgb,
         &img.to_rgb888(),
+    )
+}
+
+/// A panel image in its pixel format as PNG: RGB for RGB565, 8-bit grey for the grey formats
+/// (levels widened: gray4 `v · 17`, mono 0 or 255), so a preview shows what such a panel shows.
+pub fn panel_png(img: &Rgb565Image, format: PixelFormat) -> Result<Vec<u8>, PngError> {
+    if format.is_rgb565() {
+        return rgb565_png(img);
+    }
+    encode(
+        img.width,
+        img.height,
+        ::png::ColorType::Grayscale,
+        &img.to_gray8(format),
     )
 }
 

@@ -5,7 +5,9 @@
 //! and reconnects with backoff, keeping the last image. `--legacy` parses the seed-000 protocol
 //! exactly like the sketch instead. `--panel` (with `--rotation`, `--glass`) sends every frame
 //! through the firmware's panel driver to a virtual ILI9341/ST7789/ST7735, so snapshots show what
-//! that panel would show.
+//! that panel would show. `--format gray8|gray4|mono1` declares a grey or monochrome panel
+//! (`docs/protocol.md`, "Pixel formats"): the framebuffer is packed as the wire packs it and
+//! snapshots are grey PNGs.
 
 pub mod legacy;
 pub mod link;
@@ -13,9 +15,7 @@ pub mod panel;
 
 use link::LinkModel;
 use panel::EmuPanel;
-use pixelwire_proto::{
-    Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelFormat, PixelOrder, ShortStr,
-};
+use pixelwire_proto::{Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelFormat, ShortStr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpSocket;
@@ -80,6 +80,15 @@ pub struct EmuOptions {
     /// controller's memory); default: the controller's usual module.
     #[arg(long, value_name = "WxH[+X+Y]")]
     pub glass: Option<String>,
+    /// Pixel format declared in HELLO: rgb565, rgb565le, gray8, gray4 or mono1.
+    #[arg(long, value_name = "FORMAT", default_value = "rgb565", value_parser = parse_format)]
+    pub format: PixelFormat,
+}
+
+fn parse_format(s: &str) -> Result<PixelFormat, String> {
+    PixelFormat::from_name(s).ok_or_else(|| {
+        format!("unknown pixel format {s:?} (rgb565, rgb565le, gray8, gray4 or mono1)")
+    })
 }
 
 impl EmuOptions {
@@ -246,13 +255,15 @@ impl Emulator {
         };
         let (w, h) = self.opts.size;
         let shown = self.panel.shown(self.opts.legacy);
-        let img = pixelwire_core::Rgb565Image::from_bytes(
-            u32::from(w),
-            u32::from(h),
-            &shown,
-            PixelOrder::BigEndian,
-        );
-        match pixelwire_media::png::rgb565_png(&img) {
+        let (w, h) = (u32::from(w), u32::from(h));
+        let format = self.panel.format();
+        let img = match format {
+            PixelFormat::Rgb565(order) => {
+                pixelwire_core::Rgb565Image::from_bytes(w, h, &shown, order)
+            }
+            _ => pixelwire_core::Rgb565Image::from_packed(w, h, &shown, format),
+        };
+        match pixelwire_media::png::panel_png(&img, format) {
             Ok(png) => {
                 let tmp = path.with_extension("png.tmp");
                 if std::fs::write(&tmp, png)
@@ -328,7 +339,7 @@ impl Emulator {
             version: pixelwire_proto::PROTOCOL_VERSION,
             width: w,
             height: h,
-            pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
+            pixel_format: self.opts.format,
             codecs: self.opts.codecs,
             max_packet_bytes: self
                 .opts
@@ -434,12 +445,19 @@ fn describe(e: DeviceError) -> String {
 /// Runs the emulator until `--duration` or Ctrl-C; prints a JSON summary line at the end.
 pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
     let now = Instant::now();
+    if !opts.format.is_rgb565() && (opts.legacy || opts.panel.is_some()) {
+        anyhow::bail!(
+            "--format {} needs the pixelwire protocol and the plain framebuffer: the seed-000 \
+             sketch and the --panel controllers are RGB565",
+            opts.format.name()
+        );
+    }
     let panel = match opts.panel_config()? {
         Some(cfg) => {
             opts.size = (cfg.width(), cfg.height());
             EmuPanel::with_virtual_panel(cfg)
         }
-        None => EmuPanel::new(opts.size.0, opts.size.1),
+        None => EmuPanel::with_format(opts.size.0, opts.size.1, opts.format),
     };
     let measuring_from = now + Duration::from_secs_f64(opts.warmup.max(0.0));
     let first_report = now + Duration::from_secs_f64(opts.report_interval.max(0.1));

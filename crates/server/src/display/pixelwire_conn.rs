@@ -185,8 +185,11 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
             }
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => {
-                    if let Some(img) = session.shadow() {
-                        let _ = reply.send(img.clone());
+                    if let Some(sink) = session.sink() {
+                        let _ = reply.send(super::registry::PanelImage {
+                            image: sink.shadow().clone(),
+                            format: sink.format(),
+                        });
                     }
                 }
                 Some(DisplayCommand::Close(code, text)) => session.close(code, &text),

@@ -173,11 +173,18 @@ impl Device {
         let mut session = DeviceSession::new(hello, now_us());
         let first = session.take_transmit().to_vec();
         sock.write_all(&first).await.expect("send hello");
-        let n = usize::from(hello.width) * usize::from(hello.height) * 2;
+        let format = hello.pixel_format;
+        let n = format.frame_bytes(usize::from(hello.width), usize::from(hello.height));
         Device {
             sock,
             session,
-            panel: DoubleBuffer::new(hello.width, hello.height, vec![0; n], vec![0; n]),
+            panel: DoubleBuffer::with_format(
+                hello.width,
+                hello.height,
+                format,
+                vec![0; n],
+                vec![0; n],
+            ),
             width: hello.width,
             height: hello.height,
             closed: None,
@@ -216,6 +223,19 @@ impl Device {
     /// Frames presented so far.
     pub fn frames(&self) -> u32 {
         self.session.frames_presented()
+    }
+
+    /// The front buffer of a grey panel as 8-bit grey, one byte per pixel.
+    pub fn front_gray8(&self) -> Vec<u8> {
+        let format = self.session.hello().pixel_format;
+        let stride = format.row_bytes(usize::from(self.width));
+        let mut out = Vec::new();
+        for row in self.panel.front.chunks(stride) {
+            out.extend(
+                (0..usize::from(self.width)).map(|x| format.gray_to_8bit(format.unpack(row, x))),
+            );
+        }
+        out
     }
 
     /// The front buffer as RGB888.
