@@ -94,6 +94,7 @@ async fn a_mono_panel_gets_mono_and_the_preview_shows_it() {
         .iter()
         .find(|d| d["id"] == "oled-1")
         .expect("listed");
+    assert_eq!(me["pixel_format"], "mono1");
     let psnr = me["psnr_db"].as_f64().expect("psnr_db");
     assert!((3.0..=100.0).contains(&psnr), "{psnr}");
     running.shutdown();

@@ -89,6 +89,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
         stream: stream_name.clone(),
         size: (width, height),
         firmware: None,
+        pixel_format: PixelFormat::default(),
     };
     let mut conn = match DisplayConnection::open(&ctx, identity, clock::now().as_micros(), cmd_tx) {
         Ok(conn) => conn,

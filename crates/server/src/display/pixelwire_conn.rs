@@ -235,6 +235,7 @@ fn on_event(
                 stream: stream_name.clone(),
                 size: (u32::from(hello.width), u32::from(hello.height)),
                 firmware: Some(hello.firmware.as_str().to_string()),
+                pixel_format: hello.pixel_format,
             };
             let mut conn = match DisplayConnection::open(ctx, identity, now, cmd_tx.clone()) {
                 Ok(conn) => conn,

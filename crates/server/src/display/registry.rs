@@ -171,6 +171,7 @@ mod tests {
             stream: "s".into(),
             size: (8, 8),
             firmware: None,
+            pixel_format: PixelFormat::default(),
         };
         DisplayHandle {
             conn: reg.next_conn(),
