@@ -185,7 +185,8 @@ pub type Router = Box<dyn FnMut(&Hello) -> Result<Admission, Refusal> + Send>;
 /// carrying one whole panel row in RAW if that is smaller. Anything less cannot stage the RECTs the
 /// encoder cuts a rectangle into.
 pub fn min_frame_buffer_bytes(hello: &Hello) -> u32 {
-    let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + 2 * u32::from(hello.width);
+    let raw_row = hello.pixel_format.row_bytes(usize::from(hello.width)) as u32;
+    let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + raw_row;
     pixelwire_proto::message::HEADER_LEN as u32 + row.min(u32::from(hello.max_packet_bytes))
 }
 
