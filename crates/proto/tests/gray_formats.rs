@@ -146,9 +146,9 @@ fn content(format: PixelFormat, w: usize, h: usize, seed: u32) -> Vec<u16> {
     (0..w * h)
         .map(|i| {
             let (x, y) = ((i % w) as u32, (i / w) as u32);
-            let v = if (x / 5 + y / 3 + seed) % 4 == 0 {
+            let v = if (x / 5 + y / 3 + seed).is_multiple_of(4) {
                 max
-            } else if y % 3 == 0 {
+            } else if y.is_multiple_of(3) {
                 x * (max + 1) / w as u32
             } else if (x ^ y ^ seed) % 7 < 2 {
                 (x.wrapping_mul(2_654_435_761) >> 7) ^ y
