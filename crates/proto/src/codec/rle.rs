@@ -47,8 +47,17 @@ impl Out<'_> {
                 .get_mut(self.pos..end)
                 .ok_or(EncodeFail::DoesNotFit)?;
             dst[0] = (chunk.len() - 1) as u8;
-            for (p, d) in chunk.iter().zip(dst[1..].chunks_exact_mut(self.unit)) {
-                d.copy_from_slice(&self.format.unit_to_bytes(*p)[..self.unit]);
+            match self.format {
+                PixelFormat::Rgb565(order) => {
+                    for (p, d) in chunk.iter().zip(dst[1..].chunks_exact_mut(2)) {
+                        d.copy_from_slice(&order.to_bytes(*p));
+                    }
+                }
+                _ => {
+                    for (p, d) in chunk.iter().zip(dst[1..].iter_mut()) {
+                        *d = *p as u8;
+                    }
+                }
             }
             self.pos = end;
         }
