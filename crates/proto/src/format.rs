@@ -199,7 +199,11 @@ impl PixelFormat {
             Self::Rgb565(_) => 0,
             Self::Gray8 => row.get(x).map_or(0, |&b| u16::from(b)),
             Self::Gray4 => row.get(x / 2).map_or(0, |&b| {
-                u16::from(if x.is_multiple_of(2) { b >> 4 } else { b & 0x0F })
+                u16::from(if x.is_multiple_of(2) {
+                    b >> 4
+                } else {
+                    b & 0x0F
+                })
             }),
             Self::Mono1 => row
                 .get(x / 8)

@@ -39,7 +39,7 @@ pub struct EmuOptions {
     /// Round-trip time added by the emulated link, ms.
     #[arg(long, value_name = "N", default_value_t = 0.0)]
     pub rtt_ms: f64,
-    /// SPI clock of the emulated panel, MHz (pixel push time = pixels × 16 / clock); 0 = instant.
+    /// SPI clock of the emulated panel, MHz (pixel push time = pixels × bits per pixel / clock); 0 = instant.
     #[arg(long, value_name = "MHZ", default_value_t = 40.0)]
     pub spi_mhz: f64,
     /// Write the panel to this PNG at every report and on exit.
@@ -241,8 +241,12 @@ impl Emulator {
         pixelwire_proto::Stats {
             fps_centi: ((self.panel.frames as f64 / secs) * 100.0).min(f64::from(u16::MAX)) as u16,
             decode_us: 0,
-            panel_us: panel::spi_time(self.window_pixels / frames, self.opts.spi_mhz).as_micros()
-                as u32,
+            panel_us: panel::spi_time(
+                self.window_pixels / frames,
+                self.opts.format.bits_per_pixel(),
+                self.opts.spi_mhz,
+            )
+            .as_micros() as u32,
             rssi_dbm: 0,
             free_heap_bytes: 0,
             panel_pixels_per_s: px_per_s.min(f64::from(u32::MAX)) as u32,
@@ -377,7 +381,7 @@ impl Emulator {
                         }
                         let px = self.panel.take_pixels();
                         self.window_pixels += px;
-                        panel_free = Instant::now() + panel::spi_time(px, self.opts.spi_mhz);
+                        panel_free = Instant::now() + panel::spi_time(px, self.opts.format.bits_per_pixel(), self.opts.spi_mhz);
                     }
                 }
                 _ = tokio::time::sleep_until(wake_dev) => {

@@ -183,11 +183,12 @@ impl PixelSink for EmuPanel {
     }
 }
 
-/// Time to clock `pixels` RGB565 pixels out over SPI at `mhz` (0 = instant).
-pub fn spi_time(pixels: u64, mhz: f64) -> Duration {
+/// Time to clock `pixels` pixels of `bits_per_pixel` (16 for RGB565, 1 for mono) out over SPI at
+/// `mhz` (0 = instant).
+pub fn spi_time(pixels: u64, bits_per_pixel: u32, mhz: f64) -> Duration {
     if mhz <= 0.0 {
         Duration::ZERO
     } else {
-        Duration::from_secs_f64(pixels as f64 * 16.0 / (mhz * 1e6))
+        Duration::from_secs_f64(pixels as f64 * f64::from(bits_per_pixel) / (mhz * 1e6))
     }
 }
