@@ -173,26 +173,31 @@ impl<'a> Pixels<'a> {
     }
 }
 
-/// Calls `f` with every codec unit of row `r` of `px` in `format`, left to right: the pixel values
-/// themselves (masked to the format's depth) when a unit is one pixel, else bytes packed with
-/// [`PixelFormat::pack_unit`]. Stops at `f`'s first error.
+/// Calls `f` with the codec units of row `r` of `px` in `format`, left to right, in slices: for
+/// RGB565 the row itself (one call, no copy), else up to 64 units at a time, the grey values masked
+/// to their depth or packed with [`PixelFormat::pack_unit`]. Stops at `f`'s first error. Slices keep
+/// the encoders' per-unit loops free of calls.
 #[inline]
-pub(crate) fn for_each_unit<E>(
+pub(crate) fn for_each_unit_slice<E>(
     px: &Pixels<'_>,
     r: usize,
     format: PixelFormat,
-    mut f: impl FnMut(u16) -> Result<(), E>,
+    mut f: impl FnMut(&[u16]) -> Result<(), E>,
 ) -> Result<(), E> {
     let row = px.row(r);
-    if format.x_align() == 1 {
-        let mask = format.max_value();
-        for &p in row {
-            f(p & mask)?;
+    if format.is_rgb565() {
+        return f(row);
+    }
+    let mut buf = [0u16; 64];
+    let units = format.row_units(row.len());
+    let mut i = 0;
+    while i < units {
+        let n = (units - i).min(buf.len());
+        for (k, d) in buf[..n].iter_mut().enumerate() {
+            *d = format.pack_unit(row, i + k);
         }
-    } else {
-        for i in 0..format.row_units(row.len()) {
-            f(format.pack_unit(row, i))?;
-        }
+        f(&buf[..n])?;
+        i += n;
     }
     Ok(())
 }

@@ -11,7 +11,7 @@
 //! ```
 //! The tokens must produce exactly the rectangle's units (rows are one sequence).
 
-use super::{EncodeFail, PixelRun, Pixels, for_each_unit};
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
 use crate::ProtoError;
 use crate::format::PixelFormat;
 
@@ -37,17 +37,19 @@ impl PaletteBuilder {
     /// than 16.
     fn add_row(&mut self, px: &Pixels<'_>, r: usize, format: PixelFormat) -> bool {
         let mut last = None;
-        for_each_unit(px, r, format, |p| {
-            if last == Some(p) {
-                return Ok(());
-            }
-            last = Some(p);
-            if !self.colors[..self.n].contains(&p) {
-                if self.n == MAX_COLORS {
-                    return Err(());
+        for_each_unit_slice(px, r, format, |units| {
+            for &p in units {
+                if last == Some(p) {
+                    continue;
                 }
-                self.colors[self.n] = p;
-                self.n += 1;
+                last = Some(p);
+                if !self.colors[..self.n].contains(&p) {
+                    if self.n == MAX_COLORS {
+                        return Err(());
+                    }
+                    self.colors[self.n] = p;
+                    self.n += 1;
+                }
             }
             Ok(())
         })
@@ -115,16 +117,18 @@ pub fn encode(
     let mut cur: Option<(u16, usize)> = None;
     let mut cur_idx = 0usize;
     for r in 0..px.height {
-        for_each_unit(&px, r, format, |p| {
-            match cur {
-                Some((c, ref mut len)) if c == p => *len += 1,
-                _ => {
-                    if let Some((_, len)) = cur {
-                        emit(cur_idx, len, &mut pos)?;
+        for_each_unit_slice(&px, r, format, |units| {
+            for &p in units {
+                match cur {
+                    Some((c, ref mut len)) if c == p => *len += 1,
+                    _ => {
+                        if let Some((_, len)) = cur {
+                            emit(cur_idx, len, &mut pos)?;
+                        }
+                        // present by construction of `pal`
+                        cur_idx = pal[..n].iter().position(|&c| c == p).unwrap_or(0);
+                        cur = Some((p, 1));
                     }
-                    // present by construction of `pal`
-                    cur_idx = pal[..n].iter().position(|&c| c == p).unwrap_or(0);
-                    cur = Some((p, 1));
                 }
             }
             Ok(())

@@ -2,7 +2,7 @@
 //! in the device's pixel order, or the grey rows packed as [`crate::PixelFormat`] says (one byte
 //! per 1, 2 or 8 pixels, each row starting on a byte). The fallback every device must decode.
 
-use super::{EncodeFail, PixelRun, Pixels, for_each_unit};
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
 use crate::format::PixelFormat;
 
 /// Writes `px` uncompressed; fails with `DoesNotFit` if `out` is shorter than
@@ -26,11 +26,11 @@ pub fn encode(
     }
     let mut pos = 0;
     for r in 0..px.height {
-        let _ = for_each_unit::<()>(&px, r, format, |u| {
-            if let Some(d) = out.get_mut(pos) {
+        let _ = for_each_unit_slice::<()>(&px, r, format, |units| {
+            for (d, &u) in out.get_mut(pos..).unwrap_or(&mut []).iter_mut().zip(units) {
                 *d = u as u8;
             }
-            pos += 1;
+            pos += units.len();
             Ok(())
         });
     }

@@ -11,7 +11,7 @@
 //! The tokens must produce exactly the rectangle's units; a token that would overshoot is an
 //! error. Decoding costs one branch per token and a copy or fill per unit, which suits a 160 MHz MCU.
 
-use super::{EncodeFail, PixelRun, Pixels, for_each_unit};
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
 use crate::ProtoError;
 use crate::format::PixelFormat;
 
@@ -158,7 +158,17 @@ pub fn encode(
         run_len: 0,
     };
     for r in 0..px.height {
-        for_each_unit(&px, r, format, |u| t.push(u))?;
+        for_each_unit_slice(&px, r, format, |units| {
+            for &u in units {
+                // The common case inline: the run goes on.
+                if t.run_len > 0 && u == t.run_px {
+                    t.run_len += 1;
+                } else {
+                    t.push(u)?;
+                }
+            }
+            Ok(())
+        })?;
     }
     t.finish()
 }
