@@ -240,3 +240,28 @@ fn a_device_that_declares_no_format_gets_rgb565() {
     check(format, &o);
     assert_eq!(o.panel.len(), 64 * 32 * 2);
 }
+
+/// The figures in BENCHMARKS.md ("grey and mono panels"): bytes sent and PSNR per format for the
+/// same 128x64 source and link. `cargo test -p pixelwire-core --test sim_gray -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore = "prints figures; run by hand"]
+fn figures_per_format() {
+    for format in [
+        PixelFormat::Rgb565(PixelOrder::BigEndian),
+        PixelFormat::Gray8,
+        PixelFormat::Gray4,
+        PixelFormat::Mono1,
+    ] {
+        for dither in [Dither::None, Dither::Ordered] {
+            let o = run(format, 128, 64, 100_000.0, dither);
+            check(format, &o);
+            println!(
+                "| {} | {dither:?} | {} | {:.1} |",
+                format.name(),
+                o.bytes,
+                o.psnr_db.unwrap_or(f64::NAN)
+            );
+        }
+    }
+}
