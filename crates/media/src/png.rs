@@ -128,6 +128,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_grey_panel_previews_as_grey_levels() {
+        let img = Rgb565Image {
+            width: 3,
+            height: 1,
+            px: vec![0, 7, 15],
+        };
+        let png = panel_png(&img, PixelFormat::Gray4).unwrap();
+        let (w, h, rgba) = decode_rgba(&png).unwrap();
+        assert_eq!((w, h), (3, 1));
+        assert_eq!(rgba, [0, 0, 0, 255, 119, 119, 119, 255, 255, 255, 255, 255]);
+        // RGB565 stays RGB
+        let img = Rgb565Image::filled(1, 1, 0xF800);
+        let (_, _, rgb) = decode_rgb(&panel_png(&img, PixelFormat::default()).unwrap()).unwrap();
+        assert_eq!(rgb, [255, 0, 0]);
+    }
+
+    #[test]
     fn a_frame_written_as_png_reads_back_exactly() {
         let rgba: Vec<u8> = (0..6 * 4u32)
             .flat_map(|i| [(i * 10) as u8, (i * 3) as u8, 200, 255])
