@@ -217,6 +217,10 @@ impl UpdateEncoder {
         update: &mut UpdateBytes,
         outcome: &mut RectOutcome,
     ) {
+        let unit_format = match *format {
+            WireFormat::Pixelwire { format, .. } => format,
+            WireFormat::Legacy { .. } => PixelFormat::default(),
+        };
         let cap = match format {
             // A RECT never carries more than the device can stage in one frame.
             WireFormat::Pixelwire { .. } => format.payload_cap().min(
@@ -226,12 +230,9 @@ impl UpdateEncoder {
             ),
             WireFormat::Legacy { .. } => format.payload_cap(),
         }
-        .max(2);
+        // At least one unit (the smallest frame buffer a device may declare holds one RAW row).
+        .max(unit_format.unit_bytes());
         // Columns of whole wire units (bytes of 2 or 8 grey pixels stay whole).
-        let unit_format = match *format {
-            WireFormat::Pixelwire { format, .. } => format,
-            WireFormat::Legacy { .. } => PixelFormat::default(),
-        };
         let col_w = ((cap / unit_format.unit_bytes()).max(1) * usize::from(unit_format.x_align()))
             .min(u32::MAX as usize) as u32;
         let mut x = 0;
@@ -643,6 +644,34 @@ mod tests {
             frames += 1;
         }
         assert!(frames > 10, "{frames} frames");
+    }
+
+    /// The smallest frame buffer a mono device may declare (one RAW row: 4 + 9 + 1 bytes for a
+    /// panel 8 pixels wide) still takes every frame a step further, whatever codec wins.
+    #[test]
+    fn a_mono_panel_with_the_smallest_frame_buffer_makes_progress() {
+        let mut img = Rgb565Image::filled(8, 40, 0);
+        for y in 0..20 {
+            img.px[y * 8] = 1;
+        }
+        let fmt = WireFormat::Pixelwire {
+            format: PixelFormat::Mono1,
+            codecs: CodecSet::all(),
+            max_packet_bytes: 64,
+        };
+        let mut enc = UpdateEncoder::new();
+        let mut rows_sent = 0;
+        let mut frames = 0;
+        while rows_sent < 40 {
+            let mut u = UpdateBytes::with_limits(usize::MAX, 14);
+            let r = Rect::new(0, rows_sent, 8, 40 - rows_sent);
+            let out = enc.encode_rect(&fmt, &img, r, QualityLevel::EXACT, &mut u);
+            assert!(!out.sent.is_empty(), "frame {frames} sent nothing");
+            assert!(u.payload <= 14);
+            rows_sent += out.sent.iter().map(|p| p.h).sum::<u32>();
+            frames += 1;
+        }
+        assert_eq!(frames, 40);
     }
 
     #[test]
