@@ -215,9 +215,7 @@ impl Decoder {
                 }
                 let hdr = RectHeader::decode(&self.rect)?;
                 if hdr.x % self.format.x_align() != 0 {
-                    return Err(ProtoError::BadField(
-                        "rect x not aligned to the pixel format",
-                    ));
+                    return Err(ProtoError::BadField("rect x alignment"));
                 }
                 let payload_left = len - RECT_FIELDS_LEN as u16;
                 self.state = State::RectBody {

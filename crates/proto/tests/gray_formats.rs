@@ -323,9 +323,7 @@ fn unaligned_x_and_wrong_unit_counts_are_errors() {
     let mut d = Decoder::new(1024).with_format(PixelFormat::Mono1);
     assert_eq!(
         d.feed(msg).find_map(Result::err),
-        Some(ProtoError::BadField(
-            "rect x not aligned to the pixel format"
-        ))
+        Some(ProtoError::BadField("rect x alignment"))
     );
     // gray4 at x=4 is aligned, but one byte holds 2 pixels, so 8 pixels need 4 bytes, not 1.
     let mut d = Decoder::new(1024).with_format(PixelFormat::Gray4);
