@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::NoDelay;
+use common::{NoDelay, Pipe};
 use embedded_hal_async::spi::{ErrorType, Operation, SpiDevice};
 use pixelwire_core::{
     DisplaySession, Dither, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
@@ -34,37 +34,6 @@ use std::task::{Context, Poll, Waker};
 
 const EPOCH_US: u64 = 1_700_000_000_000_000;
 const SPI_HZ: u64 = 8_000_000;
-
-/// One direction of the link: FIFO, fixed rate and delay, 1460-byte segments.
-struct Pipe {
-    bytes_per_s: f64,
-    delay_us: u64,
-    busy_until: u64,
-    queue: VecDeque<(u64, Vec<u8>)>,
-}
-
-impl Pipe {
-    fn send(&mut self, now: u64, bytes: &[u8]) {
-        for seg in bytes.chunks(1460) {
-            let start = self.busy_until.max(now);
-            self.busy_until = start + (seg.len() as f64 / self.bytes_per_s * 1e6) as u64;
-            self.queue
-                .push_back((self.busy_until + self.delay_us, seg.to_vec()));
-        }
-    }
-
-    fn next(&self) -> Option<u64> {
-        self.queue.front().map(|(t, _)| *t)
-    }
-
-    fn take_due(&mut self, now: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.queue.front().is_some_and(|(t, _)| *t <= now) {
-            out.extend(self.queue.pop_front().map(|(_, b)| b).unwrap_or_default());
-        }
-        out
-    }
-}
 
 struct World {
     now: u64,
@@ -344,18 +313,8 @@ fn run(height: u16, link_bytes_per_s: f64, dither: Dither, staging_bytes: usize)
         wake: u64::MAX,
         rng: 0x2545_F491_4F6C_DD1D,
         server,
-        down: Pipe {
-            bytes_per_s: link_bytes_per_s,
-            delay_us: 5_000,
-            busy_until: 0,
-            queue: VecDeque::new(),
-        },
-        up: Pipe {
-            bytes_per_s: link_bytes_per_s,
-            delay_us: 5_000,
-            busy_until: 0,
-            queue: VecDeque::new(),
-        },
+        down: Pipe::new(link_bytes_per_s, 5_000),
+        up: Pipe::new(link_bytes_per_s, 5_000),
         device_rx: VecDeque::new(),
         glass: glass.clone(),
         width: u32::from(width),
