@@ -272,7 +272,7 @@
     setText(c.f.inflight, num(d.frames_in_flight));
     setText(c.f.cap, isNum(d.capacity_kbytes_per_s) ? unit(d.capacity_kbytes_per_s, 0, 'kB/s') : 'measuring…');
     setText(c.f.rtt, unit(d.rtt_ms, 1, 'ms'));
-    setText(c.f.panel, size(d.width, d.height));
+    setText(c.f.panel, size(d.width, d.height) + (d.pixel_format && d.pixel_format !== 'rgb565' ? ` ${d.pixel_format}` : ''));
     setText(c.f.conn, duration(d.connected_s));
     setText(c.f.sent, `${num(d.frames_sent)} / ${num(d.frames_presented)}`);
     setText(c.sentBytes, `${bytes(d.bytes_sent)} sent`);

@@ -6,6 +6,7 @@
 //! * byte 0: bit 0 pixel order, bits 1..=3 panel width class, bits 4..=6 height class, bit 7 whether
 //!   to feed a WELCOME first (so the fuzzer starts past the handshake half of the time);
 //! * bytes 1..=2: `max_packet_bytes` (LE, raised to the protocol minimum of 64);
+//! * byte 3: the pixel format, `% 8`: 5 gray8, 6 gray4, 7 mono1, else RGB565 in byte 0's order;
 //! * then chunks: `len: u8`, `dt: u8` (time advance, ms), `len` bytes of server input. A chunk of
 //!   length 0 runs `handle_timeout` instead. Transmit bytes are drained after every step.
 //!
@@ -18,7 +19,8 @@ use libfuzzer_sys::fuzz_target;
 use pixelwire_fuzz::Input;
 use pixelwire_proto::message::MIN_PACKET_BYTES;
 use pixelwire_proto::{
-    CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PROTOCOL_VERSION, PixelOrder,
+    CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PROTOCOL_VERSION, PixelFormat,
+    PixelOrder,
     ShortStr, Welcome,
 };
 
@@ -33,11 +35,17 @@ fuzz_target!(|data: &[u8]| {
     let width = [1u16, 2, 7, 16, 24, 32, 64, 80][usize::from((flags >> 1) & 7)];
     let height = [1u16, 3, 8, 12, 16, 20, 40, 60][usize::from((flags >> 4) & 7)];
     let max_packet_bytes = input.u16().max(MIN_PACKET_BYTES);
+    let format = match input.u8() % 8 {
+        5 => PixelFormat::Gray8,
+        6 => PixelFormat::Gray4,
+        7 => PixelFormat::Mono1,
+        _ => PixelFormat::Rgb565(order),
+    };
     let hello = Hello {
         version: PROTOCOL_VERSION,
         width,
         height,
-        pixel_order: order,
+        pixel_format: format,
         codecs: CodecSet::all(),
         max_packet_bytes,
         frame_buffer_bytes: 0,
@@ -45,8 +53,8 @@ fuzz_target!(|data: &[u8]| {
         device_id: ShortStr::truncating("fuzz-device"),
         firmware: ShortStr::truncating("fuzz"),
     };
-    let n = usize::from(width) * usize::from(height) * 2;
-    let mut sink = DoubleBuffer::new(width, height, vec![0u8; n], vec![0u8; n]);
+    let n = format.frame_bytes(usize::from(width), usize::from(height));
+    let mut sink = DoubleBuffer::with_format(width, height, format, vec![0u8; n], vec![0u8; n]);
     let mut now_us = 1_000_000u64;
     let mut session = DeviceSession::new(hello, now_us);
     // The server's view of what the device sends.

@@ -22,7 +22,8 @@ use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent
 use pixelwire_fuzz::Input;
 use pixelwire_proto::message::MIN_PACKET_BYTES;
 use pixelwire_proto::{
-    Ack, CodecSet, Decoder, Event, FramebufferWriter, Hello, PROTOCOL_VERSION, PixelOrder, ShortStr,
+    Ack, CodecSet, Decoder, Event, FramebufferWriter, Hello, PROTOCOL_VERSION, PixelFormat,
+    ShortStr,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,11 +101,7 @@ fuzz_target!(|data: &[u8]| {
             version: PROTOCOL_VERSION,
             width: [1u16, 5, 16, 24, 32, 40, 64, 96][usize::from(input.u8() & 7)],
             height: [1u16, 3, 8, 16, 24, 30, 48, 64][usize::from(input.u8() & 7)],
-            pixel_order: if input.u8() & 1 == 0 {
-                PixelOrder::BigEndian
-            } else {
-                PixelOrder::LittleEndian
-            },
+            pixel_format: PixelFormat::ALL[usize::from(input.u8() % 5)],
             codecs,
             max_packet_bytes: input.u16().max(MIN_PACKET_BYTES),
             frame_buffer_bytes: u32::from(input.u16()),
@@ -123,11 +120,12 @@ fuzz_target!(|data: &[u8]| {
         let n = hello.encode(&mut buf).expect("a HELLO fits 128 bytes");
         session.handle_input(now, &buf[..n]);
         assert!(matches!(session.poll_event(), Some(SessionEvent::Ready(_))));
-        let px = usize::from(hello.width) * usize::from(hello.height) * 2;
+        let format = hello.pixel_format;
+        let px = format.frame_bytes(usize::from(hello.width), usize::from(hello.height));
         device = Some(DeviceView {
             hello,
-            decoder: Decoder::new(hello.max_packet_bytes),
-            writer: FramebufferWriter::new(hello.width, hello.height),
+            decoder: Decoder::new(hello.max_packet_bytes).with_format(format),
+            writer: FramebufferWriter::with_format(hello.width, hello.height, format),
             fb: vec![0; px],
             agreed: CodecSet::EMPTY,
         });

@@ -23,15 +23,18 @@ use crate::image565::Rgb565Image;
 use crate::quality::QualityLevel;
 use pixelwire_proto::codec::palette;
 use pixelwire_proto::message::RECT_FIELDS_LEN;
-use pixelwire_proto::{Codec, CodecSet, EncodeFail, PixelOrder, Pixels, RectHeader, legacy};
+use pixelwire_proto::{
+    Codec, CodecSet, EncodeFail, PixelFormat, PixelOrder, Pixels, RectHeader, legacy,
+};
 
 /// How updates are framed for a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireFormat {
     /// The pixelwire display protocol.
     Pixelwire {
-        /// The device's pixel byte order.
-        order: PixelOrder,
+        /// The device's pixel format (RGB565 in its byte order, or grey): the images' values are
+        /// in it, and a rectangle's `x` is a multiple of its [`PixelFormat::x_align`].
+        format: PixelFormat,
         /// Codecs the device decodes.
         codecs: CodecSet,
         /// The device's largest RECT payload (fields + codec payload), bytes.
@@ -214,6 +217,10 @@ impl UpdateEncoder {
         update: &mut UpdateBytes,
         outcome: &mut RectOutcome,
     ) {
+        let unit_format = match *format {
+            WireFormat::Pixelwire { format, .. } => format,
+            WireFormat::Legacy { .. } => PixelFormat::default(),
+        };
         let cap = match format {
             // A RECT never carries more than the device can stage in one frame.
             WireFormat::Pixelwire { .. } => format.payload_cap().min(
@@ -223,8 +230,11 @@ impl UpdateEncoder {
             ),
             WireFormat::Legacy { .. } => format.payload_cap(),
         }
-        .max(2);
-        let col_w = (cap / 2).max(1) as u32;
+        // At least one unit (the smallest frame buffer a device may declare holds one RAW row).
+        .max(unit_format.unit_bytes());
+        // Columns of whole wire units (bytes of 2 or 8 grey pixels stay whole).
+        let col_w = ((cap / unit_format.unit_bytes()).max(1) * usize::from(unit_format.x_align()))
+            .min(u32::MAX as usize) as u32;
         let mut x = 0;
         while x < rect.w {
             let pw = col_w.min(rect.w - x);
@@ -282,7 +292,7 @@ impl UpdateEncoder {
         &mut self,
         codec: Codec,
         px: Pixels<'_>,
-        order: PixelOrder,
+        format: PixelFormat,
         cap: usize,
         raw_rows: usize,
     ) -> Option<(usize, usize)> {
@@ -293,13 +303,13 @@ impl UpdateEncoder {
         };
         let mut rows = guess.clamp(1, px.height);
         if codec == Codec::PaletteRle {
-            rows = rows.min(palette::rows_within_palette(px, rows));
+            rows = rows.min(palette::rows_within_palette(px, rows, format));
             if rows == 0 {
                 return None;
             }
         }
         loop {
-            match codec.encode(Pixels { height: rows, ..px }, order, &mut self.scratch) {
+            match codec.encode(Pixels { height: rows, ..px }, format, &mut self.scratch) {
                 Ok(n) => {
                     self.bytes_per_pixel[slot] = Some(n as f32 / (rows * px.width) as f32);
                     // Under half full with rows to spare: one bigger attempt.
@@ -307,14 +317,14 @@ impl UpdateEncoder {
                         let more = ((rows as f32 * cap as f32 * 0.9 / n.max(1) as f32) as usize)
                             .min(px.height);
                         if let Ok(m) =
-                            codec.encode(Pixels { height: more, ..px }, order, &mut self.scratch)
+                            codec.encode(Pixels { height: more, ..px }, format, &mut self.scratch)
                         {
                             self.bytes_per_pixel[slot] = Some(m as f32 / (more * px.width) as f32);
                             return Some((more, m));
                         }
                         // did not fit: redo the smaller band that did
                         return codec
-                            .encode(Pixels { height: rows, ..px }, order, &mut self.scratch)
+                            .encode(Pixels { height: rows, ..px }, format, &mut self.scratch)
                             .ok()
                             .map(|n| (rows, n));
                     }
@@ -337,9 +347,9 @@ impl UpdateEncoder {
         x: u32,
         y: u32,
     ) -> (u32, usize) {
-        let raw_rows = (cap / (px.width * 2)).max(1).min(px.height);
         match *format {
             WireFormat::Legacy { .. } => {
+                let raw_rows = (cap / (px.width * 2)).max(1).min(px.height);
                 self.best_device = DeviceTime::NONE;
                 let n = px.width * raw_rows * 2;
                 self.best.clear();
@@ -359,10 +369,14 @@ impl UpdateEncoder {
                 self.best[..legacy::HEADER_LEN].copy_from_slice(&h.encode());
                 (raw_rows as u32, legacy::HEADER_LEN + n)
             }
-            WireFormat::Pixelwire { order, codecs, .. } => {
+            WireFormat::Pixelwire {
+                format: pf, codecs, ..
+            } => {
                 let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
                 self.scratch.resize(cap, 0);
-                let raw_len = px.width * raw_rows * 2;
+                let row_bytes = pf.row_bytes(px.width);
+                let raw_rows = (cap / row_bytes.max(1)).max(1).min(px.height);
+                let raw_len = row_bytes * raw_rows;
                 let model = self.cost_model;
                 // With a cost model: seconds to the panel per pixel of each candidate, RAW's first.
                 let per_pixel = |m: &CostModel, codec, rows: usize, payload: &[u8], n: usize| {
@@ -374,7 +388,7 @@ impl UpdateEncoder {
                 let mut chosen: Option<(Codec, usize, usize)> = None;
                 let mut chosen_cost = raw_cost;
                 for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
-                    let Some((rows, n)) = self.fit_rows(codec, px, order, cap, raw_rows) else {
+                    let Some((rows, n)) = self.fit_rows(codec, px, pf, cap, raw_rows) else {
                         continue;
                     };
                     let better = match &model {
@@ -408,7 +422,7 @@ impl UpdateEncoder {
                             ..px
                         };
                         // sized for exactly this band
-                        let _ = Codec::Raw.encode(band, order, &mut self.best[head..]);
+                        let _ = Codec::Raw.encode(band, pf, &mut self.best[head..]);
                         (Codec::Raw, raw_rows, raw_len)
                     }
                 };
@@ -434,7 +448,7 @@ mod tests {
 
     fn pw(max: u16) -> WireFormat {
         WireFormat::Pixelwire {
-            order: PixelOrder::BigEndian,
+            format: PixelFormat::Rgb565(PixelOrder::BigEndian),
             codecs: CodecSet::all(),
             max_packet_bytes: max,
         }
@@ -632,12 +646,40 @@ mod tests {
         assert!(frames > 10, "{frames} frames");
     }
 
+    /// The smallest frame buffer a mono device may declare (one RAW row: 4 + 9 + 1 bytes for a
+    /// panel 8 pixels wide) still takes every frame a step further, whatever codec wins.
+    #[test]
+    fn a_mono_panel_with_the_smallest_frame_buffer_makes_progress() {
+        let mut img = Rgb565Image::filled(8, 40, 0);
+        for y in 0..20 {
+            img.px[y * 8] = 1;
+        }
+        let fmt = WireFormat::Pixelwire {
+            format: PixelFormat::Mono1,
+            codecs: CodecSet::all(),
+            max_packet_bytes: 64,
+        };
+        let mut enc = UpdateEncoder::new();
+        let mut rows_sent = 0;
+        let mut frames = 0;
+        while rows_sent < 40 {
+            let mut u = UpdateBytes::with_limits(usize::MAX, 14);
+            let r = Rect::new(0, rows_sent, 8, 40 - rows_sent);
+            let out = enc.encode_rect(&fmt, &img, r, QualityLevel::EXACT, &mut u);
+            assert!(!out.sent.is_empty(), "frame {frames} sent nothing");
+            assert!(u.payload <= 14);
+            rows_sent += out.sent.iter().map(|p| p.h).sum::<u32>();
+            frames += 1;
+        }
+        assert_eq!(frames, 40);
+    }
+
     #[test]
     fn wide_rects_split_into_columns() {
         let img = gradient(1000, 4);
         let mut enc = UpdateEncoder::new();
         let fmt = WireFormat::Pixelwire {
-            order: PixelOrder::LittleEndian,
+            format: PixelFormat::Rgb565(PixelOrder::LittleEndian),
             codecs: CodecSet::EMPTY.with(Codec::Raw),
             max_packet_bytes: 512,
         };

@@ -1,5 +1,7 @@
 //! An RGB565 image in memory: what a display sink computes from a source frame and compares against
-//! its shadow of the panel.
+//! its shadow of the panel. For a grey or monochrome panel the same type holds grey levels
+//! (`0..=PixelFormat::max_value()`), one `u16` per pixel, so change detection, merging and encoding
+//! run unchanged.
 
 use crate::frame::Rect;
 use pixelwire_proto::Pixels;
@@ -64,6 +66,28 @@ impl Rgb565Image {
             out.extend_from_slice(&pixelwire_proto::rgb565_to_rgb888(p));
         }
         out
+    }
+
+    /// Grey levels of `format` widened to 8-bit grey (PNG previews of grey panels).
+    pub fn to_gray8(&self, format: pixelwire_proto::PixelFormat) -> Vec<u8> {
+        self.px.iter().map(|&v| format.gray_to_8bit(v)).collect()
+    }
+
+    /// Parses a packed framebuffer of a grey `format` (`format.frame_bytes(width, height)` bytes,
+    /// as a device or emulator holds it) into grey levels.
+    pub fn from_packed(
+        width: u32,
+        height: u32,
+        bytes: &[u8],
+        format: pixelwire_proto::PixelFormat,
+    ) -> Self {
+        let stride = format.row_bytes(width as usize);
+        let mut px = Vec::with_capacity(width as usize * height as usize);
+        for y in 0..height as usize {
+            let row = bytes.get(y * stride..(y + 1) * stride).unwrap_or(&[]);
+            px.extend((0..width as usize).map(|x| format.unpack(row, x)));
+        }
+        Self { width, height, px }
     }
 
     /// Parses a framebuffer of two bytes per pixel in `order` (what a device or emulator holds).

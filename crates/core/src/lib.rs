@@ -8,11 +8,14 @@ pub mod frame;
 
 pub use frame::{Frame, Rect};
 pub mod color;
+pub mod gray;
 pub mod image565;
 pub mod resize;
 
 pub use color::{ColorCorrection, Dither, Rgb565Converter};
+pub use gray::GrayConverter;
 pub use image565::Rgb565Image;
+pub use pixelwire_proto::PixelFormat;
 pub use resize::{Filter, Fit, FrameResizer};
 pub mod damage;
 pub mod quality;

@@ -10,12 +10,21 @@
 //! damage not yet sent. MSE is over the three colour channels of every panel pixel, peak 255:
 //! `PSNR = 10 log10(255² / MSE)`, capped at [`PSNR_CAP_DB`] for a panel equal to its reference.
 //!
+//! For a grey or monochrome panel the reference is the grey source: the luma the sink quantises
+//! ([`crate::gray`]: the same LUT, then BT.601 weights), and the test image is the shadow's grey
+//! levels widened to 8 bits (`v · 255 / max`: gray4 `v · 17`, mono 0 or 255), over one channel. So
+//! the figure charges what the panel's depth and dither lose against the best grey picture, not the
+//! colour such a panel cannot show; a mono panel dithering a mid-grey scores about 6 dB where a
+//! gray4 panel scores about 30 dB.
+//!
 //! PSNR rather than SSIM: it is additive over tiles, so a per-tile cache of squared errors keeps it
 //! incremental (only tiles whose shadow or reference changed are re-summed), and it is the figure
 //! the targets and the other PSNRs in the project (JPEG, H.264 golden tests) are given in.
 
 use crate::frame::Rect;
+use crate::gray::luma_of;
 use crate::image565::Rgb565Image;
+use pixelwire_proto::PixelFormat;
 
 /// What a panel equal to its reference scores, dB (MSE 0 would be infinite).
 pub const PSNR_CAP_DB: f64 = 100.0;
@@ -107,9 +116,23 @@ fn sse_bytes(refs: &[u8], shown: &[u16], map: impl Fn(u8, u8, u8) -> (u8, u8, u8
         .sum()
 }
 
+/// Squared error of RGBA bytes' luma (after `luts`) against grey levels of `format`.
+#[inline]
+fn sse_gray(refs: &[u8], shown: &[u16], luts: Option<&[[u8; 256]; 3]>, format: PixelFormat) -> u32 {
+    refs.chunks_exact(4)
+        .zip(shown)
+        .map(|(s, &p)| {
+            let d = i32::from(luma_of(s, luts)) - i32::from(format.gray_to_8bit(p));
+            (d * d) as u32
+        })
+        .sum()
+}
+
 /// Per-tile squared errors of a panel against its reference, re-summed only where marked stale.
 #[derive(Debug, Clone)]
 pub struct PanelPsnr {
+    /// The grey format of the panel, `None` for RGB565.
+    gray: Option<PixelFormat>,
     width: u32,
     height: u32,
     tile: u32,
@@ -128,6 +151,7 @@ impl PanelPsnr {
         let tiles_x = width.div_ceil(tile);
         let n = (tiles_x * height.div_ceil(tile)) as usize;
         Self {
+            gray: None,
             width,
             height,
             tile,
@@ -137,6 +161,14 @@ impl PanelPsnr {
             total: 0,
             scratch: vec![0; tiles_x as usize],
         }
+    }
+
+    /// This figure for a panel in `format`: scored against the grey source for the grey formats
+    /// (see the module docs).
+    #[must_use]
+    pub fn with_format(mut self, format: PixelFormat) -> Self {
+        self.gray = (!format.is_rgb565()).then_some(format);
+        self
     }
 
     /// The reference changed everywhere (a new source frame).
@@ -183,10 +215,11 @@ impl PanelPsnr {
         );
         let tiles_x = self.tiles_x as usize;
         // Read as words once for the whole frame (our buffers are always aligned).
-        let words = match luts {
-            None => bytemuck::try_cast_slice::<u8, u32>(reference).ok(),
-            Some(_) => None,
+        let words = match (luts, self.gray) {
+            (None, None) => bytemuck::try_cast_slice::<u8, u32>(reference).ok(),
+            _ => None,
         };
+        let gray = self.gray;
         for (ty, (stale, cached)) in self
             .stale
             .chunks_exact_mut(tiles_x)
@@ -209,6 +242,10 @@ impl PanelPsnr {
                     }
                     let (a, b) = (tx * t, ((tx + 1) * t).min(w));
                     let refs = &reference[(row + a) * 4..(row + b) * 4];
+                    if let Some(f) = gray {
+                        *sum += u64::from(sse_gray(refs, &shown[a..b], luts, f));
+                        continue;
+                    }
                     *sum += u64::from(match (words, luts) {
                         (Some(words), _) => sse_words(&words[row + a..row + b], &shown[a..b]),
                         (None, Some(l)) => sse_bytes(refs, &shown[a..b], |r, g, b| {
@@ -226,7 +263,8 @@ impl PanelPsnr {
                 }
             }
         }
-        Some(psnr_db(self.total, pixels * 3))
+        let channels = if gray.is_some() { 1 } else { 3 };
+        Some(psnr_db(self.total, pixels * channels))
     }
 }
 
@@ -337,6 +375,34 @@ mod tests {
             .update(&src, Some(&luts), &shown)
             .unwrap();
         assert!((db - 14.152).abs() < 1e-3, "{db}");
+    }
+
+    #[test]
+    fn grey_panels_score_against_the_grey_source() {
+        use crate::color::{ColorCorrection, Dither};
+        use crate::gray::GrayConverter;
+        // Mid-grey dithered: mono about 6 dB, gray4 about 30 dB, gray8 exact. A colour the panel
+        // cannot show is not charged: pure red scores against its luma.
+        let (w, h) = (32, 32);
+        for (format, lo, hi) in [
+            (PixelFormat::Mono1, 5.5, 6.5),
+            (PixelFormat::Gray4, 28.0, 32.0),
+            (PixelFormat::Gray8, PSNR_CAP_DB, PSNR_CAP_DB),
+        ] {
+            for color in [[128u8, 128, 128], [255, 0, 0]] {
+                let src = rgba(w, h, |_, _| color);
+                let c = GrayConverter::new(format, ColorCorrection::default(), Dither::Ordered);
+                let mut shown = Rgb565Image::filled(w, h, 0);
+                c.convert(&src, &mut shown);
+                let mut p = PanelPsnr::new(w, h, 16).with_format(format);
+                let db = p.update(&src, None, &shown).unwrap();
+                if color[1] == 128 {
+                    assert!((lo..=hi).contains(&db), "{format:?}: {db:.2} dB");
+                } else {
+                    assert!(db > lo - 1.0, "{format:?} red: {db:.2} dB");
+                }
+            }
+        }
     }
 
     #[test]

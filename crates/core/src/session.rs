@@ -185,7 +185,8 @@ pub type Router = Box<dyn FnMut(&Hello) -> Result<Admission, Refusal> + Send>;
 /// carrying one whole panel row in RAW if that is smaller. Anything less cannot stage the RECTs the
 /// encoder cuts a rectangle into.
 pub fn min_frame_buffer_bytes(hello: &Hello) -> u32 {
-    let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + 2 * u32::from(hello.width);
+    let raw_row = hello.pixel_format.row_bytes(usize::from(hello.width)) as u32;
+    let row = pixelwire_proto::message::RECT_FIELDS_LEN as u32 + raw_row;
     pixelwire_proto::message::HEADER_LEN as u32 + row.min(u32::from(hello.max_packet_bytes))
 }
 
@@ -509,16 +510,22 @@ impl DisplaySession {
             .stopwatch
             .take()
             .unwrap_or_else(|| Box::new(crate::time::NoClock));
-        let mut sink = DisplaySink::new(
+        // The panel gets pixels in the format its HELLO declared, and only that one: a device
+        // that declares none (an older HELLO's 0x00/0x01) is an RGB565 device.
+        let mut sink = DisplaySink::with_format(
             u32::from(hello.width),
             u32::from(hello.height),
+            hello.pixel_format,
             self.cfg.sink,
             stopwatch,
         );
         sink.invalidate();
-        sink.set_decode_cost(DecodeCost::for_firmware(hello.firmware.as_str()));
+        // The measured decode costs are per RGB565 token and pixel; grey units are not priced.
+        if hello.pixel_format.is_rgb565() {
+            sink.set_decode_cost(DecodeCost::for_firmware(hello.firmware.as_str()));
+        }
         let format = WireFormat::Pixelwire {
-            order: hello.pixel_order,
+            format: hello.pixel_format,
             codecs,
             max_packet_bytes: hello.max_packet_bytes,
         };

@@ -1,12 +1,21 @@
 //! The per-display sink core shared by both display protocols: turns source frames into the
-//! panel's RGB565 (resize, colour LUT, dither), finds what differs from what the panel shows, picks a
-//! quality level and byte budget from the measured link, and encodes the update.
+//! panel's pixel format (resize, colour LUT, dither; RGB565, or grey levels for a grey or monochrome
+//! panel, [`crate::gray`]), finds what differs from what the panel shows, picks a quality level and
+//! byte budget from the measured link, and encodes the update.
+//!
+//! For grey formats the images hold grey levels instead of RGB565 values and everything else runs
+//! unchanged, with three differences: quality stays exact (the coarser levels drop RGB565 bits,
+//! meaningless for grey, and a grey panel's frames are small), tiles are a multiple of 8 pixels wide
+//! and every rectangle is widened to whole wire bytes (its `x` a multiple of the pixels per byte,
+//! as the protocol requires, and its right edge too unless that is the panel's), and the quality
+//! figure scores against the grey source ([`crate::psnr`]).
 
 use crate::color::{ColorCorrection, Dither, Rgb565Converter};
 use crate::damage::DamageTracker;
 use crate::decode_cost::{CostModel, DecodeCost, DeviceTime};
 use crate::encode::{EncodeStats, UpdateBytes, UpdateEncoder, WireFormat};
 use crate::frame::Frame;
+use crate::gray::GrayConverter;
 use crate::image565::Rgb565Image;
 use crate::merge::merge_tiles;
 use crate::psnr::PanelPsnr;
@@ -14,6 +23,30 @@ use crate::quality::QualityLevel;
 use crate::rate::{RateConfig, RateController};
 use crate::resize::{Filter, Fit, FrameResizer};
 use crate::time::{Stopwatch, Timestamp};
+use pixelwire_proto::PixelFormat;
+
+/// The conversion from RGBA to the panel's pixel values.
+#[derive(Debug, Clone)]
+enum PanelConverter {
+    Rgb565(Rgb565Converter),
+    Gray(GrayConverter),
+}
+
+impl PanelConverter {
+    fn convert(&self, rgba: &[u8], out: &mut Rgb565Image) {
+        match self {
+            Self::Rgb565(c) => c.convert(rgba, out),
+            Self::Gray(c) => c.convert(rgba, out),
+        }
+    }
+
+    fn luts(&self) -> Option<&[[u8; 256]; 3]> {
+        match self {
+            Self::Rgb565(c) => c.luts(),
+            Self::Gray(c) => c.luts(),
+        }
+    }
+}
 
 /// Processing settings of a display sink.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -91,7 +124,8 @@ pub struct Update {
 pub struct DisplaySink {
     cfg: SinkConfig,
     resizer: FrameResizer,
-    converter: Rgb565Converter,
+    format: PixelFormat,
+    converter: PanelConverter,
     /// The panel-sized RGBA frame the target was converted from: the reference of `psnr`.
     rgba: Vec<u8>,
     target: Rgb565Image,
@@ -117,15 +151,35 @@ impl std::fmt::Debug for DisplaySink {
 }
 
 impl DisplaySink {
-    /// A sink for a `width × height` panel.
+    /// A sink for a `width × height` RGB565 panel.
     pub fn new(width: u32, height: u32, cfg: SinkConfig, stopwatch: Box<dyn Stopwatch>) -> Self {
+        Self::with_format(width, height, PixelFormat::default(), cfg, stopwatch)
+    }
+
+    /// A sink for a `width × height` panel in `format` (the device's HELLO `pixel_format`).
+    pub fn with_format(
+        width: u32,
+        height: u32,
+        format: PixelFormat,
+        mut cfg: SinkConfig,
+        stopwatch: Box<dyn Stopwatch>,
+    ) -> Self {
+        let converter = if format.is_rgb565() {
+            PanelConverter::Rgb565(Rgb565Converter::new(cfg.correction, cfg.dither))
+        } else {
+            cfg.rate.max_level = QualityLevel::EXACT;
+            // Tiles of whole bytes for every sub-byte format, so aligned rectangles stay in theirs.
+            cfg.tile_size = cfg.tile_size.clamp(8, 256).next_multiple_of(8);
+            PanelConverter::Gray(GrayConverter::new(format, cfg.correction, cfg.dither))
+        };
         Self {
             cfg,
             resizer: FrameResizer::new(width, height, cfg.fit, cfg.filter),
-            converter: Rgb565Converter::new(cfg.correction, cfg.dither),
+            format,
+            converter,
             rgba: Vec::new(),
             target: Rgb565Image::filled(width, height, 0),
-            psnr: PanelPsnr::new(width, height, cfg.tile_size),
+            psnr: PanelPsnr::new(width, height, cfg.tile_size).with_format(format),
             frame_seq: None,
             capture_time_us: 0,
             fresh: false,
@@ -222,12 +276,21 @@ impl DisplaySink {
             .filter(|d| !d.paint_over)
             .map(|d| d.rect.area())
             .sum();
-        let rects = merge_tiles(
+        let mut rects = merge_tiles(
             &dirty,
             self.tracker.tile_size(),
             self.tracker.tiles_x(),
             self.rate.bytes_per_pixel(),
         );
+        let align = u32::from(self.format.x_align());
+        if align > 1 {
+            let width = self.target.width;
+            for r in &mut rects {
+                let x0 = r.rect.x - r.rect.x % align;
+                let x1 = r.rect.right().next_multiple_of(align).min(width);
+                r.rect = crate::frame::Rect::new(x0, r.rect.y, x1 - x0, r.rect.h);
+            }
+        }
         let t1 = self.stopwatch.now_us();
         self.encoder
             .set_cost_model(self.decode_cost.and_then(|decode| {
@@ -327,12 +390,18 @@ impl DisplaySink {
         self.tracker.invalidate();
     }
 
-    /// What the panel shows, as far as the server knows.
+    /// The panel's pixel format: what the target and the shadow hold.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    /// What the panel shows, as far as the server knows (RGB565 values, or grey levels for a grey
+    /// [`DisplaySink::format`]).
     pub fn shadow(&self) -> &Rgb565Image {
         self.tracker.shadow()
     }
 
-    /// The latest frame converted to the panel's RGB565.
+    /// The latest frame converted to the panel's RGB565 (or grey levels).
     pub fn target(&self) -> &Rgb565Image {
         &self.target
     }

@@ -4,10 +4,10 @@
 
 use pixelwire_core::psnr::{PSNR_CAP_DB, psnr_db, sse_rect};
 use pixelwire_core::{DisplaySink, Frame, NoClock, SinkConfig, WireFormat};
-use pixelwire_proto::{CodecSet, PixelOrder};
+use pixelwire_proto::{CodecSet, PixelFormat, PixelOrder};
 
 const FORMAT: WireFormat = WireFormat::Pixelwire {
-    order: PixelOrder::BigEndian,
+    format: PixelFormat::Rgb565(PixelOrder::BigEndian),
     codecs: CodecSet::all(),
     max_packet_bytes: 8192,
 };

@@ -8,7 +8,7 @@
 use pixelwire_core::{
     DisplaySink, Fit, Frame, NoClock, QualityLevel, RateConfig, SinkConfig, WireFormat,
 };
-use pixelwire_proto::{CodecSet, PixelOrder};
+use pixelwire_proto::{CodecSet, PixelFormat, PixelOrder};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -79,7 +79,7 @@ fn frame(w: u32, h: u32, n: u64) -> Frame {
 fn sink_peak(w: u32, h: u32, cfg: SinkConfig, frames: &[Frame]) -> usize {
     let _one = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
     let format = WireFormat::Pixelwire {
-        order: PixelOrder::BigEndian,
+        format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 8192,
     };

@@ -7,7 +7,8 @@ use pixelwire_core::{
     Timestamp, display_memory_bytes,
 };
 use pixelwire_proto::{
-    CodecSet, Decoder, DeviceSession, DoubleBuffer, ErrorCode, Event, Hello, PixelOrder, ShortStr,
+    CodecSet, Decoder, DeviceSession, DoubleBuffer, ErrorCode, Event, Hello, PixelFormat,
+    PixelOrder, ShortStr,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +18,7 @@ fn hello(id: &str, w: u16, h: u16, max_packet_bytes: u16, frame_buffer_bytes: u3
         version: 1,
         width: w,
         height: h,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes,
         frame_buffer_bytes,

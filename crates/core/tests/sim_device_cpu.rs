@@ -17,8 +17,8 @@ use pixelwire_core::{
     DecodeCost, DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
 };
 use pixelwire_proto::{
-    Codec, CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelOrder, ShortStr,
-    Stats,
+    Codec, CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelFormat, PixelOrder,
+    ShortStr, Stats,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -131,7 +131,7 @@ fn run(link_bytes_per_s: f64, firmware: &str, seconds_moving: u64) -> Outcome {
         version: 1,
         width: W as u16,
         height: H as u16,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 8192,
         frame_buffer_bytes: 0,

@@ -6,7 +6,9 @@ mod common;
 
 use common::Pipe;
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp};
-use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{
+    CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr,
+};
 use std::sync::Arc;
 
 const W: u32 = 320;
@@ -72,7 +74,7 @@ fn run(
         version: 1,
         width: W as u16,
         height: H as u16,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,

@@ -1,7 +1,7 @@
 //! PNG encoding for snapshots and previews (RGB, 8 bits, fast compression: lossless, so a PNG of a
 //! display shadow is exactly what the panel shows).
 
-use pixelwire_core::{Frame, Rgb565Image};
+use pixelwire_core::{Frame, PixelFormat, Rgb565Image};
 
 /// Why a PNG could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -109,9 +109,40 @@ pub fn rgb565_png(img: &Rgb565Image) -> Result<Vec<u8>, PngError> {
     )
 }
 
+/// A panel image in its pixel format as PNG: RGB for RGB565, 8-bit grey for the grey formats
+/// (levels widened: gray4 `v · 17`, mono 0 or 255), so a preview shows what such a panel shows.
+pub fn panel_png(img: &Rgb565Image, format: PixelFormat) -> Result<Vec<u8>, PngError> {
+    if format.is_rgb565() {
+        return rgb565_png(img);
+    }
+    encode(
+        img.width,
+        img.height,
+        ::png::ColorType::Grayscale,
+        &img.to_gray8(format),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grey_panel_previews_as_grey_levels() {
+        let img = Rgb565Image {
+            width: 3,
+            height: 1,
+            px: vec![0, 7, 15],
+        };
+        let png = panel_png(&img, PixelFormat::Gray4).unwrap();
+        let (w, h, rgba) = decode_rgba(&png).unwrap();
+        assert_eq!((w, h), (3, 1));
+        assert_eq!(rgba, [0, 0, 0, 255, 119, 119, 119, 255, 255, 255, 255, 255]);
+        // RGB565 stays RGB
+        let img = Rgb565Image::filled(1, 1, 0xF800);
+        let (_, _, rgb) = decode_rgb(&panel_png(&img, PixelFormat::default()).unwrap()).unwrap();
+        assert_eq!(rgb, [255, 0, 0]);
+    }
 
     #[test]
     fn a_frame_written_as_png_reads_back_exactly() {

@@ -32,7 +32,8 @@ use pixelwire_panel::{
     Buffers, Clock, Controller, Panel, PanelConfig, Rotation, Runner, RunnerConfig,
 };
 use pixelwire_proto::{
-    Codec, CodecSet, FrameEnd, PROTOCOL_VERSION, PixelOrder, RectHeader, ShortStr, Welcome,
+    Codec, CodecSet, FrameEnd, PROTOCOL_VERSION, PixelFormat, PixelOrder, RectHeader, ShortStr,
+    Welcome,
 };
 use std::convert::Infallible;
 use std::hint::black_box;
@@ -177,7 +178,7 @@ fn frame_stream(img: &Rgb565Image, codecs: CodecSet) -> (Vec<u8>, [u32; 3]) {
     let mut enc = UpdateEncoder::new();
     let mut u = UpdateBytes::with_budget(usize::MAX);
     let fmt = WireFormat::Pixelwire {
-        order: PixelOrder::BigEndian,
+        format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs,
         max_packet_bytes: 8192,
     };

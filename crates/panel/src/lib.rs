@@ -14,7 +14,10 @@
 //!   strip is on the SPI bus;
 //! * [`status`]: the boot/status screen and the one-line overlay shown when a connection drops;
 //! * [`settings`]: the firmware's build-time settings, parsed in `const fn`s;
-//! * `virtual_panel` (feature `host`): a DCS-decoding virtual panel for tests and the emulator.
+//! * [`display`]: what the runner needs of a display, implemented by [`Panel`] (RGB565) and by
+//!   [`ssd1306::Ssd1306`] (monochrome OLED, drawn from a [`packed`] framebuffer);
+//! * `virtual_panel` (feature `host`): a DCS-decoding virtual panel for tests and the emulator;
+//!   `virtual_ssd1306`, the same for the SSD1306.
 //!
 //! The firmware (`firmware/esp32c3`) is glue: it creates the SPI device, the socket and a clock and
 //! hands them to these types. `docs/firmware.md` describes the whole.
@@ -23,17 +26,23 @@
 
 pub mod canvas;
 pub mod dcs;
+pub mod display;
 pub mod driver;
 pub mod framer;
+pub mod packed;
 pub mod present;
 pub mod runner;
 pub mod settings;
+pub mod ssd1306;
 pub mod status;
 pub mod strip;
 #[cfg(feature = "host")]
 pub mod virtual_panel;
+#[cfg(feature = "host")]
+pub mod virtual_ssd1306;
 
 pub use dcs::{ColorOrder, Controller, PanelConfig, Rotation};
+pub use display::Display;
 pub use driver::{Panel, PanelError, Window};
 pub use runner::{Buffers, DeviceHooks, NoHooks, Runner, RunnerConfig, RunnerEvent, SessionEnd};
 #[cfg(feature = "host")]

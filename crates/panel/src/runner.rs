@@ -22,16 +22,14 @@
 #![allow(clippy::result_large_err)]
 
 use crate::Clock;
-use crate::driver::{ErrorOf, Panel};
+use crate::display::Display;
 use crate::framer::{Framer, HEADER_LEN, KIND_FRAME_END, KIND_RECT, Part};
-use crate::present::{PresentError, PresentReport, present};
+use crate::present::{PresentError, PresentReport};
 use embassy_futures::select::{Either, select};
-use embedded_hal::digital::OutputPin;
-use embedded_hal_async::spi::SpiDevice;
 use embedded_io_async::{Read, Write};
 use pixelwire_proto::{
-    CodecSet, DeviceError, DeviceSession, FrameEnd, Hello, PROTOCOL_VERSION, PixelOrder, PixelSink,
-    RectHeader, ShortStr, Stats, Welcome,
+    CodecSet, DeviceError, DeviceSession, FrameEnd, Hello, PROTOCOL_VERSION, PixelSink, RectHeader,
+    ShortStr, Stats, Welcome,
 };
 
 /// Settings of the runner.
@@ -225,25 +223,21 @@ struct Conn<E> {
 }
 
 /// The error type of a runner session.
-pub type EndOf<S, SPI, DC> =
-    SessionEnd<<S as embedded_io_async::ErrorType>::Error, ErrorOf<SPI, DC>>;
+pub type EndOf<S, D> =
+    SessionEnd<<S as embedded_io_async::ErrorType>::Error, <D as Display>::Error>;
 
 /// Runs pixelwire sessions on a panel; see the module docs.
 #[derive(Debug)]
-pub struct Runner<'b, SPI, DC> {
-    panel: Panel<SPI, DC>,
+pub struct Runner<'b, D> {
+    panel: D,
     bufs: Buffers<'b>,
     cfg: RunnerConfig,
     figures: Figures,
 }
 
-impl<'b, SPI, DC> Runner<'b, SPI, DC>
-where
-    SPI: SpiDevice,
-    DC: OutputPin,
-{
+impl<'b, D: Display> Runner<'b, D> {
     /// A runner for `panel` working in `bufs`.
-    pub fn new(panel: Panel<SPI, DC>, bufs: Buffers<'b>, cfg: RunnerConfig) -> Self {
+    pub fn new(panel: D, bufs: Buffers<'b>, cfg: RunnerConfig) -> Self {
         Self {
             panel,
             bufs,
@@ -253,7 +247,7 @@ where
     }
 
     /// The panel (for the status screen between sessions).
-    pub fn panel(&mut self) -> &mut Panel<SPI, DC> {
+    pub fn panel(&mut self) -> &mut D {
         &mut self.panel
     }
 
@@ -264,12 +258,13 @@ where
     }
 
     /// The panel and a strip buffer together.
-    pub fn panel_and_scratch(&mut self) -> (&mut Panel<SPI, DC>, &mut [u8]) {
+    pub fn panel_and_scratch(&mut self) -> (&mut D, &mut [u8]) {
         let [a, _] = &mut self.bufs.strips;
         (&mut self.panel, a)
     }
 
-    /// The HELLO this runner opens with: the panel's real size, big-endian RGB565, every codec the
+    /// The HELLO this runner opens with: the panel's real size and pixel format (big-endian
+    /// RGB565 for a DCS panel), every codec the
     /// protocol crate decodes, and the staging buffer as `frame_buffer_bytes`.
     pub fn hello(&self) -> Hello {
         let staging = self.bufs.staging.len();
@@ -281,7 +276,7 @@ where
             version: PROTOCOL_VERSION,
             width: self.panel.width(),
             height: self.panel.height(),
-            pixel_order: PixelOrder::BigEndian,
+            pixel_format: self.panel.pixel_format(),
             codecs: CodecSet::all(),
             max_packet_bytes: max_packet.min(usize::from(u16::MAX)) as u16,
             frame_buffer_bytes: staging.min(u32::MAX as usize) as u32,
@@ -296,12 +291,7 @@ where
 
     /// Runs one session on a connected `socket` until it ends; returns why. The socket's `read`
     /// must be cancel-safe (embassy-net's `TcpSocket` is): it races a timer and a frame write.
-    pub async fn run<S, C, H>(
-        &mut self,
-        socket: &mut S,
-        clock: &C,
-        hooks: &mut H,
-    ) -> EndOf<S, SPI, DC>
+    pub async fn run<S, C, H>(&mut self, socket: &mut S, clock: &C, hooks: &mut H) -> EndOf<S, D>
     where
         S: Read + Write,
         C: Clock,
@@ -376,7 +366,7 @@ where
         socket: &mut S,
         clock: &C,
         hooks: &mut H,
-    ) -> Result<(), EndOf<S, SPI, DC>>
+    ) -> Result<(), EndOf<S, D>>
     where
         S: Read + Write,
         C: Clock,
@@ -469,7 +459,7 @@ where
         conn: &mut Conn<E>,
         now: u64,
         n: usize,
-    ) -> Result<(), SessionEnd<E, ErrorOf<SPI, DC>>> {
+    ) -> Result<(), SessionEnd<E, D::Error>> {
         let bytes = self.bufs.rx.get(conn.start..conn.start + n).unwrap_or(&[]);
         conn.start += n;
         sess.handle_input(now, bytes, &mut conn.sink)
@@ -482,7 +472,7 @@ where
         conn: &mut Conn<S::Error>,
         socket: &mut S,
         clock: &C,
-    ) -> Result<PresentReport, EndOf<S, SPI, DC>>
+    ) -> Result<PresentReport, EndOf<S, D>>
     where
         S: Read + Write,
         C: Clock,
@@ -502,7 +492,7 @@ where
         let result = if staged.is_empty() {
             Ok(PresentReport::default())
         } else {
-            let shown = core::pin::pin!(present(panel, staged, a, b, clock));
+            let shown = core::pin::pin!(panel.present(staged, a, b, clock));
             let room = rx.get_mut(conn.end..).unwrap_or(&mut []);
             if room.is_empty() || conn.eof || conn.io_err.is_some() {
                 shown.await

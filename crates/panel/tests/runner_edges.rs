@@ -126,7 +126,7 @@ fn frame_end(seq: u32, rects: u16) -> Vec<u8> {
 }
 
 struct Outcome {
-    end: EndOf<ScriptSocket, VirtualSpi, VirtualDc>,
+    end: EndOf<ScriptSocket, Panel<VirtualSpi, VirtualDc>>,
     sent: Vec<Event<'static>>,
     panel: VirtualPanel,
 }

@@ -14,7 +14,7 @@
 
 mod common;
 
-use common::NoDelay;
+use common::{NoDelay, Pipe};
 use embedded_hal_async::spi::{ErrorType, Operation, SpiDevice};
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp};
 use pixelwire_panel::runner::{DeviceHooks, RunnerEvent};
@@ -38,46 +38,6 @@ use std::task::{Context, Poll, Waker};
 const EPOCH_US: u64 = 1_700_000_000_000_000;
 /// SPI clock of the simulated bus.
 const SPI_HZ: u64 = 40_000_000;
-
-/// One direction of the link: FIFO, fixed rate and delay, 1460-byte segments.
-struct Pipe {
-    bytes_per_s: f64,
-    delay_us: u64,
-    busy_until: u64,
-    queue: VecDeque<(u64, Vec<u8>)>,
-}
-
-impl Pipe {
-    fn new(bytes_per_s: f64, delay_us: u64) -> Self {
-        Self {
-            bytes_per_s,
-            delay_us,
-            busy_until: 0,
-            queue: VecDeque::new(),
-        }
-    }
-
-    fn send(&mut self, now: u64, bytes: &[u8]) {
-        for seg in bytes.chunks(1460) {
-            let start = self.busy_until.max(now);
-            self.busy_until = start + (seg.len() as f64 / self.bytes_per_s * 1e6) as u64;
-            self.queue
-                .push_back((self.busy_until + self.delay_us, seg.to_vec()));
-        }
-    }
-
-    fn next(&self) -> Option<u64> {
-        self.queue.front().map(|(t, _)| *t)
-    }
-
-    fn take_due(&mut self, now: u64) -> Vec<u8> {
-        let mut out = Vec::new();
-        while self.queue.front().is_some_and(|(t, _)| *t <= now) {
-            out.extend(self.queue.pop_front().map(|(_, b)| b).unwrap_or_default());
-        }
-        out
-    }
-}
 
 struct World {
     now: u64,

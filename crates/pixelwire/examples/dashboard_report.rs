@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use dashboard_data::{Noise, answers, node_dashboard};
 use pixelwire_core::{Frame, QualityLevel, RateConfig, SinkConfig, WireFormat};
-use pixelwire_proto::{CodecSet, PixelOrder};
+use pixelwire_proto::{CodecSet, PixelFormat, PixelOrder};
 use pixelwire_server::clock::RealStopwatch;
 use pixelwire_server::source::render::dashboard::DashboardScreen;
 
@@ -85,7 +85,7 @@ fn measure(width: u32, height: u32) -> Figures {
         ..SinkConfig::default()
     };
     let pixelwire = WireFormat::Pixelwire {
-        order: PixelOrder::BigEndian,
+        format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 4096,
     };

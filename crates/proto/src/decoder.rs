@@ -8,6 +8,7 @@
 
 use crate::ProtoError;
 use crate::codec::{CodecDecoder, PixelRun};
+use crate::format::PixelFormat;
 use crate::message::{
     Ack, ErrorMsg, FrameEnd, HEADER_LEN, Hello, Kind, MAX_CONTROL_PAYLOAD, Ping, Pong,
     RECT_FIELDS_LEN, RectHeader, Stats, Welcome,
@@ -32,11 +33,12 @@ pub enum Event<'a> {
     Error(ErrorMsg),
     /// A RECT starts; its pixels follow as `Pixels`/`Fill` events, then `RectEnd`.
     RectBegin(RectHeader),
-    /// Pixel bytes of the current rect, in the device's pixel order (may split a pixel).
+    /// Pixel bytes of the current rect as RAW carries them: RGB565 in the device's pixel order
+    /// (may split a pixel), or packed grey rows.
     Pixels(&'a [u8]),
-    /// `count` copies of `pixel` in the current rect.
+    /// `count` copies of one codec unit in the current rect.
     Fill {
-        /// Two bytes in the device's pixel order.
+        /// Two bytes in the device's pixel order (RGB565), or the grey unit byte twice.
         pixel: [u8; 2],
         /// Repeat count.
         count: u32,
@@ -77,6 +79,7 @@ pub struct Decoder {
     control: [u8; MAX_CONTROL_PAYLOAD],
     rect: [u8; RECT_FIELDS_LEN],
     max_rect_payload: u16,
+    format: PixelFormat,
 }
 
 impl Default for Decoder {
@@ -96,7 +99,17 @@ impl Decoder {
             control: [0; MAX_CONTROL_PAYLOAD],
             rect: [0; RECT_FIELDS_LEN],
             max_rect_payload,
+            format: PixelFormat::default(),
         }
+    }
+
+    /// This decoder for RECTs in `format` (the device's HELLO `pixel_format`; RGB565 by
+    /// default): it counts codec units of that format and rejects a RECT whose `x` is not a
+    /// multiple of [`PixelFormat::x_align`].
+    #[must_use]
+    pub fn with_format(mut self, format: PixelFormat) -> Self {
+        self.format = format;
+        self
     }
 
     /// True between messages (no message is partly read).
@@ -201,10 +214,13 @@ impl Decoder {
                     return Ok((n, None));
                 }
                 let hdr = RectHeader::decode(&self.rect)?;
+                if hdr.x % self.format.x_align() != 0 {
+                    return Err(ProtoError::BadField("rect x alignment"));
+                }
                 let payload_left = len - RECT_FIELDS_LEN as u16;
                 self.state = State::RectBody {
                     payload_left,
-                    codec: CodecDecoder::new(hdr.codec, hdr.pixel_count()),
+                    codec: CodecDecoder::new(hdr.codec, self.format, hdr.w, hdr.h),
                 };
                 Ok((n, Some(Event::RectBegin(hdr))))
             }

@@ -78,7 +78,7 @@ impl DeviceSession {
     pub fn new(hello: Hello, now_us: u64) -> Self {
         let mut s = Self {
             hello,
-            decoder: Decoder::new(hello.max_packet_bytes),
+            decoder: Decoder::new(hello.max_packet_bytes).with_format(hello.pixel_format),
             welcome: None,
             tx: [0; TX_CAP],
             tx_len: 0,
@@ -313,10 +313,21 @@ pub struct DoubleBuffer<B: AsMut<[u8]> + AsRef<[u8]>> {
 }
 
 impl<B: AsMut<[u8]> + AsRef<[u8]>> DoubleBuffer<B> {
-    /// Wraps two buffers of `width*height*2` bytes each.
+    /// Wraps two buffers of `width*height*2` bytes each (RGB565).
     pub fn new(width: u16, height: u16, back: B, front: B) -> Self {
+        Self::with_format(width, height, crate::PixelFormat::default(), back, front)
+    }
+
+    /// Wraps two buffers of `format.frame_bytes(width, height)` bytes each.
+    pub fn with_format(
+        width: u16,
+        height: u16,
+        format: crate::PixelFormat,
+        back: B,
+        front: B,
+    ) -> Self {
         Self {
-            writer: crate::FramebufferWriter::new(width, height),
+            writer: crate::FramebufferWriter::with_format(width, height, format),
             back,
             front,
         }

@@ -20,6 +20,7 @@ pub mod codec;
 mod decoder;
 pub mod device;
 mod error;
+mod format;
 mod framebuffer;
 pub mod legacy;
 pub mod message;
@@ -31,6 +32,7 @@ pub use codec::{Codec, CodecSet, EncodeFail, PixelRun, Pixels};
 pub use decoder::{Decoder, Event, Events};
 pub use device::{DeviceError, DeviceSession, DoubleBuffer, PixelSink};
 pub use error::ProtoError;
+pub use format::PixelFormat;
 pub use framebuffer::FramebufferWriter;
 pub use message::{
     Ack, ErrorCode, ErrorMsg, FrameEnd, Hello, Kind, PROTOCOL_VERSION, Ping, Pong, RectHeader,

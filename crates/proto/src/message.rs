@@ -15,7 +15,7 @@
 
 use crate::ProtoError;
 use crate::codec::CodecSet;
-use crate::pixel::PixelOrder;
+use crate::format::PixelFormat;
 use crate::short_str::ShortStr;
 use crate::wire::{Reader, Writer};
 
@@ -104,8 +104,9 @@ pub struct Hello {
     pub width: u16,
     /// Panel height in pixels.
     pub height: u16,
-    /// Byte order of RGB565 pixels on the wire.
-    pub pixel_order: PixelOrder,
+    /// How pixels travel on the wire: RGB565 in a byte order (the only choice before grey
+    /// panels, and what the byte's values `0x00`/`0x01` still mean), grey or monochrome.
+    pub pixel_format: PixelFormat,
     /// Codecs the device decodes. Must include RAW.
     pub codecs: CodecSet,
     /// Largest message payload (RECT fields + codec payload) the device accepts.
@@ -168,7 +169,7 @@ impl Hello {
         w.u16(self.version)?;
         w.u16(self.width)?;
         w.u16(self.height)?;
-        w.u8(self.pixel_order as u8)?;
+        w.u8(self.pixel_format.to_wire())?;
         w.u16(self.codecs.bits())?;
         w.u16(self.max_packet_bytes)?;
         w.u32(self.frame_buffer_bytes)?;
@@ -193,8 +194,8 @@ impl Hello {
         }
         let width = r.u16()?;
         let height = r.u16()?;
-        let pixel_order =
-            PixelOrder::from_wire(r.u8()?).ok_or(ProtoError::BadField("pixel_order"))?;
+        let pixel_format =
+            PixelFormat::from_wire(r.u8()?).ok_or(ProtoError::BadField("pixel_format"))?;
         let codecs = CodecSet::from_bits(r.u16()?);
         let max_packet_bytes = r.u16()?;
         let frame_buffer_bytes = r.u32()?;
@@ -209,7 +210,7 @@ impl Hello {
             version,
             width,
             height,
-            pixel_order,
+            pixel_format,
             codecs,
             max_packet_bytes,
             frame_buffer_bytes,

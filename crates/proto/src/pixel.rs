@@ -6,7 +6,7 @@
 //! so the device never swaps bytes.
 
 /// Byte order of RGB565 pixels on the wire, declared by the device in its HELLO.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[repr(u8)]
 pub enum PixelOrder {
     /// High byte first: what SPI panels take. Wire value `0x00`.

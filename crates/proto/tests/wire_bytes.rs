@@ -24,7 +24,7 @@ fn sample_hello() -> Hello {
         version: 1,
         width: 320,
         height: 240,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 8192,
         frame_buffer_bytes: 65536,
@@ -42,7 +42,7 @@ fn hello_bytes() {
          50 58 57 4c                 # magic PXWL
          01 00                       # version 1
          40 01 f0 00                 # 320 x 240
-         00                          # pixel order: big-endian
+         00                          # pixel format: RGB565 big-endian
          07 00                       # codecs raw|rle|palette_rle
          00 20                       # max_packet_bytes 8192
          00 00 01 00                 # frame_buffer_bytes 65536

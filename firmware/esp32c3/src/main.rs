@@ -158,7 +158,7 @@ impl Link {
 
 type PanelSpi =
     ExclusiveDevice<esp_hal::spi::master::SpiDma<'static, esp_hal::Async>, Output<'static>, Delay>;
-type FwRunner = Runner<'static, PanelSpi, Output<'static>>;
+type FwRunner = Runner<'static, Panel<PanelSpi, Output<'static>>>;
 
 /// Redraws the full status screen (before any image was shown) or the one-line overlay.
 async fn show(runner: &mut FwRunner, link: &Link, image_shown: bool) {

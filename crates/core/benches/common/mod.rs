@@ -13,7 +13,9 @@ use pixelwire_core::{
     UpdateEncoder, WireFormat,
 };
 use pixelwire_proto::message::{HEADER_LEN, RECT_FIELDS_LEN};
-use pixelwire_proto::{Codec, CodecSet, Decoder, FramebufferWriter, PixelOrder, RectHeader};
+use pixelwire_proto::{
+    Codec, CodecSet, Decoder, FramebufferWriter, PixelFormat, PixelOrder, RectHeader,
+};
 use std::path::PathBuf;
 
 /// Rows per band, and the tile side for PALETTE_RLE.
@@ -210,7 +212,7 @@ pub fn encode_update(
     codecs: CodecSet,
 ) -> UpdateBytes {
     let format = WireFormat::Pixelwire {
-        order: PixelOrder::BigEndian,
+        format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs,
         max_packet_bytes: DIRTY_MAX_PACKET_BYTES,
     };

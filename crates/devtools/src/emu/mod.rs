@@ -5,7 +5,9 @@
 //! and reconnects with backoff, keeping the last image. `--legacy` parses the seed-000 protocol
 //! exactly like the sketch instead. `--panel` (with `--rotation`, `--glass`) sends every frame
 //! through the firmware's panel driver to a virtual ILI9341/ST7789/ST7735, so snapshots show what
-//! that panel would show.
+//! that panel would show. `--format gray8|gray4|mono1` declares a grey or monochrome panel
+//! (`docs/protocol.md`, "Pixel formats"): the framebuffer is packed as the wire packs it and
+//! snapshots are grey PNGs.
 
 pub mod legacy;
 pub mod link;
@@ -13,7 +15,7 @@ pub mod panel;
 
 use link::LinkModel;
 use panel::EmuPanel;
-use pixelwire_proto::{Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{Codec, CodecSet, DeviceError, DeviceSession, Hello, PixelFormat, ShortStr};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpSocket;
@@ -37,7 +39,7 @@ pub struct EmuOptions {
     /// Round-trip time added by the emulated link, ms.
     #[arg(long, value_name = "N", default_value_t = 0.0)]
     pub rtt_ms: f64,
-    /// SPI clock of the emulated panel, MHz (pixel push time = pixels × 16 / clock); 0 = instant.
+    /// SPI clock of the emulated panel, MHz (pixel push time = pixels × bits per pixel / clock); 0 = instant.
     #[arg(long, value_name = "MHZ", default_value_t = 40.0)]
     pub spi_mhz: f64,
     /// Write the panel to this PNG at every report and on exit.
@@ -78,6 +80,15 @@ pub struct EmuOptions {
     /// controller's memory); default: the controller's usual module.
     #[arg(long, value_name = "WxH[+X+Y]")]
     pub glass: Option<String>,
+    /// Pixel format declared in HELLO: rgb565, rgb565le, gray8, gray4 or mono1.
+    #[arg(long, value_name = "FORMAT", default_value = "rgb565", value_parser = parse_format)]
+    pub format: PixelFormat,
+}
+
+fn parse_format(s: &str) -> Result<PixelFormat, String> {
+    PixelFormat::from_name(s).ok_or_else(|| {
+        format!("unknown pixel format {s:?} (rgb565, rgb565le, gray8, gray4 or mono1)")
+    })
 }
 
 impl EmuOptions {
@@ -230,8 +241,12 @@ impl Emulator {
         pixelwire_proto::Stats {
             fps_centi: ((self.panel.frames as f64 / secs) * 100.0).min(f64::from(u16::MAX)) as u16,
             decode_us: 0,
-            panel_us: panel::spi_time(self.window_pixels / frames, self.opts.spi_mhz).as_micros()
-                as u32,
+            panel_us: panel::spi_time(
+                self.window_pixels / frames,
+                self.opts.format.bits_per_pixel(),
+                self.opts.spi_mhz,
+            )
+            .as_micros() as u32,
             rssi_dbm: 0,
             free_heap_bytes: 0,
             panel_pixels_per_s: px_per_s.min(f64::from(u32::MAX)) as u32,
@@ -244,13 +259,15 @@ impl Emulator {
         };
         let (w, h) = self.opts.size;
         let shown = self.panel.shown(self.opts.legacy);
-        let img = pixelwire_core::Rgb565Image::from_bytes(
-            u32::from(w),
-            u32::from(h),
-            &shown,
-            PixelOrder::BigEndian,
-        );
-        match pixelwire_media::png::rgb565_png(&img) {
+        let (w, h) = (u32::from(w), u32::from(h));
+        let format = self.panel.format();
+        let img = match format {
+            PixelFormat::Rgb565(order) => {
+                pixelwire_core::Rgb565Image::from_bytes(w, h, &shown, order)
+            }
+            _ => pixelwire_core::Rgb565Image::from_packed(w, h, &shown, format),
+        };
+        match pixelwire_media::png::panel_png(&img, format) {
             Ok(png) => {
                 let tmp = path.with_extension("png.tmp");
                 if std::fs::write(&tmp, png)
@@ -326,7 +343,7 @@ impl Emulator {
             version: pixelwire_proto::PROTOCOL_VERSION,
             width: w,
             height: h,
-            pixel_order: PixelOrder::BigEndian,
+            pixel_format: self.opts.format,
             codecs: self.opts.codecs,
             max_packet_bytes: self
                 .opts
@@ -364,7 +381,7 @@ impl Emulator {
                         }
                         let px = self.panel.take_pixels();
                         self.window_pixels += px;
-                        panel_free = Instant::now() + panel::spi_time(px, self.opts.spi_mhz);
+                        panel_free = Instant::now() + panel::spi_time(px, self.opts.format.bits_per_pixel(), self.opts.spi_mhz);
                     }
                 }
                 _ = tokio::time::sleep_until(wake_dev) => {
@@ -432,12 +449,19 @@ fn describe(e: DeviceError) -> String {
 /// Runs the emulator until `--duration` or Ctrl-C; prints a JSON summary line at the end.
 pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
     let now = Instant::now();
+    if !opts.format.is_rgb565() && (opts.legacy || opts.panel.is_some()) {
+        anyhow::bail!(
+            "--format {} needs the pixelwire protocol and the plain framebuffer: the seed-000 \
+             sketch and the --panel controllers are RGB565",
+            opts.format.name()
+        );
+    }
     let panel = match opts.panel_config()? {
         Some(cfg) => {
             opts.size = (cfg.width(), cfg.height());
             EmuPanel::with_virtual_panel(cfg)
         }
-        None => EmuPanel::new(opts.size.0, opts.size.1),
+        None => EmuPanel::with_format(opts.size.0, opts.size.1, opts.format),
     };
     let measuring_from = now + Duration::from_secs_f64(opts.warmup.max(0.0));
     let first_report = now + Duration::from_secs_f64(opts.report_interval.max(0.1));

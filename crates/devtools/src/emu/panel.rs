@@ -8,7 +8,7 @@
 
 use pixelwire_panel::virtual_panel::{NoDelay, VirtualDc, VirtualSpi, block_on};
 use pixelwire_panel::{Panel, PanelConfig, VirtualPanel, Window};
-use pixelwire_proto::{DoubleBuffer, FrameEnd, PixelSink, RectHeader};
+use pixelwire_proto::{DoubleBuffer, FrameEnd, PixelFormat, PixelSink, RectHeader};
 use std::time::Duration;
 
 /// The firmware's driver on a virtual panel.
@@ -79,8 +79,10 @@ impl VirtualDisplay {
 
 /// Panel sink; see the module docs.
 pub struct EmuPanel {
-    /// The framebuffers (front = what the panel shows), RGB565 big-endian.
+    /// The framebuffers (front = what the panel shows), RGB565 in the declared order, or packed
+    /// grey rows.
     pub fb: DoubleBuffer<Vec<u8>>,
+    format: PixelFormat,
     /// Latencies of presented frames since the last report, ms (when the clock offset is known).
     pub latencies_ms: Vec<f64>,
     /// Frames presented since the last report.
@@ -92,11 +94,17 @@ pub struct EmuPanel {
 }
 
 impl EmuPanel {
-    /// A black `width × height` panel.
+    /// A black `width × height` RGB565 panel.
     pub fn new(width: u16, height: u16) -> Self {
-        let n = usize::from(width) * usize::from(height) * 2;
+        Self::with_format(width, height, PixelFormat::default())
+    }
+
+    /// A black `width × height` panel in `format`.
+    pub fn with_format(width: u16, height: u16, format: PixelFormat) -> Self {
+        let n = format.frame_bytes(usize::from(width), usize::from(height));
         Self {
-            fb: DoubleBuffer::new(width, height, vec![0; n], vec![0; n]),
+            fb: DoubleBuffer::with_format(width, height, format, vec![0; n], vec![0; n]),
+            format,
             latencies_ms: Vec::new(),
             frames: 0,
             pixels: 0,
@@ -113,6 +121,11 @@ impl EmuPanel {
             virt: Some(virt),
             ..Self::new(w, h)
         }
+    }
+
+    /// The panel's pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
     }
 
     /// Pixels written since the last call.
@@ -145,12 +158,13 @@ impl PixelSink for EmuPanel {
     }
 
     fn pixels(&mut self, bytes: &[u8]) {
-        self.pixels += bytes.len() as u64 / 2;
+        self.pixels +=
+            bytes.len() as u64 * u64::from(self.format.x_align()) / self.format.unit_bytes() as u64;
         self.fb.pixels(bytes);
     }
 
     fn fill(&mut self, pixel: [u8; 2], count: u32) {
-        self.pixels += u64::from(count);
+        self.pixels += u64::from(count) * u64::from(self.format.x_align());
         self.fb.fill(pixel, count);
     }
 
@@ -169,11 +183,12 @@ impl PixelSink for EmuPanel {
     }
 }
 
-/// Time to clock `pixels` RGB565 pixels out over SPI at `mhz` (0 = instant).
-pub fn spi_time(pixels: u64, mhz: f64) -> Duration {
+/// Time to clock `pixels` pixels of `bits_per_pixel` (16 for RGB565, 1 for mono) out over SPI at
+/// `mhz` (0 = instant).
+pub fn spi_time(pixels: u64, bits_per_pixel: u32, mhz: f64) -> Duration {
     if mhz <= 0.0 {
         Duration::ZERO
     } else {
-        Duration::from_secs_f64(pixels as f64 * 16.0 / (mhz * 1e6))
+        Duration::from_secs_f64(pixels as f64 * f64::from(bits_per_pixel) / (mhz * 1e6))
     }
 }

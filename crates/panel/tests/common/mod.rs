@@ -1,5 +1,5 @@
-//! Shared by the panel tests: a delay that does not wait, a transaction log printer, and test
-//! images.
+//! Shared by the panel tests: a delay that does not wait, a transaction log printer, test images,
+//! and one direction of a simulated link.
 #![allow(dead_code)]
 
 use pixelwire_panel::virtual_panel::Transaction;
@@ -51,4 +51,48 @@ pub fn test_image(w: u16, h: u16) -> Vec<u16> {
         }
     }
     img
+}
+
+/// One direction of a simulated link: FIFO, fixed rate and delay, 1460-byte segments.
+pub struct Pipe {
+    bytes_per_s: f64,
+    delay_us: u64,
+    busy_until: u64,
+    queue: std::collections::VecDeque<(u64, Vec<u8>)>,
+}
+
+impl Pipe {
+    /// A link of `bytes_per_s` with `delay_us` of one-way delay.
+    pub fn new(bytes_per_s: f64, delay_us: u64) -> Self {
+        Self {
+            bytes_per_s,
+            delay_us,
+            busy_until: 0,
+            queue: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// Queues `bytes` sent at `now`.
+    pub fn send(&mut self, now: u64, bytes: &[u8]) {
+        for seg in bytes.chunks(1460) {
+            let start = self.busy_until.max(now);
+            self.busy_until = start + (seg.len() as f64 / self.bytes_per_s * 1e6) as u64;
+            self.queue
+                .push_back((self.busy_until + self.delay_us, seg.to_vec()));
+        }
+    }
+
+    /// When the next segment arrives.
+    pub fn next(&self) -> Option<u64> {
+        self.queue.front().map(|(t, _)| *t)
+    }
+
+    /// Everything that has arrived by `now`.
+    pub fn take_due(&mut self, now: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        while self.queue.front().is_some_and(|(t, _)| *t <= now) {
+            out.extend(self.queue.pop_front().map(|(_, b)| b).unwrap_or_default());
+        }
+        out
+    }
 }

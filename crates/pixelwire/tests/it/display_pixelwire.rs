@@ -66,6 +66,40 @@ async fn panel_equals_preview_pixel_for_pixel() {
     running.shutdown();
 }
 
+/// Issue 15, part 5: a monochrome panel gets mono1 pixels, and the preview shows exactly what it
+/// shows (grey PNG, black or white), with a quality figure scored against the grey source.
+#[tokio::test]
+async fn a_mono_panel_gets_mono_and_the_preview_shows_it() {
+    let running = start().await;
+    let mut h = hello("oled-1", 128, 64);
+    h.pixel_format = pixelwire_proto::PixelFormat::Mono1;
+    let mut dev = Device::connect(running.display_addrs[0], h).await;
+    dev.run_for(Duration::from_secs(2)).await;
+    assert!(dev.closed.is_none(), "{:?}", dev.closed);
+    assert!(dev.frames() >= 1, "no frame presented");
+    assert_eq!(dev.panel.front.len(), 128 * 64 / 8);
+    let r = get(running.http_addr, "/api/displays/oled-1/preview.png").await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (w, h, rgba) = pixelwire_media::png::decode_rgba(&r.body).expect("a PNG");
+    assert_eq!((w, h), (128, 64));
+    let grey: Vec<u8> = rgba.chunks_exact(4).map(|p| p[0]).collect();
+    assert_eq!(grey, dev.front_gray8(), "preview differs from the panel");
+    assert!(grey.iter().all(|&g| g == 0 || g == 255));
+    assert!(grey.contains(&255) && grey.contains(&0), "a blank panel");
+    let st = get(running.http_addr, "/api/displays").await;
+    let v: serde_json::Value = serde_json::from_slice(&st.body).unwrap();
+    let me = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "oled-1")
+        .expect("listed");
+    assert_eq!(me["pixel_format"], "mono1");
+    let psnr = me["psnr_db"].as_f64().expect("psnr_db");
+    assert!((3.0..=100.0).contains(&psnr), "{psnr}");
+    running.shutdown();
+}
+
 #[tokio::test]
 async fn a_new_connection_with_the_same_id_replaces_the_old_one() {
     let running = start().await;

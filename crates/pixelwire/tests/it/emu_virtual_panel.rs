@@ -7,7 +7,7 @@ use clap::Parser;
 use pixelwire::cli::{Cli, Command};
 use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, Timestamp};
 use pixelwire_devtools::emu::panel::EmuPanel;
-use pixelwire_proto::{CodecSet, DeviceSession, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{CodecSet, DeviceSession, Hello, PixelFormat, PixelOrder, ShortStr};
 use std::sync::Arc;
 
 fn frame(w: u32, h: u32, n: u64) -> Frame {
@@ -77,7 +77,7 @@ fn snapshots_through_the_virtual_panel_equal_the_direct_ones() {
             version: 1,
             width: w,
             height: h,
-            pixel_order: PixelOrder::BigEndian,
+            pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
             codecs: CodecSet::all(),
             max_packet_bytes: 4096,
             frame_buffer_bytes: 0,

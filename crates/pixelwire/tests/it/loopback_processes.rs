@@ -72,13 +72,38 @@ fn http_get(addr: &str, path: &str) -> (u16, Vec<u8>) {
     (status, raw[split + 4..].to_vec())
 }
 
+/// Any PNG (RGB, or the grey one of a grey panel) as RGB.
 fn png_rgb(bytes: &[u8]) -> (u32, u32, Vec<u8>) {
-    pixelwire_media::png::decode_rgb(bytes).unwrap()
+    let (w, h, rgba) = pixelwire_media::png::decode_rgba(bytes).unwrap();
+    let rgb = rgba
+        .chunks_exact(4)
+        .flat_map(|p| [p[0], p[1], p[2]])
+        .collect();
+    (w, h, rgb)
 }
 
 #[test]
 fn emulator_panel_equals_server_preview() {
-    let dir = std::env::temp_dir().join(format!("pixelwire-loopback-{}", std::process::id()));
+    let prgb = emulator_and_preview("rgb565", "loop");
+    // The letterboxed 320x240 pattern: black bars above and below, the white border inside.
+    assert_eq!(&prgb[..3], [0, 0, 0]);
+    assert_eq!(&prgb[(120 * 240) * 3..(120 * 240) * 3 + 3], [255, 255, 255]);
+}
+
+/// Issue 15, part 5: `display-emu --format mono1` declares a monochrome panel; its snapshot (a grey
+/// PNG) equals the server's preview, and both show only black and white.
+#[test]
+fn mono_emulator_panel_equals_server_preview() {
+    let prgb = emulator_and_preview("mono1", "loop-mono");
+    assert!(prgb.iter().all(|&v| v == 0 || v == 255));
+    assert_eq!(&prgb[..3], [0, 0, 0]);
+    assert_eq!(&prgb[(120 * 240) * 3..(120 * 240) * 3 + 3], [255, 255, 255]);
+}
+
+/// Runs `pixelwire serve` and a 240x240 `display-emu --format <format>` against it; asserts that
+/// the emulator's snapshot and the server's preview are the same image, returned as RGB.
+fn emulator_and_preview(format: &str, id: &str) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("pixelwire-{id}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("pixelwire.toml");
     std::fs::write(
@@ -99,7 +124,9 @@ fn emulator_panel_equals_server_preview() {
             "--size",
             "240x240",
             "--id",
-            "loop",
+            id,
+            "--format",
+            format,
             "--duration",
             "6",
         ])
@@ -111,12 +138,13 @@ fn emulator_panel_equals_server_preview() {
         .expect("spawn display-emu");
     // The emulator exits by itself after --duration, even if this test fails first.
     // Wait until the emulator is connected and has a frame, then take the server's preview.
+    let path = format!("/api/displays/{id}/preview.png");
     let deadline = Instant::now() + Duration::from_secs(5);
     let preview = loop {
-        let (status, _) = http_get(&http, "/api/displays/loop/preview.png");
+        let (status, _) = http_get(&http, &path);
         if status == 200 {
             std::thread::sleep(Duration::from_millis(1500));
-            break http_get(&http, "/api/displays/loop/preview.png").1;
+            break http_get(&http, &path).1;
         }
         assert!(Instant::now() < deadline, "display never connected");
         std::thread::sleep(Duration::from_millis(100));
@@ -138,10 +166,8 @@ fn emulator_panel_equals_server_preview() {
         differing, 0,
         "emulator panel and server preview differ in {differing} bytes"
     );
-    // The letterboxed 320x240 pattern: black bars above and below, the white border inside.
-    assert_eq!(&prgb[..3], [0, 0, 0]);
-    assert_eq!(&prgb[(120 * 240) * 3..(120 * 240) * 3 + 3], [255, 255, 255]);
     let _ = std::fs::remove_dir_all(&dir);
+    prgb
 }
 
 #[test]
@@ -187,6 +213,7 @@ fn help_explains_every_option() {
         "--rtt-ms",
         "--snapshot",
         "--duration",
+        "--format",
     ] {
         assert!(text.contains(opt), "{text}");
     }
@@ -214,7 +241,7 @@ fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
         version: 1,
         width: 32,
         height: 24,
-        pixel_order: pixelwire_proto::PixelOrder::BigEndian,
+        pixel_format: pixelwire_proto::PixelFormat::default(),
         codecs: pixelwire_proto::CodecSet::all(),
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,

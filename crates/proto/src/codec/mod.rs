@@ -1,11 +1,13 @@
-//! Pixel codecs for RECT payloads. Each codec turns the `w*h` RGB565 pixels of a rectangle, taken
-//! row-major as one flat sequence, into bytes; each has an encoder that writes into a bounded buffer
-//! (so the server can fill a packet exactly) and an incremental decoder that accepts its input split
-//! at any byte and emits [`PixelRun`]s without buffering the payload.
+//! Pixel codecs for RECT payloads. Each codec turns the codec units of a rectangle (its `w*h` RGB565
+//! pixels, or the bytes of its packed grey rows: [`crate::PixelFormat`]), taken row-major as one
+//! flat sequence, into bytes; each has an encoder that writes into a bounded buffer (so the server
+//! can fill a packet exactly) and an incremental decoder that accepts its input split at any byte
+//! and emits [`PixelRun`]s without buffering the payload. Whatever the codec, the decoded units are
+//! the RAW payload's bytes.
 //!
 //! | id   | codec         | payload                                                    |
 //! |------|---------------|------------------------------------------------------------|
-//! | 0x00 | RAW           | `w*h` pixels, 2 bytes each, in the device's pixel order    |
+//! | 0x00 | RAW           | the units: `w*h` RGB565 pixels (2 bytes each, device order) or the packed grey rows |
 //! | 0x01 | RLE           | run / literal tokens over pixels (see [`rle`])             |
 //! | 0x02 | PALETTE_RLE   | ≤ 16-colour palette + one-byte (run, index) tokens (see [`palette`]) |
 //!
@@ -17,7 +19,7 @@ pub mod raw;
 pub mod rle;
 
 use crate::ProtoError;
-use crate::pixel::PixelOrder;
+use crate::format::PixelFormat;
 
 /// A codec id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,17 +61,18 @@ impl Codec {
         Self::ALL.into_iter().find(|c| c.name() == s)
     }
 
-    /// Encodes `px` into `out`; see [`EncodeFail`] for when it cannot.
+    /// Encodes `px` in `format` (a [`crate::PixelOrder`] means RGB565 in that order) into `out`;
+    /// see [`EncodeFail`] for when it cannot.
     pub fn encode(
         self,
         px: Pixels<'_>,
-        order: PixelOrder,
+        format: impl Into<PixelFormat>,
         out: &mut [u8],
     ) -> Result<usize, EncodeFail> {
         match self {
-            Self::Raw => raw::encode(px, order, out),
-            Self::Rle => rle::encode(px, order, out),
-            Self::PaletteRle => palette::encode(px, order, out),
+            Self::Raw => raw::encode(px, format, out),
+            Self::Rle => rle::encode(px, format, out),
+            Self::PaletteRle => palette::encode(px, format, out),
         }
     }
 }
@@ -170,6 +173,35 @@ impl<'a> Pixels<'a> {
     }
 }
 
+/// Calls `f` with the codec units of row `r` of `px` in `format`, left to right, in slices: for
+/// RGB565 the row itself (one call, no copy), else up to 64 units at a time, the grey values masked
+/// to their depth or packed with [`PixelFormat::pack_unit`]. Stops at `f`'s first error. Slices keep
+/// the encoders' per-unit loops free of calls.
+#[inline]
+pub(crate) fn for_each_unit_slice<E>(
+    px: &Pixels<'_>,
+    r: usize,
+    format: PixelFormat,
+    mut f: impl FnMut(&[u16]) -> Result<(), E>,
+) -> Result<(), E> {
+    let row = px.row(r);
+    if format.is_rgb565() {
+        return f(row);
+    }
+    let mut buf = [0u16; 64];
+    let units = format.row_units(row.len());
+    let mut i = 0;
+    while i < units {
+        let n = (units - i).min(buf.len());
+        for (k, d) in buf[..n].iter_mut().enumerate() {
+            *d = format.pack_unit(row, i + k);
+        }
+        f(&buf[..n])?;
+        i += n;
+    }
+    Ok(())
+}
+
 /// Why an encoder produced nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EncodeFail {
@@ -179,15 +211,16 @@ pub enum EncodeFail {
     NotApplicable,
 }
 
-/// A piece of a rectangle's pixels, as produced by the decoders: either bytes to copy in the
-/// device's pixel order, or one pixel repeated.
+/// A piece of a rectangle's codec units, as produced by the decoders: either bytes to copy (the
+/// RAW payload's bytes), or one unit repeated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PixelRun<'a> {
-    /// Pixel bytes in the device's order. May split a pixel: pieces follow the input's splits.
+    /// Unit bytes as RAW carries them. May split a unit: pieces follow the input's splits.
     Bytes(&'a [u8]),
-    /// `count` copies of `pixel` (two bytes in the device's order).
+    /// `count` copies of one unit: two bytes in the device's order for RGB565; for the grey formats
+    /// the one byte, repeated in both places.
     Fill {
-        /// The pixel.
+        /// The unit.
         pixel: [u8; 2],
         /// How many times.
         count: u32,
@@ -203,11 +236,14 @@ pub(crate) enum CodecDecoder {
 }
 
 impl CodecDecoder {
-    pub(crate) fn new(codec: Codec, pixels: u32) -> Self {
+    /// A decoder for a `w × h` rectangle in `format`.
+    pub(crate) fn new(codec: Codec, format: PixelFormat, w: u16, h: u16) -> Self {
+        let units = format.rect_units(w, h);
+        let unit = format.unit_bytes() as u8;
         match codec {
-            Codec::Raw => Self::Raw(raw::Decoder::new(pixels)),
-            Codec::Rle => Self::Rle(rle::Decoder::new(pixels)),
-            Codec::PaletteRle => Self::Palette(palette::Decoder::new(pixels)),
+            Codec::Raw => Self::Raw(raw::Decoder::new(units, unit)),
+            Codec::Rle => Self::Rle(rle::Decoder::new(units, unit)),
+            Codec::PaletteRle => Self::Palette(palette::Decoder::new(units, unit)),
         }
     }
 
@@ -237,7 +273,11 @@ impl CodecDecoder {
 /// payload arrives in one piece); for tests of the token counters.
 #[cfg(test)]
 pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
-    let mut d = CodecDecoder::new(codec, pixels);
+    let mut d = match codec {
+        Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
+        Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
+        Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
+    };
     let mut rest = payload;
     let mut runs = 0;
     loop {
@@ -251,16 +291,44 @@ pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
     }
 }
 
-/// Collects a decoder's whole output for `pixels` pixels from a complete payload (tests, tools).
+/// Collects a decoder's whole output for `pixels` RGB565 pixels from a complete payload (tests,
+/// tools).
 #[cfg(any(test, feature = "alloc"))]
 pub fn decode_to_vec(
     codec: Codec,
     pixels: u32,
     payload: &[u8],
 ) -> Result<alloc::vec::Vec<u8>, ProtoError> {
-    let mut d = CodecDecoder::new(codec, pixels);
+    let d = match codec {
+        Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
+        Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
+        Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
+    };
+    collect(d, 2, payload)
+}
+
+/// Collects a decoder's whole output (the RAW bytes) for a `w × h` rectangle in `format` from a
+/// complete payload (tests, tools).
+#[cfg(any(test, feature = "alloc"))]
+pub fn decode_format_to_vec(
+    codec: Codec,
+    format: PixelFormat,
+    w: u16,
+    h: u16,
+    payload: &[u8],
+) -> Result<alloc::vec::Vec<u8>, ProtoError> {
+    let d = CodecDecoder::new(codec, format, w, h);
+    collect(d, format.unit_bytes(), payload)
+}
+
+#[cfg(any(test, feature = "alloc"))]
+fn collect(
+    mut d: CodecDecoder,
+    unit: usize,
+    payload: &[u8],
+) -> Result<alloc::vec::Vec<u8>, ProtoError> {
     // The count is untrusted: grow as pixels arrive rather than reserving it all up front.
-    let mut out = alloc::vec::Vec::with_capacity((pixels as usize * 2).min(1 << 20));
+    let mut out = alloc::vec::Vec::with_capacity(payload.len().min(1 << 20));
     let mut rest = payload;
     loop {
         let (used, run) = d.step(rest)?;
@@ -269,7 +337,7 @@ pub fn decode_to_vec(
             Some(PixelRun::Bytes(b)) => out.extend_from_slice(b),
             Some(PixelRun::Fill { pixel, count }) => {
                 for _ in 0..count {
-                    out.extend_from_slice(&pixel);
+                    out.extend_from_slice(&pixel[..unit]);
                 }
             }
             None if used == 0 => break,

@@ -1,24 +1,25 @@
-//! PALETTE_RLE (0x02): for rectangles of at most 16 distinct colours (text, UI, graphs), one byte
-//! per run of up to 15 pixels.
+//! PALETTE_RLE (0x02): for rectangles of at most 16 distinct codec units (RGB565 colours, or
+//! bytes of packed grey rows, see [`crate::PixelFormat`]): text, UI, graphs; one byte per run of
+//! up to 15 units.
 //!
 //! ```text
 //! n        u8, number of palette entries, 1..=16
-//! palette  n pixels, 2 bytes each in the device's pixel order
+//! palette  n units, each 2 bytes in the device's pixel order (RGB565) or 1 byte (grey)
 //! tokens   byte t: index = t & 0x0F (must be < n), r = t >> 4
-//!            r in 0..=14: a run of r + 1 pixels
-//!            r == 15:     a run of 16 + e pixels (16..=271), e = the next byte
+//!            r in 0..=14: a run of r + 1 units
+//!            r == 15:     a run of 16 + e units (16..=271), e = the next byte
 //! ```
-//! The tokens must produce exactly `w*h` pixels (rows are one sequence).
+//! The tokens must produce exactly the rectangle's units (rows are one sequence).
 
-use super::{EncodeFail, PixelRun, Pixels};
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
 use crate::ProtoError;
-use crate::pixel::PixelOrder;
+use crate::format::PixelFormat;
 
 /// Most palette entries.
 pub const MAX_COLORS: usize = 16;
 const MAX_RUN: usize = 16 + 255;
 
-/// The distinct colours of a run of pixels, up to 16.
+/// The distinct units of a run of pixels, up to 16.
 struct PaletteBuilder {
     colors: [u16; MAX_COLORS],
     n: usize,
@@ -32,53 +33,68 @@ impl PaletteBuilder {
         }
     }
 
-    /// Adds the colours of `row`; false (and the builder unusable) once there are more than 16.
-    fn add_row(&mut self, row: &[u16]) -> bool {
+    /// Adds the units of row `r` of `px`; false (and the builder unusable) once there are more
+    /// than 16.
+    fn add_row(&mut self, px: &Pixels<'_>, r: usize, format: PixelFormat) -> bool {
         let mut last = None;
-        for &p in row {
-            if last == Some(p) {
-                continue;
-            }
-            last = Some(p);
-            if !self.colors[..self.n].contains(&p) {
-                if self.n == MAX_COLORS {
-                    return false;
+        for_each_unit_slice(px, r, format, |units| {
+            for &p in units {
+                if last == Some(p) {
+                    continue;
                 }
-                self.colors[self.n] = p;
-                self.n += 1;
+                last = Some(p);
+                if !self.colors[..self.n].contains(&p) {
+                    if self.n == MAX_COLORS {
+                        return Err(());
+                    }
+                    self.colors[self.n] = p;
+                    self.n += 1;
+                }
             }
-        }
-        true
+            Ok(())
+        })
+        .is_ok()
     }
 }
 
-/// Finds the palette of `px`, or `None` if it has more than 16 colours.
-fn palette_of(px: &Pixels<'_>) -> Option<([u16; MAX_COLORS], usize)> {
+/// Finds the palette of `px`, or `None` if it has more than 16 units.
+fn palette_of(px: &Pixels<'_>, format: PixelFormat) -> Option<([u16; MAX_COLORS], usize)> {
     let mut b = PaletteBuilder::new();
     (0..px.height)
-        .all(|r| b.add_row(px.row(r)))
+        .all(|r| b.add_row(px, r, format))
         .then_some((b.colors, b.n))
 }
 
-/// How many of the first `max_rows` rows of `px` together use at most 16 colours.
-pub fn rows_within_palette(px: Pixels<'_>, max_rows: usize) -> usize {
+/// How many of the first `max_rows` rows of `px` together use at most 16 units in `format`.
+pub fn rows_within_palette(
+    px: Pixels<'_>,
+    max_rows: usize,
+    format: impl Into<PixelFormat>,
+) -> usize {
+    let format = format.into();
     let mut b = PaletteBuilder::new();
     (0..max_rows.min(px.height))
-        .find(|&r| !b.add_row(px.row(r)))
+        .find(|&r| !b.add_row(&px, r, format))
         .unwrap_or(max_rows.min(px.height))
 }
 
-/// Encodes `px` as PALETTE_RLE into `out`; `NotApplicable` if it has more than 16 colours.
-pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize, EncodeFail> {
-    let (pal, n) = palette_of(&px).ok_or(EncodeFail::NotApplicable)?;
+/// Encodes `px` as PALETTE_RLE into `out`; `NotApplicable` if it has more than 16 units.
+pub fn encode(
+    px: Pixels<'_>,
+    format: impl Into<PixelFormat>,
+    out: &mut [u8],
+) -> Result<usize, EncodeFail> {
+    let format = format.into();
+    let unit = format.unit_bytes();
+    let (pal, n) = palette_of(&px, format).ok_or(EncodeFail::NotApplicable)?;
     if n == 0 {
         return Err(EncodeFail::NotApplicable);
     }
-    let head = 1 + 2 * n;
+    let head = 1 + unit * n;
     let dst = out.get_mut(..head).ok_or(EncodeFail::DoesNotFit)?;
     dst[0] = n as u8;
-    for (p, d) in pal[..n].iter().zip(dst[1..].chunks_exact_mut(2)) {
-        d.copy_from_slice(&order.to_bytes(*p));
+    for (p, d) in pal[..n].iter().zip(dst[1..].chunks_exact_mut(unit)) {
+        d.copy_from_slice(&format.unit_to_bytes(*p)[..unit]);
     }
     let mut pos = head;
     let mut emit = |idx: usize, mut count: usize, pos: &mut usize| -> Result<(), EncodeFail> {
@@ -101,19 +117,22 @@ pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize
     let mut cur: Option<(u16, usize)> = None;
     let mut cur_idx = 0usize;
     for r in 0..px.height {
-        for &p in px.row(r) {
-            match cur {
-                Some((c, ref mut len)) if c == p => *len += 1,
-                _ => {
-                    if let Some((_, len)) = cur {
-                        emit(cur_idx, len, &mut pos)?;
+        for_each_unit_slice(&px, r, format, |units| {
+            for &p in units {
+                match cur {
+                    Some((c, ref mut len)) if c == p => *len += 1,
+                    _ => {
+                        if let Some((_, len)) = cur {
+                            emit(cur_idx, len, &mut pos)?;
+                        }
+                        // present by construction of `pal`
+                        cur_idx = pal[..n].iter().position(|&c| c == p).unwrap_or(0);
+                        cur = Some((p, 1));
                     }
-                    // present by construction of `pal`
-                    cur_idx = pal[..n].iter().position(|&c| c == p).unwrap_or(0);
-                    cur = Some((p, 1));
                 }
             }
-        }
+            Ok(())
+        })?;
     }
     if let Some((_, len)) = cur {
         emit(cur_idx, len, &mut pos)?;
@@ -121,14 +140,20 @@ pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize
     Ok(pos)
 }
 
-/// Number of run tokens in a PALETTE_RLE payload (what a decoder's per-token work scales with).
-/// Walks the token bytes only, without checking indices or pixel counts: meant for payloads this
-/// crate encoded.
+/// Number of run tokens in a PALETTE_RLE payload of RGB565 pixels (what a decoder's per-token work
+/// scales with); see [`token_count_units`].
 pub fn token_count(payload: &[u8]) -> usize {
+    token_count_units(payload, 2)
+}
+
+/// Number of run tokens in a PALETTE_RLE payload whose units are `unit_bytes` long. Walks the
+/// token bytes only, without checking indices or pixel counts: meant for payloads this crate
+/// encoded.
+pub fn token_count_units(payload: &[u8], unit_bytes: usize) -> usize {
     let Some(&n) = payload.first() else {
         return 0;
     };
-    let mut pos = 1 + 2 * usize::from(n);
+    let mut pos = 1 + unit_bytes * usize::from(n);
     let mut tokens = 0;
     while let Some(&t) = payload.get(pos) {
         tokens += 1;
@@ -148,15 +173,19 @@ enum State {
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder {
     pixels_left: u32,
+    /// Bytes per unit: 2 (RGB565) or 1 (grey).
+    unit: u8,
     n: u8,
     palette: [[u8; 2]; MAX_COLORS],
     state: State,
 }
 
 impl Decoder {
-    pub(crate) fn new(pixels: u32) -> Self {
+    /// A decoder for `units` codec units of `unit_bytes` (1 or 2) bytes each.
+    pub(crate) fn new(units: u32, unit_bytes: u8) -> Self {
         Self {
-            pixels_left: pixels,
+            pixels_left: units,
+            unit: unit_bytes.clamp(1, 2),
             n: 0,
             palette: [[0; 2]; MAX_COLORS],
             state: State::Count,
@@ -190,19 +219,25 @@ impl Decoder {
                 self.state = State::Palette { have: 0 };
                 Ok((1, None))
             }
-            State::Palette { have: 0 } if input.len() >= usize::from(self.n) * 2 => {
+            State::Palette { have: 0 } if input.len() >= usize::from(self.n * self.unit) => {
                 // The whole palette is here: load it in one call.
+                let unit = usize::from(self.unit);
                 let entries = self.palette.iter_mut().take(usize::from(self.n));
-                for (entry, px) in entries.zip(input.chunks_exact(2)) {
-                    *entry = [px[0], px[1]];
+                for (entry, px) in entries.zip(input.chunks_exact(unit)) {
+                    *entry = [px[0], px[unit - 1]];
                 }
                 self.state = State::Token;
-                Ok((usize::from(self.n) * 2, None))
+                Ok((usize::from(self.n) * unit, None))
             }
             State::Palette { have } => {
-                self.palette[(have / 2) as usize][(have % 2) as usize] = b;
+                let (i, k) = ((have / self.unit) as usize, (have % self.unit) as usize);
+                if self.unit == 1 {
+                    self.palette[i] = [b, b];
+                } else {
+                    self.palette[i][k] = b;
+                }
                 let have = have + 1;
-                self.state = if have == self.n * 2 {
+                self.state = if have == self.n * self.unit {
                     State::Token
                 } else {
                     State::Palette { have }
@@ -242,6 +277,7 @@ impl Decoder {
 mod tests {
     use super::*;
     use crate::codec::{Codec, decode_to_vec, raw};
+    use crate::pixel::PixelOrder;
     use alloc::vec;
     use alloc::vec::Vec;
 

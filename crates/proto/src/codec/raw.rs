@@ -1,25 +1,45 @@
-//! RAW (0x00): `w*h` pixels, two bytes each in the device's pixel order, no compression.
-//! The fallback every device must decode.
+//! RAW (0x00): the rectangle's codec units, no compression: `w*h` RGB565 pixels of two bytes each
+//! in the device's pixel order, or the grey rows packed as [`crate::PixelFormat`] says (one byte
+//! per 1, 2 or 8 pixels, each row starting on a byte). The fallback every device must decode.
 
-use super::{EncodeFail, PixelRun, Pixels};
-use crate::pixel::PixelOrder;
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
+use crate::format::PixelFormat;
 
-/// Writes `px` uncompressed; fails with `DoesNotFit` if `out` is shorter than `2 * px.len()`.
-pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize, EncodeFail> {
-    let len = px.len() * 2;
+/// Writes `px` uncompressed; fails with `DoesNotFit` if `out` is shorter than
+/// [`encoded_len`].
+pub fn encode(
+    px: Pixels<'_>,
+    format: impl Into<PixelFormat>,
+    out: &mut [u8],
+) -> Result<usize, EncodeFail> {
+    let format = format.into();
+    let len = encoded_len(px, format);
     let out = out.get_mut(..len).ok_or(EncodeFail::DoesNotFit)?;
-    let mut chunks = out.chunks_exact_mut(2);
-    for r in 0..px.height {
-        for (&p, dst) in px.row(r).iter().zip(&mut chunks) {
-            dst.copy_from_slice(&order.to_bytes(p));
+    if let PixelFormat::Rgb565(order) = format {
+        let mut chunks = out.chunks_exact_mut(2);
+        for r in 0..px.height {
+            for (&p, dst) in px.row(r).iter().zip(&mut chunks) {
+                dst.copy_from_slice(&order.to_bytes(p));
+            }
         }
+        return Ok(len);
+    }
+    let mut pos = 0;
+    for r in 0..px.height {
+        let _ = for_each_unit_slice::<()>(&px, r, format, |units| {
+            for (d, &u) in out.get_mut(pos..).unwrap_or(&mut []).iter_mut().zip(units) {
+                *d = u as u8;
+            }
+            pos += units.len();
+            Ok(())
+        });
     }
     Ok(len)
 }
 
-/// Exact payload size of RAW for `pixels` pixels.
-pub const fn encoded_len(pixels: usize) -> usize {
-    pixels * 2
+/// Exact payload size of RAW for `px` in `format`.
+pub fn encoded_len(px: Pixels<'_>, format: PixelFormat) -> usize {
+    format.row_bytes(px.width) * px.height
 }
 
 #[derive(Debug, Clone)]
@@ -28,9 +48,10 @@ pub(crate) struct Decoder {
 }
 
 impl Decoder {
-    pub(crate) fn new(pixels: u32) -> Self {
+    /// A decoder for `units` codec units of `unit_bytes` bytes each.
+    pub(crate) fn new(units: u32, unit_bytes: u8) -> Self {
         Self {
-            bytes_left: pixels.saturating_mul(2),
+            bytes_left: units.saturating_mul(u32::from(unit_bytes)),
         }
     }
 
@@ -52,6 +73,7 @@ impl Decoder {
 mod tests {
     use super::*;
     use crate::codec::{Codec, decode_to_vec};
+    use crate::pixel::PixelOrder;
 
     #[test]
     fn raw_bytes_follow_pixel_order() {

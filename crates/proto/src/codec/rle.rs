@@ -1,18 +1,19 @@
-//! RLE (0x01): run-length tokens over RGB565 pixels, the rectangle taken as one row-major sequence
-//! (runs may cross row ends).
+//! RLE (0x01): run-length tokens over codec units (RGB565 pixels, or the bytes of packed grey
+//! rows, see [`crate::PixelFormat`]), the rectangle taken as one row-major sequence (runs may cross
+//! row ends).
 //!
 //! ```text
-//! control byte c, then:
-//!   0x00..=0x7F  literal: n = c + 1 pixels (1..=128) follow, 2n bytes
-//!   0x80..=0xFE  run:     n = c - 0x7F pixels (1..=127) of the one pixel that follows (2 bytes)
-//!   0xFF         long run: n = u16 LE (1..=65535), then the pixel (2 bytes)
+//! control byte c, then (u = unit size: 2 bytes for RGB565, 1 for grey):
+//!   0x00..=0x7F  literal: n = c + 1 units (1..=128) follow, n*u bytes
+//!   0x80..=0xFE  run:     n = c - 0x7F units (1..=127) of the one unit that follows (u bytes)
+//!   0xFF         long run: n = u16 LE (1..=65535), then the unit (u bytes)
 //! ```
-//! The tokens must produce exactly `w*h` pixels; a token that would overshoot is an error.
-//! Decoding costs one branch per token and a copy or fill per pixel, which suits a 160 MHz MCU.
+//! The tokens must produce exactly the rectangle's units; a token that would overshoot is an
+//! error. Decoding costs one branch per token and a copy or fill per unit, which suits a 160 MHz MCU.
 
-use super::{EncodeFail, PixelRun, Pixels};
+use super::{EncodeFail, PixelRun, Pixels, for_each_unit_slice};
 use crate::ProtoError;
-use crate::pixel::PixelOrder;
+use crate::format::PixelFormat;
 
 const MAX_LITERAL: usize = 128;
 const MAX_SHORT_RUN: usize = 127;
@@ -21,7 +22,8 @@ const MAX_LONG_RUN: usize = u16::MAX as usize;
 struct Out<'o> {
     buf: &'o mut [u8],
     pos: usize,
-    order: PixelOrder,
+    format: PixelFormat,
+    unit: usize,
 }
 
 impl Out<'_> {
@@ -38,15 +40,24 @@ impl Out<'_> {
 
     fn literal(&mut self, px: &[u16]) -> Result<(), EncodeFail> {
         for chunk in px.chunks(MAX_LITERAL) {
-            let need = 1 + chunk.len() * 2;
+            let need = 1 + chunk.len() * self.unit;
             let end = self.pos + need;
             let dst = self
                 .buf
                 .get_mut(self.pos..end)
                 .ok_or(EncodeFail::DoesNotFit)?;
             dst[0] = (chunk.len() - 1) as u8;
-            for (p, d) in chunk.iter().zip(dst[1..].chunks_exact_mut(2)) {
-                d.copy_from_slice(&self.order.to_bytes(*p));
+            match self.format {
+                PixelFormat::Rgb565(order) => {
+                    for (p, d) in chunk.iter().zip(dst[1..].chunks_exact_mut(2)) {
+                        d.copy_from_slice(&order.to_bytes(*p));
+                    }
+                }
+                _ => {
+                    for (p, d) in chunk.iter().zip(dst[1..].iter_mut()) {
+                        *d = *p as u8;
+                    }
+                }
             }
             self.pos = end;
         }
@@ -54,15 +65,18 @@ impl Out<'_> {
     }
 
     fn run(&mut self, px: u16, mut n: usize) -> Result<(), EncodeFail> {
-        let b = self.order.to_bytes(px);
+        let b = self.format.unit_to_bytes(px);
+        let b = &b[..self.unit];
         while n > 0 {
             if n <= MAX_SHORT_RUN {
-                self.put(&[0x7F + n as u8, b[0], b[1]])?;
+                self.put(&[0x7F + n as u8])?;
+                self.put(b)?;
                 n = 0;
             } else {
                 let k = n.min(MAX_LONG_RUN);
                 let c = (k as u16).to_le_bytes();
-                self.put(&[0xFF, c[0], c[1], b[0], b[1]])?;
+                self.put(&[0xFF, c[0], c[1]])?;
+                self.put(b)?;
                 n -= k;
             }
         }
@@ -70,73 +84,113 @@ impl Out<'_> {
     }
 }
 
-/// Encodes `px` as RLE into `out`.
-///
-/// Greedy: a run of 3+ equal pixels (2+ when no literal is pending) becomes a run token; the rest
-/// collects into literals of up to 128 pixels.
-pub fn encode(px: Pixels<'_>, order: PixelOrder, out: &mut [u8]) -> Result<usize, EncodeFail> {
-    let mut o = Out {
-        buf: out,
-        pos: 0,
-        order,
-    };
-    let mut lit = [0u16; MAX_LITERAL];
-    let mut lit_len = 0usize;
-    let mut run_px = 0u16;
-    let mut run_len = 0usize;
-
-    // Ends the current run: either as a run token or by moving it into the literal buffer.
-    let end_run =
-        |o: &mut Out<'_>, lit: &mut [u16; MAX_LITERAL], lit_len: &mut usize, px: u16, n: usize| {
-            if n >= 3 || (n == 2 && *lit_len == 0) {
-                o.literal(&lit[..*lit_len])?;
-                *lit_len = 0;
-                o.run(px, n)
-            } else {
-                for _ in 0..n {
-                    if *lit_len == MAX_LITERAL {
-                        o.literal(&lit[..])?;
-                        *lit_len = 0;
-                    }
-                    lit[*lit_len] = px;
-                    *lit_len += 1;
-                }
-                Ok(())
-            }
-        };
-
-    for r in 0..px.height {
-        for &p in px.row(r) {
-            if run_len > 0 && p == run_px {
-                run_len += 1;
-            } else {
-                if run_len > 0 {
-                    end_run(&mut o, &mut lit, &mut lit_len, run_px, run_len)?;
-                }
-                run_px = p;
-                run_len = 1;
-            }
-        }
-    }
-    if run_len > 0 {
-        end_run(&mut o, &mut lit, &mut lit_len, run_px, run_len)?;
-    }
-    o.literal(&lit[..lit_len])?;
-    Ok(o.pos)
+/// The greedy tokeniser: a run of 3+ equal units (2+ when no literal is pending) becomes a run
+/// token; the rest collects into literals of up to 128 units.
+struct Tokens<'o> {
+    out: Out<'o>,
+    lit: [u16; MAX_LITERAL],
+    lit_len: usize,
+    run_px: u16,
+    run_len: usize,
 }
 
-/// Number of tokens in an RLE payload (what a decoder's per-token work scales with); a token cut
-/// short by the end of `payload` counts. Walks the control bytes only, without checking pixel
-/// counts: meant for payloads this crate encoded.
+impl Tokens<'_> {
+    /// Ends the current run: either as a run token or by moving it into the literal buffer.
+    fn end_run(&mut self) -> Result<(), EncodeFail> {
+        let (px, n) = (self.run_px, self.run_len);
+        if n >= 3 || (n == 2 && self.lit_len == 0) {
+            self.out.literal(&self.lit[..self.lit_len])?;
+            self.lit_len = 0;
+            self.out.run(px, n)
+        } else {
+            for _ in 0..n {
+                if self.lit_len == MAX_LITERAL {
+                    self.out.literal(&self.lit[..])?;
+                    self.lit_len = 0;
+                }
+                self.lit[self.lit_len] = px;
+                self.lit_len += 1;
+            }
+            Ok(())
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, p: u16) -> Result<(), EncodeFail> {
+        if self.run_len > 0 && p == self.run_px {
+            self.run_len += 1;
+        } else {
+            if self.run_len > 0 {
+                self.end_run()?;
+            }
+            self.run_px = p;
+            self.run_len = 1;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<usize, EncodeFail> {
+        if self.run_len > 0 {
+            self.end_run()?;
+        }
+        self.out.literal(&self.lit[..self.lit_len])?;
+        Ok(self.out.pos)
+    }
+}
+
+/// Encodes `px` as RLE into `out`; see [`Tokens`] for the token choice.
+pub fn encode(
+    px: Pixels<'_>,
+    format: impl Into<PixelFormat>,
+    out: &mut [u8],
+) -> Result<usize, EncodeFail> {
+    let format = format.into();
+    let mut t = Tokens {
+        out: Out {
+            buf: out,
+            pos: 0,
+            format,
+            unit: format.unit_bytes(),
+        },
+        lit: [0; MAX_LITERAL],
+        lit_len: 0,
+        run_px: 0,
+        run_len: 0,
+    };
+    for r in 0..px.height {
+        for_each_unit_slice(&px, r, format, |units| {
+            for &u in units {
+                // The common case inline: the run goes on.
+                if t.run_len > 0 && u == t.run_px {
+                    t.run_len += 1;
+                } else {
+                    t.push(u)?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+    t.finish()
+}
+
+/// Number of tokens in an RLE payload of RGB565 pixels (what a decoder's per-token work scales
+/// with); see [`token_count_units`].
 pub fn token_count(payload: &[u8]) -> usize {
+    token_count_units(payload, 2)
+}
+
+/// Number of tokens in an RLE payload whose units are `unit_bytes` long; a token cut short by the
+/// end of `payload` counts. Walks the control bytes only, without checking pixel counts: meant
+/// for payloads this crate encoded.
+pub fn token_count_units(payload: &[u8], unit_bytes: usize) -> usize {
     let mut pos = 0;
     let mut tokens = 0;
     while let Some(&c) = payload.get(pos) {
         tokens += 1;
         pos += match c {
-            0x00..=0x7F => 1 + 2 * (usize::from(c) + 1),
-            0xFF => 1 + 2 + 2,
-            _ => 1 + 2,
+            0x00..=0x7F => 1 + unit_bytes * (usize::from(c) + 1),
+            0xFF => 1 + 2 + unit_bytes,
+            _ => 1 + unit_bytes,
         };
     }
     tokens
@@ -153,13 +207,17 @@ enum State {
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder {
     pixels_left: u32,
+    /// Bytes per unit: 2 (RGB565) or 1 (grey).
+    unit: u8,
     state: State,
 }
 
 impl Decoder {
-    pub(crate) fn new(pixels: u32) -> Self {
+    /// A decoder for `units` codec units of `unit_bytes` (1 or 2) bytes each.
+    pub(crate) fn new(units: u32, unit_bytes: u8) -> Self {
         Self {
-            pixels_left: pixels,
+            pixels_left: units,
+            unit: unit_bytes.clamp(1, 2),
             state: State::Control,
         }
     }
@@ -187,24 +245,37 @@ impl Decoder {
                     (0x00..=0x7F, [_, rest @ ..]) if !rest.is_empty() => {
                         let n = u32::from(b) + 1;
                         self.take(n)?;
-                        let k = rest.len().min(n as usize * 2);
-                        let left = n * 2 - k as u32;
+                        let u = u32::from(self.unit);
+                        let k = rest.len().min((n * u) as usize);
+                        let left = n * u - k as u32;
                         if left > 0 {
                             self.state = State::Literal { bytes_left: left };
                         }
                         return Ok((1 + k, Some(PixelRun::Bytes(&rest[..k]))));
                     }
-                    (0x80..=0xFE, [_, p0, p1, ..]) => {
+                    (0x80..=0xFE, [_, p0, p1, ..]) if self.unit == 2 => {
                         let count = u32::from(b - 0x7F);
                         self.take(count)?;
                         let pixel = [*p0, *p1];
                         return Ok((3, Some(PixelRun::Fill { pixel, count })));
                     }
-                    (0xFF, [_, lo, hi, p0, p1, ..]) => {
+                    (0x80..=0xFE, [_, p0, ..]) if self.unit == 1 => {
+                        let count = u32::from(b - 0x7F);
+                        self.take(count)?;
+                        let pixel = [*p0, *p0];
+                        return Ok((2, Some(PixelRun::Fill { pixel, count })));
+                    }
+                    (0xFF, [_, lo, hi, p0, p1, ..]) if self.unit == 2 => {
                         let count = u32::from(u16::from_le_bytes([*lo, *hi]));
                         self.take(count)?;
                         let pixel = [*p0, *p1];
                         return Ok((5, Some(PixelRun::Fill { pixel, count })));
+                    }
+                    (0xFF, [_, lo, hi, p0, ..]) if self.unit == 1 => {
+                        let count = u32::from(u16::from_le_bytes([*lo, *hi]));
+                        self.take(count)?;
+                        let pixel = [*p0, *p0];
+                        return Ok((4, Some(PixelRun::Fill { pixel, count })));
                     }
                     _ => {}
                 }
@@ -212,7 +283,9 @@ impl Decoder {
                     0x00..=0x7F => {
                         let n = u32::from(b) + 1;
                         self.take(n)?;
-                        self.state = State::Literal { bytes_left: n * 2 };
+                        self.state = State::Literal {
+                            bytes_left: n * u32::from(self.unit),
+                        };
                     }
                     0xFF => self.state = State::LongCount { have: 0, lo: 0 },
                     _ => {
@@ -251,6 +324,16 @@ impl Decoder {
                 };
                 Ok((1, None))
             }
+            State::RunPixel { count, have: 0, .. } if self.unit == 1 => {
+                self.state = State::Control;
+                Ok((
+                    1,
+                    Some(PixelRun::Fill {
+                        pixel: [b, b],
+                        count,
+                    }),
+                ))
+            }
             State::RunPixel { count, have: 0, .. } => {
                 self.state = State::RunPixel {
                     count,
@@ -281,6 +364,7 @@ impl Decoder {
 mod tests {
     use super::*;
     use crate::codec::{Codec, decode_to_vec, raw};
+    use crate::pixel::PixelOrder;
     use alloc::vec;
     use alloc::vec::Vec;
 

@@ -11,7 +11,9 @@ use super::registry::DisplayCommand;
 use super::writer::SocketWriter;
 use crate::clock::{self, RealStopwatch};
 use crate::metrics::Protocol;
-use pixelwire_core::{CloseReason, DisplaySink, LegacyConfig, LegacyEvent, LegacySession};
+use pixelwire_core::{
+    CloseReason, DisplaySink, LegacyConfig, LegacyEvent, LegacySession, PixelFormat,
+};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -87,6 +89,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
         stream: stream_name.clone(),
         size: (width, height),
         firmware: None,
+        pixel_format: PixelFormat::default(),
     };
     let mut conn = match DisplayConnection::open(&ctx, identity, clock::now().as_micros(), cmd_tx) {
         Ok(conn) => conn,
@@ -158,7 +161,12 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                 }
             }
             c = cmd_rx.recv() => match c {
-                Some(DisplayCommand::Preview(reply)) => { let _ = reply.send(session.shadow().clone()); }
+                Some(DisplayCommand::Preview(reply)) => {
+                    let _ = reply.send(super::registry::PanelImage {
+                        image: session.shadow().clone(),
+                        format: PixelFormat::default(),
+                    });
+                }
                 Some(DisplayCommand::Close(_, text)) => break EndReason::Closed(text),
                 None => {}
             },

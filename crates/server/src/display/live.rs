@@ -24,6 +24,8 @@ pub struct Identity {
     pub size: (u32, u32),
     /// Firmware version (pixelwire devices).
     pub firmware: Option<String>,
+    /// Pixel format the panel declared (`rgb565` for seed-000 sketches).
+    pub pixel_format: pixelwire_core::PixelFormat,
 }
 
 /// The session's link as of its last event.
@@ -117,6 +119,7 @@ impl LiveDisplay {
             width: i.size.0,
             height: i.size.1,
             firmware: i.firmware.clone(),
+            pixel_format: i.pixel_format.name(),
             connected_s: now_us.saturating_sub(self.connected_at_us) as f64 / 1e6,
             fps: 0.0,
             kbytes_per_s: 0.0,
@@ -161,6 +164,7 @@ mod tests {
             stream: "bios".into(),
             size: (320, 240),
             firmware: Some("display-emu 0.1.0".into()),
+            pixel_format: pixelwire_core::PixelFormat::default(),
         };
         let live = LiveDisplay::new(identity, 1_000_000, Metrics::new().display("desk-1"));
         let s = live.status(3_500_000);
@@ -170,6 +174,7 @@ mod tests {
             serde_json::json!({
                 "id": "desk-1", "protocol": "pixelwire", "address": "192.168.1.20:51234",
                 "stream": "bios", "stream_origin": null, "configured_stream": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
+                "pixel_format": "rgb565",
                 "connected_s": 2.5, "fps": 0.0, "kbytes_per_s": 0.0, "latency_ms_p50": null,
                 "latency_ms_p95": null, "frames_in_flight": 0, "quality_level": 0,
                 "psnr_db": null, "psnr_db_mean": null,

@@ -185,8 +185,11 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
             }
             c = cmd_rx.recv() => match c {
                 Some(DisplayCommand::Preview(reply)) => {
-                    if let Some(img) = session.shadow() {
-                        let _ = reply.send(img.clone());
+                    if let Some(sink) = session.sink() {
+                        let _ = reply.send(super::registry::PanelImage {
+                            image: sink.shadow().clone(),
+                            format: sink.format(),
+                        });
                     }
                 }
                 Some(DisplayCommand::Close(code, text)) => session.close(code, &text),
@@ -232,6 +235,7 @@ fn on_event(
                 stream: stream_name.clone(),
                 size: (u32::from(hello.width), u32::from(hello.height)),
                 firmware: Some(hello.firmware.as_str().to_string()),
+                pixel_format: hello.pixel_format,
             };
             let mut conn = match DisplayConnection::open(ctx, identity, now, cmd_tx.clone()) {
                 Ok(conn) => conn,

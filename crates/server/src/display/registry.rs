@@ -8,7 +8,7 @@
 use super::budget::MemoryBudget;
 use super::live::LiveDisplay;
 use super::status::DisplayStatus;
-use pixelwire_core::Rgb565Image;
+use pixelwire_core::{PixelFormat, Rgb565Image};
 use pixelwire_proto::ErrorCode;
 use std::collections::{BTreeMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -20,9 +20,18 @@ use tokio::sync::{mpsc, oneshot};
 #[derive(Debug)]
 pub enum DisplayCommand {
     /// Send a copy of the shadow (what the panel shows).
-    Preview(oneshot::Sender<Rgb565Image>),
+    Preview(oneshot::Sender<PanelImage>),
     /// Close with this reason.
     Close(ErrorCode, String),
+}
+
+/// What a panel shows, as the server knows it, in the panel's pixel format.
+#[derive(Debug, Clone)]
+pub struct PanelImage {
+    /// RGB565 values, or grey levels for a grey `format`.
+    pub image: Rgb565Image,
+    /// The panel's pixel format (from its HELLO; RGB565 for seed-000 sketches).
+    pub format: PixelFormat,
 }
 
 /// A registered session.
@@ -162,6 +171,7 @@ mod tests {
             stream: "s".into(),
             size: (8, 8),
             firmware: None,
+            pixel_format: PixelFormat::default(),
         };
         DisplayHandle {
             conn: reg.next_conn(),

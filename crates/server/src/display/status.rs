@@ -29,6 +29,9 @@ pub struct DisplayStatus {
     pub height: u32,
     /// Firmware version (pixelwire devices).
     pub firmware: Option<String>,
+    /// Pixel format the panel declared in HELLO: `rgb565`, `rgb565le`, `gray8`, `gray4` or
+    /// `mono1` (`docs/protocol.md`, "Pixel formats").
+    pub pixel_format: &'static str,
     /// Seconds since connecting.
     pub connected_s: f64,
     /// Frames presented per second (legacy: frames written).

@@ -184,10 +184,12 @@ pub async fn display_preview(
         .await
         .map_err(|_| ApiError::Unavailable(format!("display {id:?} did not answer")))?
         .map_err(|_| ApiError::Unavailable(format!("display {id:?} has no image yet")))?;
-    let png = tokio::task::spawn_blocking(move || pixelwire_media::png::rgb565_png(&img))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let png = tokio::task::spawn_blocking(move || {
+        pixelwire_media::png::panel_png(&img.image, img.format)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(png_response(png))
 }
 

@@ -4,7 +4,9 @@
 
 pub mod chromium;
 pub mod prometheus;
-use pixelwire_proto::{CodecSet, DeviceSession, DoubleBuffer, Hello, PixelOrder, ShortStr};
+use pixelwire_proto::{
+    CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr,
+};
 use pixelwire_server::config::Config;
 use pixelwire_server::server::Running;
 use std::net::SocketAddr;
@@ -146,7 +148,7 @@ pub fn hello(id: &str, w: u16, h: u16) -> Hello {
         version: 1,
         width: w,
         height: h,
-        pixel_order: PixelOrder::BigEndian,
+        pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
         codecs: CodecSet::all(),
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,
@@ -180,11 +182,18 @@ impl Device {
         let mut session = DeviceSession::new(hello, now_us());
         let first = session.take_transmit().to_vec();
         sock.write_all(&first).await.expect("send hello");
-        let n = usize::from(hello.width) * usize::from(hello.height) * 2;
+        let format = hello.pixel_format;
+        let n = format.frame_bytes(usize::from(hello.width), usize::from(hello.height));
         Device {
             sock,
             session,
-            panel: DoubleBuffer::new(hello.width, hello.height, vec![0; n], vec![0; n]),
+            panel: DoubleBuffer::with_format(
+                hello.width,
+                hello.height,
+                format,
+                vec![0; n],
+                vec![0; n],
+            ),
             width: hello.width,
             height: hello.height,
             closed: None,
@@ -223,6 +232,19 @@ impl Device {
     /// Frames presented so far.
     pub fn frames(&self) -> u32 {
         self.session.frames_presented()
+    }
+
+    /// The front buffer of a grey panel as 8-bit grey, one byte per pixel.
+    pub fn front_gray8(&self) -> Vec<u8> {
+        let format = self.session.hello().pixel_format;
+        let stride = format.row_bytes(usize::from(self.width));
+        let mut out = Vec::new();
+        for row in self.panel.front.chunks(stride) {
+            out.extend(
+                (0..usize::from(self.width)).map(|x| format.gray_to_8bit(format.unpack(row, x))),
+            );
+        }
+        out
     }
 
     /// The front buffer as RGB888.
