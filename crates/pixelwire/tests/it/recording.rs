@@ -480,26 +480,24 @@ async fn chromium_plays_a_recorded_span_and_seeks_in_it() {
         v["spans"][0]["duration_s"].as_f64().unwrap_or(0.0) >= 6.0
     })
     .await;
-    let url = v["spans"][0]["url"]
-        .as_str()
-        .expect("a span url")
-        .to_string();
+    assert!(v["spans"][0]["url"].is_string(), "{v}");
     let mut browser = chromium::Browser::launch().await.expect("launch chromium");
+    // The status page lists the stream's spans; its play button loads one into the card's video.
     let mut page = browser
         .open(&format!("http://{addr}/"))
         .await
         .expect("open the page");
     page.wait_for(
-        "document.readyState === 'complete' && document.body !== null",
+        "document.querySelector('.rec .spans button') !== null",
         Duration::from_secs(20),
     )
     .await
-    .expect("the page loads");
-    page.eval(&format!(
-        "window.v = document.createElement('video'); v.muted = true; v.preload = 'auto'; \
-         v.src = '{url}'; document.body.appendChild(v); window.seeked = 0; \
-         v.addEventListener('seeked', () => window.seeked++); 0"
-    ))
+    .unwrap_or_else(|e| panic!("no span on the page: {e}\n{}", page.console_tail(20)));
+    page.eval(
+        "window.v = document.querySelector('.rec-video'); window.seeked = 0; \
+         v.addEventListener('seeked', () => window.seeked++); \
+         document.querySelector('.rec .spans button').click(); 0",
+    )
     .await
     .unwrap();
     page.wait_for(
@@ -508,6 +506,7 @@ async fn chromium_plays_a_recorded_span_and_seeks_in_it() {
     )
     .await
     .unwrap_or_else(|e| panic!("no metadata: {e}\n{}", page.console_tail(20)));
+    page.eval("v.pause(); 0").await.unwrap();
     let duration = page.eval("v.duration").await.unwrap().as_f64().unwrap();
     assert!(duration >= 5.0, "duration {duration}");
     // Seekable over the whole file: the browser knows it can ask for any byte range.
