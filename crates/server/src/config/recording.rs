@@ -108,4 +108,18 @@ mod tests {
         assert!(toml::from_str::<RecordingSettings>("segment_seconds = 0").is_err());
         assert!(toml::from_str::<RecordingSettings>("max_age = 3").is_err());
     }
+
+    #[test]
+    fn a_pre_roll_longer_than_the_ring_is_refused_with_its_key() {
+        let stream = "[[streams]]\nname = \"c\"\nsource = \"camera\"\nrecord = \"on_demand\"\npre_roll_s = 20\n";
+        let e = super::super::Config::parse(stream, None).unwrap_err();
+        let m = format!("{e:#}");
+        assert!(
+            m.contains("streams[0].pre_roll_s") && m.contains("video.ring_seconds = 10"),
+            "{m}"
+        );
+        let ok = format!("[video]\nring_seconds = 20\n{stream}");
+        let c = super::super::Config::parse(&ok, None).unwrap();
+        assert_eq!(c.streams[0].recording.pre_roll_s.get(), 20);
+    }
 }
