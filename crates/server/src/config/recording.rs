@@ -115,7 +115,9 @@ mod tests {
         let e = super::super::Config::parse(stream, None).unwrap_err();
         let m = format!("{e:#}");
         assert!(
-            m.contains("streams[0].pre_roll_s") && m.contains("video.ring_seconds = 10"),
+            m.contains("line 5")
+                && m.contains("pre_roll_s = 20")
+                && m.contains("video.ring_seconds = 10"),
             "{m}"
         );
         let ok = format!("[video]\nring_seconds = 20\n{stream}");
