@@ -111,7 +111,7 @@ mod tests {
 
     #[test]
     fn a_pre_roll_longer_than_the_ring_is_refused_with_its_key() {
-        let stream = "[[streams]]\nname = \"c\"\nsource = \"camera\"\nrecord = \"on_demand\"\npre_roll_s = 20\n";
+        let stream = "[[streams]]\nname = \"bios\"\nsource = \"camera\"\nrecord = \"on_demand\"\npre_roll_s = 20\n";
         let e = super::super::Config::parse(stream, None).unwrap_err();
         let m = format!("{e:#}");
         assert!(
