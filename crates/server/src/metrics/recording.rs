@@ -38,6 +38,7 @@ pub(super) struct RecordingFamilies {
     fragments: Family<StreamLabel, Counter>,
     deleted: Family<DeleteLabel, Counter>,
     errors: Family<StreamLabel, Counter>,
+    dropped: Family<StreamLabel, Counter>,
     active: Family<StreamLabel, Gauge>,
 }
 
@@ -68,6 +69,12 @@ impl RecordingFamilies {
                 "Recording files that could not be created or written",
                 Family::default(),
             ),
+            dropped: register(
+                r,
+                "pixelwire_recording_dropped_frames",
+                "Encoded frames not recorded: P-frames after a gap (the recorder lagged) until the next keyframe",
+                Family::default(),
+            ),
             active: register(
                 r,
                 "pixelwire_recording_active",
@@ -84,6 +91,7 @@ pub struct RecordingMetrics {
     bytes: Counter,
     fragments: Counter,
     errors: Counter,
+    dropped: Counter,
     active: Gauge,
 }
 
@@ -101,6 +109,11 @@ impl RecordingMetrics {
         self.errors.inc();
     }
 
+    /// `n` more frames were dropped waiting for a keyframe.
+    pub fn dropped(&self, n: u64) {
+        self.dropped.inc_by(n);
+    }
+
     /// Whether the stream is being recorded now.
     pub fn set_active(&self, on: bool) {
         self.active.set(i64::from(on));
@@ -116,6 +129,7 @@ impl Metrics {
             bytes: f.bytes.get_or_create_owned(&l),
             fragments: f.fragments.get_or_create_owned(&l),
             errors: f.errors.get_or_create_owned(&l),
+            dropped: f.dropped.get_or_create_owned(&l),
             active: f.active.get_or_create_owned(&l),
         }
     }

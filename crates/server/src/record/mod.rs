@@ -20,7 +20,7 @@ mod task;
 use crate::bus::Bus;
 use crate::config::{Config, RecordMode, RecordingSettings};
 use crate::encoded::SharedEncoders;
-use crate::metrics::{DeleteReason, Metrics, RecordingMetrics};
+use crate::metrics::{DeleteReason, Metrics};
 use crate::shutdown::ShutdownSignal;
 use index::{FileEntry, Span, StreamIndex};
 use std::collections::BTreeMap;
@@ -68,7 +68,6 @@ pub struct StreamRecorder {
     dir: PathBuf,
     index: Mutex<StreamIndex>,
     want: watch::Sender<bool>,
-    metrics: RecordingMetrics,
 }
 
 impl StreamRecorder {
@@ -195,7 +194,6 @@ impl Recordings {
                 dir,
                 index: Mutex::new(index),
                 want: watch::Sender::new(mode == RecordMode::Always),
-                metrics: metrics.recording(name),
             };
             (name.to_string(), Arc::new(rec))
         };

@@ -15,7 +15,7 @@ use super::segmenter::{Output, Segmenter};
 use super::{Recordings, StreamRecorder, retention};
 use crate::bus::Stream;
 use crate::encoded::{SharedEncoders, Start, Subscription};
-use crate::metrics::{ConsumerKind, DeleteReason};
+use crate::metrics::{ConsumerKind, DeleteReason, RecordingMetrics};
 use crate::shutdown::ShutdownSignal;
 use std::io::Write;
 use std::sync::Arc;
@@ -28,6 +28,7 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(10);
 /// The open file of a recorder, moved to the blocking pool for each write.
 struct Disk {
     rec: Arc<StreamRecorder>,
+    metrics: RecordingMetrics,
     file: Option<(u64, std::fs::File)>,
 }
 
@@ -49,7 +50,7 @@ impl Disk {
                         .create_new(true)
                         .open(&path)?;
                     f.write_all(&init)?;
-                    self.rec.metrics.written(init.len(), false);
+                    self.metrics.written(init.len(), false);
                     self.rec.index().files.insert(
                         start_ms,
                         super::index::FileEntry {
@@ -70,7 +71,7 @@ impl Disk {
                     };
                     f.write_all(&bytes)?;
                     f.sync_data()?;
-                    self.rec.metrics.written(bytes.len(), true);
+                    self.metrics.written(bytes.len(), true);
                     if let Some(e) = self.rec.index().files.get_mut(start_ms) {
                         e.fragments.push(index);
                         e.bytes += bytes.len() as u64;
@@ -122,7 +123,7 @@ async fn write(
         }
         Ok((mut d, Err(e))) => {
             tracing::warn!(stream = %d.rec.name, error = %e, "recording file failed; starting a new one at the next keyframe");
-            d.rec.metrics.error();
+            d.metrics.error();
             d.close();
             *disk = Some(d);
             seg.abandon();
@@ -149,16 +150,21 @@ pub(super) async fn record(
         s.fragment_ms.get() * 1000,
     );
     let mut want = rec.want.subscribe();
+    // Only recorded streams get these series (a stream that is never recorded shows none).
+    let metrics = recordings.metrics.recording(&rec.name);
     let mut disk = Some(Disk {
         rec: rec.clone(),
+        metrics: metrics.clone(),
         file: None,
     });
     let pre_roll_us = u64::try_from(rec.pre_roll.as_micros()).unwrap_or(u64::MAX);
     let mut holder: Option<Subscription> = None;
+    // Frames the segmenter dropped so far (counted into the metric as they grow).
+    let mut dropped = 0;
     tracing::info!(stream = %rec.name, mode = rec.mode.name(), pre_roll_s = rec.pre_roll.as_secs(), dir = %rec.dir.display(), "recorder ready");
     loop {
         if !*want.borrow_and_update() {
-            rec.metrics.set_active(false);
+            metrics.set_active(false);
             if pre_roll_us > 0 && holder.is_none() {
                 // Keeps the encoder and its ring running for the pre-roll (see the module docs).
                 let enc = encoders.get(&stream, &recordings.metrics);
@@ -170,7 +176,7 @@ pub(super) async fn record(
             }
             continue;
         }
-        rec.metrics.set_active(true);
+        metrics.set_active(true);
         let now = crate::clock::now().as_micros();
         let start = if pre_roll_us > 0 {
             Start::Since(now.saturating_sub(pre_roll_us))
@@ -209,6 +215,10 @@ pub(super) async fn record(
                 r = want.changed() => if r.is_err() || !*want.borrow() { break false },
                 _ = shutdown.wait() => break true,
             }
+            if seg.dropped() > dropped {
+                metrics.dropped(seg.dropped() - dropped);
+                dropped = seg.dropped();
+            }
             write(&mut disk, &mut seg, std::mem::take(&mut outs), &recordings).await;
         };
         seg.finish(&mut outs);
@@ -216,7 +226,7 @@ pub(super) async fn record(
         drop(sub);
         tracing::info!(stream = %rec.name, "recording stopped");
         if stop {
-            rec.metrics.set_active(false);
+            metrics.set_active(false);
             return;
         }
     }
