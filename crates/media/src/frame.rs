@@ -312,6 +312,14 @@ impl MediaFrame {
             .clone()
     }
 
+    /// The camera's JPEG bytes, if the frame arrived as a JPEG (nothing is encoded).
+    pub fn jpeg_payload(&self) -> Option<&[u8]> {
+        match &self.payload {
+            Payload::Jpeg { data, .. } => Some(data),
+            _ => None,
+        }
+    }
+
     /// The frame as I420 for the H.264 encoder (decoded once); `None` if it does not decode.
     pub fn i420(&self) -> Option<Arc<I420>> {
         self.i420

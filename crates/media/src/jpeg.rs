@@ -37,7 +37,7 @@ pub struct JpegInfo {
     pub width: u32,
     /// Height.
     pub height: u32,
-    /// True for 4:2:0 chroma (decodes straight to I420).
+    /// True for 4:2:0 chroma (its planes are I420 as decoded).
     pub is_420: bool,
 }
 
@@ -70,14 +70,22 @@ pub fn decode_rgba(data: &[u8]) -> Result<(u32, u32, Vec<u8>), JpegError> {
     Ok((img.width as u32, img.height as u32, img.pixels))
 }
 
-/// Decodes to I420: straight from the JPEG's own planes when it is 4:2:0, else through RGBA.
+/// Decodes to I420 straight from the JPEG's own planes, whatever its chroma subsampling (4:2:0
+/// split in place; others resampled to 4:2:0, `jpeg_yuv.rs`); only a JPEG whose subsampling has
+/// no planar form goes through RGBA.
 pub fn decode_i420(data: &[u8], info: &JpegInfo) -> Result<I420, JpegError> {
+    let yuv = turbojpeg::decompress_to_yuv(data);
     if !info.is_420 {
+        if let Ok(yuv) = &yuv
+            && let Some(i420) = crate::jpeg_yuv::to_i420(yuv)?
+        {
+            return Ok(i420);
+        }
         let (w, h, rgba) = decode_rgba(data)?;
         return I420::from_rgba(&rgba, w, h)
             .ok_or_else(|| JpegError::Decode("image too small".into()));
     }
-    let yuv = turbojpeg::decompress_to_yuv(data).map_err(|e| JpegError::Decode(e.to_string()))?;
+    let yuv = yuv.map_err(|e| JpegError::Decode(e.to_string()))?;
     let (w, h) = (yuv.width as u32, yuv.height as u32);
     // turbojpeg's 4:2:0 planes (tjPlaneWidth/tjPlaneHeight): luma is the size padded to even,
     // chroma half that; each row is padded to `align` bytes.

@@ -22,9 +22,13 @@ pub mod decode_gate;
 pub mod frame;
 #[cfg(feature = "h264")]
 pub mod h264;
+#[cfg(feature = "h264")]
+pub mod h264_asm;
 pub mod jpeg;
+mod jpeg_yuv;
 pub mod picamera;
 pub mod png;
+pub mod thumbnail;
 pub mod viewer_message;
 pub mod yuv;
 

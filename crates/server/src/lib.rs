@@ -14,6 +14,7 @@ pub mod ingest;
 pub mod listener;
 pub mod metrics;
 pub mod record;
+pub mod rtsp;
 pub mod server;
 pub mod shutdown;
 pub mod source;

@@ -30,6 +30,8 @@ pub struct Running {
     pub device_http_addrs: Vec<SocketAddr>,
     /// Picamera raw TCP ports.
     pub tcp_camera_addrs: Vec<SocketAddr>,
+    /// RTSP ports.
+    pub rtsp_addrs: Vec<SocketAddr>,
     /// Shared state (tests inspect it).
     pub state: AppState,
     shutdown: Shutdown,
@@ -49,6 +51,12 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         );
     }
     crate::ingest::log_exposure(&cfg.cameras);
+    match pixelwire_media::h264_asm::assembly() {
+        "none" => tracing::warn!(
+            "H.264: OpenH264 was built without its assembly and encodes about 2.3x slower (docs/media.md, \"OpenH264's assembly\")"
+        ),
+        asm => info!(assembly = asm, "H.264: OpenH264 with its assembly"),
+    }
     let (bus, metrics, cameras) = (
         state.bus.clone(),
         state.metrics.clone(),
@@ -156,6 +164,25 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         tcp_camera_addrs.push(l.local_addr()?);
         tasks.spawn(crate::ingest::tcp::run(l, cameras.clone(), signal.clone()));
     }
+    let mut rtsp_addrs = Vec::new();
+    for &addr in &cfg.rtsp.listen {
+        let l = bind(addr, "RTSP").await?;
+        let local = l.local_addr()?;
+        rtsp_addrs.push(local);
+        info!(rtsp = %local, "RTSP: rtsp://HOST:{}/NAME", local.port());
+        tasks.spawn(crate::rtsp::run(
+            l,
+            crate::rtsp::RtspContext {
+                bus: bus.clone(),
+                encoders: state.encoders.clone(),
+                metrics: metrics.clone(),
+                shutdown: signal.clone(),
+                settings: cfg.rtsp.clone(),
+                send_queue_bytes: cfg.server.send_queue_bytes.get(),
+                stalled_limit: cfg.server.stalled_viewer_timeout_ms.duration(),
+            },
+        ));
+    }
     tasks.spawn(crate::ingest::run_expiry(cameras.clone(), signal.clone()));
     state
         .recordings
@@ -210,6 +237,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         viewer_addrs,
         device_http_addrs,
         tcp_camera_addrs,
+        rtsp_addrs,
         state,
         shutdown,
         tasks,

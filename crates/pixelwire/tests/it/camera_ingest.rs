@@ -581,9 +581,10 @@ async fn the_device_registry_survives_a_restart() {
     let data = temp_dir("registry");
     let cfg = |d: &std::path::Path| {
         format!(
-            "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{}",
+            "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{}{}",
             d.display(),
-            common::CAMERAS_ON_PORT_0
+            common::CAMERAS_ON_PORT_0,
+            common::RTSP_ON_PORT_0
         )
     };
     let config = pixelwire_server::config::Config::parse(&cfg(&data), None).unwrap();

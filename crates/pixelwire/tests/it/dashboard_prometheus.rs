@@ -34,9 +34,10 @@ fn free_port() -> u16 {
 async fn start_server(http_port: u16, streams: &str) -> Running {
     let data = temp_dir("dash-data");
     let text = format!(
-        "[server]\nhttp = \"127.0.0.1:{http_port}\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"dash\"\ndata_dir = \"{}\"\n{}{streams}",
+        "[server]\nhttp = \"127.0.0.1:{http_port}\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"dash\"\ndata_dir = \"{}\"\n{}{}{streams}",
         data.display(),
         common::CAMERAS_ON_PORT_0,
+        common::RTSP_ON_PORT_0,
     );
     let cfg = Config::parse(&text, None).expect("test config");
     pixelwire_server::server::start(cfg)

@@ -255,11 +255,12 @@ async fn a_legacy_sketch_switches_streams_by_its_address_and_port() {
 
 fn config_in(data: &Path, route: &str) -> pixelwire_server::config::Config {
     let text = format!(
-        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{}{STREAMS}\
+        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{}{}{STREAMS}\
 [[streams]]\nname = \"bios\"\nsource = \"bios\"\n\
 [[displays]]\nid = \"desk\"\nstream = \"{route}\"\n",
         data.display(),
-        common::CAMERAS_ON_PORT_0
+        common::CAMERAS_ON_PORT_0,
+        common::RTSP_ON_PORT_0
     );
     pixelwire_server::config::Config::parse(&text, None).expect("test config")
 }

@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pixelwire");
 
-/// No camera listeners (the tests here do not need them, and fixed ports would collide).
-const CAMERAS_OFF: &str =
-    "[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n";
+/// No camera or RTSP listeners (the tests here do not need them, and fixed ports would collide).
+const CAMERAS_OFF: &str = "[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n";
 
 struct Killed(Child);
 

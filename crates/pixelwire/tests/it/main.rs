@@ -29,6 +29,7 @@ mod https;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod recording;
+mod rtsp_out;
 mod screen_capture;
 mod screen_stripes_browser;
 mod viewer_outputs;

@@ -208,6 +208,26 @@ fn display_settings_and_legacy() {
         one::<u64>("`video.ring_max_bytes`"),
         c.video.ring_max_bytes.get()
     );
+    assert_eq!(
+        one::<bool>("`video.skip_unchanged`"),
+        c.video.skip_unchanged
+    );
+    assert_eq!(
+        cell("`rtsp.listen`"),
+        format!("`[\"{}\"]`", c.rtsp.listen[0])
+    );
+    assert_eq!(
+        one::<usize>("`rtsp.max_connections`"),
+        c.rtsp.max_connections
+    );
+    assert_eq!(
+        one::<usize>("`rtsp.max_connections_per_peer`"),
+        c.rtsp.max_connections_per_peer
+    );
+    assert_eq!(
+        one::<u64>("`rtsp.session_timeout_s`"),
+        c.rtsp.session_timeout_s
+    );
 }
 
 #[test]

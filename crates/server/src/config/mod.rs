@@ -12,7 +12,7 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
-//! `[server]`), `video.rs` (`[video]`), `recording.rs` (`[recording]`), `ranges.rs`, `table.rs`
+//! `[server]`), `video.rs` (`[video]`), `rtsp.rs` (`[rtsp]`), `recording.rs` (`[recording]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -28,6 +28,7 @@ mod limits;
 mod panel;
 pub mod ranges;
 mod recording;
+mod rtsp;
 pub mod screen;
 mod streams;
 mod table;
@@ -39,6 +40,7 @@ pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
 pub use recording::{RecordMode, RecordingSettings, StreamRecording};
+pub use rtsp::RtspSettings;
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
 pub use video::VideoSettings;
 
@@ -77,6 +79,8 @@ pub struct Config {
     pub video: VideoSettings,
     /// Where recordings go and how long they stay.
     pub recording: RecordingSettings,
+    /// RTSP out.
+    pub rtsp: RtspSettings,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -14,6 +14,9 @@ pub struct VideoSettings {
     pub ring_seconds: super::ranges::RingSeconds,
     /// Bytes the ring of one stream may hold, at least 1 MiB; the oldest GOPs go first.
     pub ring_max_bytes: super::ranges::RingBytes,
+    /// Frames whose picture did not change are neither decoded nor encoded (except once a
+    /// second, and when a keyframe is asked for).
+    pub skip_unchanged: bool,
 }
 
 impl Default for VideoSettings {
@@ -21,6 +24,7 @@ impl Default for VideoSettings {
         Self {
             ring_seconds: super::ranges::RingSeconds::new_const(10),
             ring_max_bytes: super::ranges::RingBytes::new_const(32 << 20),
+            skip_unchanged: true,
         }
     }
 }

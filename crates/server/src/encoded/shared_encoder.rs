@@ -10,6 +10,11 @@
 //! from a time in the past (a recording's pre-roll); the ring snapshot and the subscription are
 //! taken under one lock, so nothing is missed or repeated between them.
 //!
+//! A frame whose picture did not change (block means within `StillGate`'s threshold of the last
+//! encoded frame's; a JPEG's from its DC coefficients) is neither decoded nor encoded, except
+//! once a second and when a keyframe is asked for: a fixed camera costs next to nothing
+//! (`pixelwire_stream_h264_unchanged_frames_total`), and moving content is never held back.
+//!
 //! An encoder error is logged and counted (`pixelwire_stream_h264_encode_errors_total`) and the
 //! frame skipped; while the encoder fails (a size OpenH264 refuses: under 16x16, over 3840x2160)
 //! [`SharedEncoder::failure`] says so. Keyframe requests are rate-limited: at most one forced IDR
@@ -20,6 +25,7 @@ use super::unit::EncodedUnit;
 use crate::bus::Stream;
 use crate::metrics::{ConsumerGuard, ConsumerKind, Metrics};
 use pixelwire_media::h264::H264Encoder;
+use pixelwire_media::thumbnail::{StillGate, Thumbnail};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -53,7 +59,9 @@ impl Default for RingLimits {
 /// Where a new consumer starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Start {
-    /// At the next keyframe, which is asked for (a browser at the live edge).
+    /// At the live edge: the ring's newest keyframe if it was captured within
+    /// [`KEYFRAME_REQUEST_INTERVAL`] (so the backlog is short), else the next keyframe, which is
+    /// asked for (a browser, an RTSP player).
     Live,
     /// At the ring's newest keyframe, with the units since (an instant picture), or like
     /// [`Start::Live`] if the ring holds none.
@@ -66,7 +74,7 @@ pub enum Start {
 /// A consumer's view of the encoder: the units before now it starts with, then the live ones.
 #[derive(Debug)]
 pub struct Subscription {
-    /// Units from the ring to handle first (empty for [`Start::Live`]).
+    /// Units from the ring to handle first, starting at a keyframe (may be empty).
     pub backlog: Vec<Arc<EncodedUnit>>,
     /// Units from now on.
     pub units: broadcast::Receiver<Arc<EncodedUnit>>,
@@ -95,7 +103,20 @@ impl SharedEncoder {
         let (backlog, units) = match self.out.lock() {
             Ok(out) => {
                 let backlog = match start {
-                    Start::Live => Vec::new(),
+                    Start::Live => {
+                        let gop = out.0.from_last_keyframe();
+                        let fresh_since = crate::clock::now()
+                            .as_micros()
+                            .saturating_sub(KEYFRAME_REQUEST_INTERVAL.as_micros() as u64);
+                        if gop
+                            .first()
+                            .is_some_and(|k| k.capture_time_us >= fresh_since)
+                        {
+                            gop
+                        } else {
+                            Vec::new()
+                        }
+                    }
                     Start::LastKeyframe => out.0.from_last_keyframe(),
                     Start::Since(t) => out.0.since(t),
                 };
@@ -149,18 +170,28 @@ impl SharedEncoder {
 }
 
 /// The shared encoders, by stream name.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct SharedEncoders {
     map: Mutex<HashMap<String, Weak<SharedEncoder>>>,
     ring: RingLimits,
+    skip_unchanged: bool,
+}
+
+impl Default for SharedEncoders {
+    /// The configuration's defaults (`[video]`).
+    fn default() -> Self {
+        Self::new(RingLimits::default(), true)
+    }
 }
 
 impl SharedEncoders {
-    /// Encoders whose rings keep `ring`.
-    pub fn new(ring: RingLimits) -> Self {
+    /// Encoders whose rings keep `ring`, skipping frames whose picture did not change if
+    /// `skip_unchanged` (`video.skip_unchanged`, [`pixelwire_media::thumbnail`]).
+    pub fn new(ring: RingLimits, skip_unchanged: bool) -> Self {
         Self {
             map: Mutex::default(),
             ring,
+            skip_unchanged,
         }
     }
 
@@ -168,13 +199,23 @@ impl SharedEncoders {
     pub fn get(&self, stream: &Arc<Stream>, metrics: &Metrics) -> Arc<SharedEncoder> {
         let Ok(mut m) = self.map.lock() else {
             // A poisoned map means a panic elsewhere; an unshared encoder still serves this one.
-            return start(stream.clone(), metrics.clone(), self.ring);
+            return start(
+                stream.clone(),
+                metrics.clone(),
+                self.ring,
+                self.skip_unchanged,
+            );
         };
         if let Some(h) = m.get(stream.name()).and_then(Weak::upgrade) {
             return h;
         }
         m.retain(|_, w| w.strong_count() > 0);
-        let h = start(stream.clone(), metrics.clone(), self.ring);
+        let h = start(
+            stream.clone(),
+            metrics.clone(),
+            self.ring,
+            self.skip_unchanged,
+        );
         m.insert(stream.name().to_string(), Arc::downgrade(&h));
         h
     }
@@ -185,7 +226,12 @@ impl SharedEncoders {
     }
 }
 
-fn start(stream: Arc<Stream>, metrics: Metrics, ring: RingLimits) -> Arc<SharedEncoder> {
+fn start(
+    stream: Arc<Stream>,
+    metrics: Metrics,
+    ring: RingLimits,
+    skip_unchanged: bool,
+) -> Arc<SharedEncoder> {
     let (tx, _) = broadcast::channel(CHANNEL_UNITS);
     let (stop_tx, mut stop) = tokio::sync::oneshot::channel::<()>();
     let keep_us = u64::try_from(ring.keep.as_micros()).unwrap_or(u64::MAX);
@@ -201,7 +247,8 @@ fn start(stream: Arc<Stream>, metrics: Metrics, ring: RingLimits) -> Arc<SharedE
     let rt = tokio::runtime::Handle::current();
     // The encoder runs on a blocking-pool thread: encoding never stalls the async workers.
     tokio::task::spawn_blocking(move || {
-        let _running = metrics.encoder_started(stream.name());
+        let running = metrics.encoder_started(stream.name());
+        let mut still = StillGate::default();
         let mut watch = stream.watch();
         let mut encoder = H264Encoder::new();
         let mut errors = 0u64;
@@ -238,9 +285,20 @@ fn start(stream: Arc<Stream>, metrics: Metrics, ring: RingLimits) -> Arc<SharedE
                 None => continue,
             };
             last = Some(frame.clone());
+            let force = may_force(last_forced) && enc.want_keyframe.swap(false, Ordering::Relaxed);
+            if force {
+                still.reset();
+            }
+            // A picture that did not change is neither decoded nor encoded (a fixed camera);
+            // its thumbnail comes from the JPEG's DC coefficients.
+            if skip_unchanged && !still.should_encode(Thumbnail::of(&frame), frame.capture_time_us)
+            {
+                running.unchanged();
+                continue;
+            }
             // A frame that does not decode was already counted by the ingest's decode hook.
             let Some(yuv) = frame.i420() else { continue };
-            if may_force(last_forced) && enc.want_keyframe.swap(false, Ordering::Relaxed) {
+            if force {
                 encoder.force_keyframe();
                 last_forced = Some(Instant::now());
             }
@@ -349,6 +407,65 @@ mod tests {
         // 50 fps is 60 frames, and at most 3 forced IDRs (at 0, 0.5 and 1.0 s).
         let n = keyframes_while_asking(Duration::from_millis(1200)).await;
         assert!((1..=3).contains(&n), "{n} keyframes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_still_camera_costs_no_encodes_and_motion_is_never_held_back() {
+        let stream = camera("cam");
+        let metrics = crate::metrics::Metrics::new();
+        let hubs = SharedEncoders::default();
+        let hub = hubs.get(&stream, &metrics);
+        let mut sub = hub.subscribe(ConsumerKind::WebCodecs, Start::Live);
+        let jpeg = |shift: u32| {
+            let rgba: Vec<u8> = (0..64 * 48u32)
+                .flat_map(|i| {
+                    let (x, y) = (i % 64, i / 64);
+                    let v = if (shift..shift + 8).contains(&x) && (20..28).contains(&y) {
+                        240
+                    } else {
+                        (x + y) as u8
+                    };
+                    [v, v, 128, 255]
+                })
+                .collect();
+            bytes::Bytes::from(pixelwire_media::jpeg::encode_rgba(&rgba, 64, 48, 90).unwrap())
+        };
+        let still = jpeg(0);
+        let t0 = crate::clock::now().as_micros();
+        // 40 copies of one picture over 0.8 s of capture time: the first is encoded (a keyframe
+        // was asked for), the rest are not.
+        for i in 0..40u64 {
+            stream.publish(MediaFrame::from_jpeg(still.clone(), i, t0 + i * 20_000).unwrap());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut units = 0;
+        while let Ok(u) = sub.units.try_recv() {
+            units += 1;
+            assert!(u.keyframe || units > 1);
+        }
+        assert_eq!(units, 1, "a still picture is encoded once");
+        // A moving square: every frame the encoder sees is encoded.
+        let mut moving = 0;
+        for i in 40..60u64 {
+            let f =
+                MediaFrame::from_jpeg(jpeg((i as u32 - 40) * 2 + 1), i, t0 + i * 20_000).unwrap();
+            stream.publish(f);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            while let Ok(u) = sub.units.try_recv() {
+                moving += 1;
+                assert!(u.seq >= 1);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        while sub.units.try_recv().is_ok() {
+            moving += 1;
+        }
+        assert!(moving >= 15, "{moving} of 20 moving frames encoded");
+        let m = metrics.encode(&[]);
+        assert!(
+            m.contains("pixelwire_stream_h264_unchanged_frames_total{stream=\"cam\"} 39\n"),
+            "{m}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

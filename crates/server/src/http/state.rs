@@ -73,7 +73,7 @@ impl AppState {
         let api_keys = Arc::new(ApiKeys::from_config(&cfg.api_keys));
         // After the registry: `data_dir` exists, and a self-signed certificate goes in it.
         let tls = crate::tls::load(&cfg.server)?;
-        let ring = cfg.video.ring();
+        let (ring, skip_unchanged) = (cfg.video.ring(), cfg.video.skip_unchanged);
         let recordings = Arc::new(crate::record::Recordings::open(&cfg, &metrics));
         Ok(AppState {
             cfg,
@@ -85,7 +85,7 @@ impl AppState {
             shutdown,
             cameras,
             api_keys,
-            encoders: Arc::new(crate::encoded::SharedEncoders::new(ring)),
+            encoders: Arc::new(crate::encoded::SharedEncoders::new(ring, skip_unchanged)),
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
             tls,
             recordings,

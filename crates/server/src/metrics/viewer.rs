@@ -26,6 +26,8 @@ label_values! {
         Jpeg => "jpeg",
         /// MJPEG over HTTP.
         Mjpeg => "mjpeg",
+        /// H.264 over RTSP (RTP interleaved on the RTSP connection).
+        Rtsp => "rtsp",
     }
 }
 

@@ -38,13 +38,14 @@ pub struct ViewerContext {
 /// Counts the frames of a stream a viewer never got: the gaps in the sequence numbers of the frames
 /// it was sent (a newer frame replaced them while it waited for its socket).
 #[derive(Debug)]
-struct SkipCounter {
-    metrics: crate::metrics::ViewerSkips,
+pub struct SkipCounter {
+    pub(crate) metrics: crate::metrics::ViewerSkips,
     last_seq: Option<u64>,
 }
 
 impl SkipCounter {
-    fn new(metrics: crate::metrics::ViewerSkips) -> Self {
+    /// A counter recording into `metrics`.
+    pub fn new(metrics: crate::metrics::ViewerSkips) -> Self {
         Self {
             metrics,
             last_seq: None,
@@ -52,7 +53,7 @@ impl SkipCounter {
     }
 
     /// The frame numbered `seq` is being sent.
-    fn sent(&mut self, seq: u64) {
+    pub fn sent(&mut self, seq: u64) {
         if let Some(last) = self.last_seq
             && seq > last + 1
         {

@@ -154,6 +154,10 @@ async fn run(
                 .subscribe(ConsumerKind::WebCodecs, Start::Live)
         });
         let hub = sub.as_ref().map(|s| s.encoder.clone());
+        let backlog = sub
+            .as_mut()
+            .map(|s| std::mem::take(&mut s.backlog))
+            .unwrap_or_default();
         let mut units = sub.as_mut().map(|s| &mut s.units);
         let mut failure = hub.as_ref().map(|h| {
             let mut f = h.failure();
@@ -162,7 +166,14 @@ async fn run(
             f
         });
         let mut frames = (codec == ViewerCodec::Jpeg).then(|| stream.watch());
-        let mut need_keyframe = true;
+        // A fresh keyframe from the ring (at most KEYFRAME_REQUEST_INTERVAL old) and what
+        // followed it: the picture at once, without waiting for a forced IDR.
+        let mut need_keyframe = backlog.is_empty();
+        for u in &backlog {
+            if !send(&mut tx, Message::Binary(u.message.clone()), limit, &queue).await {
+                return;
+            }
+        }
         // H.264: units were skipped; a keyframe is asked for once the socket drains.
         let mut behind = false;
         // JPEG: the newest message, held back while the socket drains.

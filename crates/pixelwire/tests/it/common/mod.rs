@@ -32,8 +32,14 @@ pub async fn start_with_server_keys(
     } else {
         CAMERAS_ON_PORT_0.to_string()
     };
+    // RTSP on an ephemeral port too, unless the test configures it.
+    let rtsp = if extra.contains("[rtsp]") {
+        ""
+    } else {
+        RTSP_ON_PORT_0
+    };
     let text = format!(
-        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\ndata_dir = \"{}\"\n{server_keys}{cameras}{extra}",
+        "[server]\nhttp = \"127.0.0.1:0\"\ndisplay = \"127.0.0.1:0\"\ndefault_stream = \"{default_stream}\"\ndata_dir = \"{}\"\n{server_keys}{cameras}{rtsp}{extra}",
         data.display()
     );
     let cfg = Config::parse(&text, None).expect("test config");
@@ -41,6 +47,9 @@ pub async fn start_with_server_keys(
         .await
         .expect("server starts")
 }
+
+/// RTSP on an ephemeral loopback port (its default, 8554, would collide between tests).
+pub const RTSP_ON_PORT_0: &str = "[rtsp]\nlisten = [\"127.0.0.1:0\"]\n";
 
 /// Camera listeners on ephemeral loopback ports.
 pub const CAMERAS_ON_PORT_0: &str = "[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n";
