@@ -148,7 +148,11 @@ async fn segments_hold_the_frames_ffprobe_counts_and_a_range_is_served_with_http
         assert!(frames >= 2, "{f}");
         // The first keyframe at least 2 s after the file's start closes it (an IDR every 60
         // frames: 2 s at 30 fps, up to 5 s on a loaded machine that renders 12 fps), in fragments
-        // of about 1 s.
+        // of about 1 s. ffprobe's duration is the file's own.
+        assert!(
+            (duration - scanned_s).abs() < 0.05,
+            "ffprobe {duration} s, scan {scanned_s} s"
+        );
         assert!((1.9..=10.0).contains(&duration), "{duration} s: {f}");
         assert!(
             fragments >= 2 && fragments as f64 <= duration + 2.0,
