@@ -145,7 +145,95 @@
     const state = head.appendChild(el('span', 'badge'));
     const source = body.appendChild(el('div', 'sub mono'));
     const f = kvList(body, [['size', 'size'], ['fps', 'fps'], ['frames', 'frames'], ['watchers', 'watchers']], 'wide');
-    return { root, image, title, kind, state, source, f };
+    const rec = makeRecordings(body);
+    return { root, image, title, kind, state, source, f, rec };
+  }
+
+  // ---------- recordings (GET /api/streams/{name}/recordings, docs/recording.md) ----------
+  // Each stream card asks for its recordings every REC_MS (one request in flight at most); a
+  // stream that is not recorded and has no files shows nothing.
+  const REC_MS = 5000, REC_SPANS = 5;
+  function makeRecordings(body) {
+    const root = body.appendChild(el('div', 'rec'));
+    root.hidden = true;
+    const head = root.appendChild(el('div', 'head'));
+    const state = head.appendChild(el('span', 'badge'));
+    const button = head.appendChild(el('button', 'rec-toggle'));
+    button.type = 'button';
+    const error = root.appendChild(el('div', 'sub error'));
+    error.hidden = true;
+    const spans = root.appendChild(el('ul', 'spans'));
+    const video = root.appendChild(el('video', 'rec-video'));
+    video.controls = true;
+    video.muted = true;
+    video.preload = 'metadata';
+    video.hidden = true;
+    const r = { root, state, button, error, spans, video, name: null, at: 0, busy: false, data: null };
+    button.addEventListener('click', () => toggleRecording(r));
+    return r;
+  }
+  function refreshRecordings(r, name) {
+    if (r.name !== name) { r.name = name; r.at = 0; r.data = null; }
+    if (r.busy || Date.now() - r.at < REC_MS) return;
+    r.busy = true;
+    r.at = Date.now();
+    fetch(`/api/streams/${encodeURIComponent(name)}/recordings`, { cache: 'no-store' })
+      .then((res) => res.ok ? res.json() : null)
+      .then((d) => { r.data = d && typeof d === 'object' ? d : null; renderRecordings(r); })
+      .catch(() => {})
+      .finally(() => { r.busy = false; });
+  }
+  function renderRecordings(r) {
+    const d = r.data;
+    const spans = d && Array.isArray(d.spans) ? d.spans.filter((x) => x && typeof x === 'object') : [];
+    r.root.hidden = !d || (d.mode === 'off' && spans.length === 0);
+    if (r.root.hidden) return;
+    const on = d.recording === true;
+    setText(r.state, on ? `● recording (${str(d.mode)})` : `recording ${str(d.mode)}`);
+    setClass(r.state, on ? 'badge warn' : 'badge dim');
+    r.button.hidden = d.mode !== 'on_demand';
+    setText(r.button, on ? 'stop' : 'record');
+    const list = document.createDocumentFragment();
+    for (const sp of spans.slice(-REC_SPANS).reverse()) {
+      const li = list.appendChild(el('li'));
+      const when = new Date(sp.start);
+      const label = `${isNaN(when) ? str(sp.start) : when.toLocaleString()} · ${duration(sp.duration_s)} · ${bytes(sp.bytes)}${sp.open ? ' · open' : ''}`;
+      const play = li.appendChild(el('button', 'linkish', label));
+      play.type = 'button';
+      play.title = 'play this span';
+      const url = safeUrl(sp.url);
+      play.disabled = !url;
+      play.addEventListener('click', () => {
+        if (!url) return;
+        r.video.hidden = false;
+        r.video.src = url;
+        r.video.play().catch(() => {});
+      });
+    }
+    r.spans.replaceChildren(list);
+  }
+  async function toggleRecording(r) {
+    if (!r.name || !r.data) return;
+    const action = r.data.recording ? 'stop' : 'start';
+    r.button.disabled = true;
+    let error = '';
+    try {
+      const res = await fetch(`/api/streams/${encodeURIComponent(r.name)}/recording`, {
+        method: 'POST', cache: 'no-store',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ action }),
+      });
+      const body = await res.json().catch(() => null);
+      if (!res.ok) error = (body && typeof body.error === 'string') ? body.error : `HTTP ${res.status}`;
+      else if (body) r.data.recording = body.recording === true;
+    } catch (e) {
+      error = (e && e.message) || 'network error';
+    }
+    r.button.disabled = false;
+    r.error.hidden = !error;
+    setText(r.error, error ? `could not ${action}: ${error}` : '');
+    r.at = 0;
+    renderRecordings(r);
   }
   function updateStream(c, s) {
     setText(c.title, str(s.name));
@@ -164,6 +252,7 @@
     c.image.img.alt = `snapshot of stream ${str(s.name)}`;
     c.image.setSize(s.width, s.height);
     c.image.setUrl(s.snapshot);
+    if (typeof s.name === 'string') refreshRecordings(c.rec, s.name);
   }
 
   // ---------- displays ----------

@@ -13,6 +13,7 @@ pub mod http;
 pub mod ingest;
 pub mod listener;
 pub mod metrics;
+pub mod record;
 pub mod rtsp;
 pub mod server;
 pub mod shutdown;

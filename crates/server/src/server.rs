@@ -184,6 +184,9 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         ));
     }
     tasks.spawn(crate::ingest::run_expiry(cameras.clone(), signal.clone()));
+    state
+        .recordings
+        .spawn(&mut tasks, &bus, &state.encoders, &signal);
     {
         // Frame-driven registry changes are written every few seconds, and once more at shutdown.
         let cams = cameras.clone();

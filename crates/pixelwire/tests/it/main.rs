@@ -28,6 +28,7 @@ mod http_api;
 mod https;
 mod loopback_processes;
 mod prometheus_self_monitoring;
+mod recording;
 mod rtsp_out;
 mod screen_capture;
 mod screen_stripes_browser;

@@ -21,9 +21,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 
-/// A pattern stream for the display, and a dashboard whose Prometheus (the discard port) never
-/// answers, so the dashboard poll families have series.
-const CONFIG: &str = "[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps = 10\n\
+/// A pattern stream for the display, recorded into 1-s files of which all but the open one are
+/// over `max_bytes` (so the recording families, deletions included, have series), and a dashboard
+/// whose Prometheus (the discard port) never answers, so the dashboard poll families have series.
+const CONFIG: &str = "[recording]\nsegment_seconds = 1\nmax_bytes = 1\n\
+[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps = 10\nrecord = \"always\"\n\
 [[streams]]\nname = \"dash\"\nsource = \"dashboard\"\n\
 [streams.dashboard]\nprometheus = \"http://127.0.0.1:9\"\ntimeout_ms = 200\n\
 [[displays]]\nid = \"desk\"\nstream = \"pattern\"\n";

@@ -230,6 +230,27 @@ fn display_settings_and_legacy() {
     );
 }
 
+#[test]
+fn recording() {
+    let r = Config::default().recording;
+    assert_eq!(cell("`recording.dir`"), "`<data_dir>/recordings`");
+    assert_eq!(
+        r.dir(std::path::Path::new("<data_dir>")),
+        std::path::PathBuf::from("<data_dir>/recordings")
+    );
+    assert_eq!(
+        one::<u32>("`recording.segment_seconds`"),
+        r.segment_seconds.get()
+    );
+    assert_eq!(one::<u64>("`recording.fragment_ms`"), r.fragment_ms.get());
+    assert_eq!(one::<u64>("`recording.max_age_s`"), r.max_age_s.get());
+    assert_eq!(one::<u64>("`recording.max_bytes`"), r.max_bytes.get());
+    assert_eq!(one::<u64>("`recording.min_free_bytes`"), r.min_free_bytes);
+    let s = StreamConfig::builtin("b", SourceKind::Bios).recording;
+    assert_eq!(one::<super::RecordMode>("`record`"), s.mode);
+    assert_eq!(one::<u32>("`pre_roll_s`"), s.pre_roll_s.get());
+}
+
 /// A bare word parsed as a TOML string into `T`.
 fn one_word<T: DeserializeOwned>(word: &str) -> T {
     #[derive(serde::Deserialize)]

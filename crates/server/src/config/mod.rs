@@ -12,7 +12,7 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
-//! `[server]`), `video.rs` (`[video]`), `rtsp.rs` (`[rtsp]`), `ranges.rs`, `table.rs`
+//! `[server]`), `video.rs` (`[video]`), `rtsp.rs` (`[rtsp]`), `recording.rs` (`[recording]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -27,6 +27,7 @@ mod legacy;
 mod limits;
 mod panel;
 pub mod ranges;
+mod recording;
 mod rtsp;
 pub mod screen;
 mod streams;
@@ -38,6 +39,7 @@ pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, 
 pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
+pub use recording::{RecordMode, RecordingSettings, StreamRecording};
 pub use rtsp::RtspSettings;
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
 pub use video::VideoSettings;
@@ -75,6 +77,8 @@ pub struct Config {
     pub api_keys: Vec<ApiKey>,
     /// The shared H.264 encode of each stream.
     pub video: VideoSettings,
+    /// Where recordings go and how long they stay.
+    pub recording: RecordingSettings,
     /// RTSP out.
     pub rtsp: RtspSettings,
     /// Where the file came from (for messages).
@@ -189,6 +193,16 @@ impl Config {
             }
             if let Source::Dashboard(d) = &s.source {
                 d.check(&format!("streams[{i}].dashboard"))?;
+            }
+            let pre_roll = s.recording.pre_roll_s.get();
+            if pre_roll > self.video.ring_seconds.get() {
+                return Err(KeyError::new(
+                    format!("streams[{i}].pre_roll_s"),
+                    format!(
+                        "streams.pre_roll_s = {pre_roll} is longer than the encoded video kept in RAM (video.ring_seconds = {}); raise video.ring_seconds or shorten the pre-roll",
+                        self.video.ring_seconds.get()
+                    ),
+                ));
             }
         }
         let check_ref = |r: &Spanned<String>, key: &str| -> Result<(), KeyError> {

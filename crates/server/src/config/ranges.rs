@@ -200,13 +200,36 @@ ranged! {
     RingBytes(u64) in 1 << 20, 4 << 30;
 }
 
+// Recordings (`[recording]`, `record.rs`).
+ranged! {
+    /// `recording.segment_seconds`: length of one recording file.
+    SegmentSeconds(u32) in 1, 86_400;
+}
+ranged! {
+    /// `recording.fragment_ms`: length of one fragment of a recording file.
+    FragmentMs(u64) in 100, 10_000;
+}
+ranged! {
+    /// `recording.max_age_s`: a recording file ending longer ago than this is deleted.
+    RecordMaxAgeS(u64) in 1, 3_153_600_000;
+}
+ranged! {
+    /// `recording.max_bytes`: what one stream's recordings may hold.
+    RecordMaxBytes(u64) in 1, 1 << 60;
+}
+ranged! {
+    /// `pre_roll_s` of a `[[streams]]` entry.
+    PreRollS(u32) in 0, 300;
+}
+
 millis!(
     KeepaliveMs,
     DetectMs,
     IntervalMs,
     TimeoutMs,
     HeaderTimeoutMs,
-    StalledViewerMs
+    StalledViewerMs,
+    FragmentMs
 );
 
 #[cfg(test)]

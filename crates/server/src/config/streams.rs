@@ -7,7 +7,8 @@
 //! depend on `source` are refused with a message that says what to write instead.
 
 use super::dashboard::DashboardConfig;
-use super::ranges::{Side, StreamFps};
+use super::ranges::{PreRollS, Side, StreamFps};
+use super::recording::{RecordMode, StreamRecording};
 use super::screen::{ScreenConfig, ScreenTarget};
 use super::table::{self, Table};
 use serde::de::{self, MapAccess};
@@ -140,6 +141,8 @@ pub struct StreamConfig {
     pub height: Side,
     /// What fills it, with that source's options.
     pub source: Source,
+    /// Whether and how it is recorded (`record`, `pre_roll_s`).
+    pub recording: StreamRecording,
 }
 
 impl StreamConfig {
@@ -150,6 +153,7 @@ impl StreamConfig {
             width: DEFAULT_WIDTH,
             height: DEFAULT_HEIGHT,
             source: Source::of_kind(source),
+            recording: StreamRecording::default(),
         }
     }
 
@@ -224,6 +228,8 @@ pub(super) struct PartialStream {
     still: Option<bool>,
     dashboard: Option<DashboardConfig>,
     screen: Option<ScreenConfig>,
+    record: Option<RecordMode>,
+    pre_roll_s: Option<PreRollS>,
 }
 
 impl Table for StreamConfig {
@@ -237,6 +243,8 @@ impl Table for StreamConfig {
         "still",
         "dashboard",
         "screen",
+        "record",
+        "pre_roll_s",
     ];
     type Partial = PartialStream;
 
@@ -258,6 +266,8 @@ impl Table for StreamConfig {
             "still" => p.still = Some(map.next_value()?),
             "dashboard" => p.dashboard = Some(map.next_value()?),
             "screen" => p.screen = Some(map.next_value()?),
+            "record" => p.record = Some(map.next_value()?),
+            "pre_roll_s" => p.pre_roll_s = Some(map.next_value()?),
             other => return Err(table::unhandled(other, Self::KEYS)),
         }
         Ok(())
@@ -269,6 +279,12 @@ impl Table for StreamConfig {
         let ticks = Ticks {
             fps: p.fps,
             still: p.still.unwrap_or(false),
+        };
+        let recording = StreamRecording {
+            mode: p.record.unwrap_or_default(),
+            pre_roll_s: p
+                .pre_roll_s
+                .unwrap_or(StreamRecording::default().pre_roll_s),
         };
         if let Some(screen) = p.screen {
             if kind != SourceKind::Screen {
@@ -283,11 +299,17 @@ impl Table for StreamConfig {
                     "a dashboard table needs source = \"dashboard\" (not \"screen\")",
                 ));
             }
-            return finish_screen(name, ticks, p.width.or(p.height), screen);
+            return finish_screen(name, ticks, p.width.or(p.height), screen, recording);
         }
         let source = match (kind, p.dashboard) {
             (SourceKind::Screen, None) => {
-                return finish_screen(name, ticks, p.width.or(p.height), ScreenConfig::default());
+                return finish_screen(
+                    name,
+                    ticks,
+                    p.width.or(p.height),
+                    ScreenConfig::default(),
+                    recording,
+                );
             }
             (SourceKind::Dashboard, dashboard) => {
                 if ticks.fps.is_some() || ticks.still {
@@ -315,6 +337,7 @@ impl Table for StreamConfig {
             width: p.width.unwrap_or(DEFAULT_WIDTH),
             height: p.height.unwrap_or(DEFAULT_HEIGHT),
             source,
+            recording,
         })
     }
 }
@@ -325,6 +348,7 @@ fn finish_screen<E: de::Error>(
     ticks: Ticks,
     size_key: Option<Side>,
     screen: ScreenConfig,
+    recording: StreamRecording,
 ) -> Result<StreamConfig, E> {
     if ticks.still || size_key.is_some() {
         return Err(E::custom(format_args!(
@@ -347,6 +371,7 @@ fn finish_screen<E: de::Error>(
             fps: ticks.fps,
             screen,
         },
+        recording,
     })
 }
 
@@ -397,6 +422,12 @@ mod tests {
             e.contains("needs source = \"dashboard\" (not \"cpu\")"),
             "{e}"
         );
+        let s = stream("name = \"c\"\nsource = \"camera\"\nrecord = \"on_demand\"\npre_roll_s = 5")
+            .unwrap();
+        assert_eq!(s.recording.mode, RecordMode::OnDemand);
+        assert_eq!(s.recording.pre_roll_s.get(), 5);
+        let e = stream("name = \"c\"\nsource = \"camera\"\nrecord = \"sometimes\"").unwrap_err();
+        assert!(e.contains("on_demand"), "{e}");
         let e = stream("name = \"x\"").unwrap_err();
         assert!(e.contains("missing field `source`"), "{e}");
         let e = stream("name = \"Bad\"\nsource = \"cpu\"").unwrap_err();

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod dashboard;
 pub mod display_route;
+pub mod recording;
 pub mod serve;
 pub mod state;
 
@@ -116,6 +117,15 @@ pub fn app(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(display_route::MAX_BODY_BYTES)),
         )
         .route("/api/displays/{id}/preview.png", get(api::display_preview))
+        .route(
+            "/api/streams/{name}/recordings",
+            get(recording::list).delete(recording::delete),
+        )
+        .route("/api/streams/{name}/recording.mp4", get(recording::media))
+        .route(
+            "/api/streams/{name}/recording",
+            post(recording::control).layer(DefaultBodyLimit::max(recording::MAX_BODY_BYTES)),
+        )
         .route("/ws/camera", get(crate::ingest::ws::camera))
         .route("/ws/camera/{name}", get(crate::ingest::ws::camera))
         .route("/ws/viewer", get(viewer::ws::compat))

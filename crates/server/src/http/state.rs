@@ -1,5 +1,6 @@
 //! What the HTTP side of a running server holds: every area's shared parts. Each area gets only its
-//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`]; axum hands handlers theirs
+//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`],
+//! [`crate::record::RecordContext`]; axum hands handlers theirs
 //! through `FromRef`), so areas do not reach sideways through one state.
 
 use crate::bus::Bus;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
     /// The HTTPS certificate and acceptor, when `server.https` is set.
     pub tls: Option<crate::tls::Tls>,
+    /// Every stream's recordings.
+    pub recordings: Arc<crate::record::Recordings>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
         // After the registry: `data_dir` exists, and a self-signed certificate goes in it.
         let tls = crate::tls::load(&cfg.server)?;
         let (ring, skip_unchanged) = (cfg.video.ring(), cfg.video.skip_unchanged);
+        let recordings = Arc::new(crate::record::Recordings::open(&cfg, &metrics));
         Ok(AppState {
             cfg,
             bus,
@@ -84,6 +88,7 @@ impl AppState {
             encoders: Arc::new(crate::encoded::SharedEncoders::new(ring, skip_unchanged)),
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
             tls,
+            recordings,
         })
     }
 }
@@ -110,6 +115,15 @@ impl FromRef<AppState> for ViewerContext {
             encoders: s.encoders.clone(),
             cameras: s.cameras.clone(),
             stalled_limit: s.cfg.server.stalled_viewer_timeout_ms.duration(),
+        }
+    }
+}
+
+impl FromRef<AppState> for crate::record::RecordContext {
+    fn from_ref(s: &AppState) -> Self {
+        crate::record::RecordContext {
+            recordings: s.recordings.clone(),
+            bus: s.bus.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners. A connection or a stream resolves its
+//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`recording`]s. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -22,6 +22,7 @@ pub mod encoder;
 pub mod exposition;
 pub mod http;
 pub mod label;
+pub mod recording;
 pub mod series;
 pub mod stream;
 pub mod viewer;
@@ -33,6 +34,7 @@ pub use encoder::{ConsumerGuard, ConsumerKind, EncoderUse};
 pub use exposition::Format;
 pub use http::{HttpConnectionGuard, HttpRefusal};
 pub use label::Name;
+pub use recording::{DeleteReason, RecordingMetrics};
 pub use stream::StreamMetrics;
 pub use viewer::{
     EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics, ViewerSkips,
@@ -57,6 +59,7 @@ struct Inner {
     encoder: encoder::EncoderFamilies,
     dashboard: dashboard::DashboardFamilies,
     http: http::HttpFamilies,
+    recording: recording::RecordingFamilies,
 }
 
 /// The server's metrics; cheap to clone.
@@ -100,6 +103,7 @@ impl Metrics {
             encoder: encoder::EncoderFamilies::register(&mut r),
             dashboard: dashboard::DashboardFamilies::register(&mut r),
             http: http::HttpFamilies::register(&mut r),
+            recording: recording::RecordingFamilies::register(&mut r),
             registry: r,
         };
         Self {
