@@ -7,20 +7,23 @@ running. Then, window by window (--duration s each, after --warmup s), outputs a
 same stream:
 
 * `base`: the camera and the one viewer;
-* `rtsp xN`: N RTSP clients (`ffmpeg -rtsp_transport tcp -i rtsp://.../cam -c copy -f null -`).
+* `+ N RTSP`: N RTSP clients (`ffmpeg -rtsp_transport tcp -i rtsp://.../cam -c copy -f null -`).
 
-Per window: the server's CPU s/s (utime+stime of all its threads, /proc), the encoder's own CPU
-s/s from `pixelwire_stream_h264_encode_seconds_sum` (wall time inside OpenH264 on its thread), and
-`pixelwire_stream_h264_encoders` (it must stay 1). The cost of an output is the server's CPU
-above `base` divided by the number of outputs, as a share of the encode. Markdown on stdout.
+Windows alternate (--rounds times) between the base and the base plus --rtsp clients, so that
+load drifting on the machine affects both alike. Per window: the server's CPU s/s (utime+stime of
+all its threads, /proc) and `pixelwire_stream_h264_encoders` (it must stay 1); the encode's s/s
+comes from `pixelwire_stream_h264_encode_seconds_sum` (time inside OpenH264; on a quiet machine its
+CPU time). The cost of one RTSP client is the mean difference divided by the clients, also as a
+share of the encode. Markdown on stdout.
 
   cargo build --release -p pixelwire --bin pixelwire --example viewer_load
-  scripts/bench_outputs.py [--duration 15] [--rtsp 1,4]
+  scripts/bench_outputs.py [--duration 15] [--rtsp 4] [--rounds 3]
 """
 
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +50,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=15)
     ap.add_argument("--warmup", type=float, default=4)
-    ap.add_argument("--rtsp", default="1,4")
+    ap.add_argument("--rtsp", type=int, default=4, help="RTSP clients added in the second window of each round")
+    ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
     root = os.environ.get("CARGO_TARGET_DIR", "target")
     binary = os.path.join(root, "release", "pixelwire")
@@ -72,21 +76,33 @@ def main():
         spawn([viewer_load, "--url", f"ws://127.0.0.1:{http}/api/streams/cam/ws?codec=h264", "--viewers", "1",
                "--duration", "100000"])
         time.sleep(a.warmup)
-        rows = [("base (camera + 1 WebCodecs viewer)", 0) + window(server.pid, http, a.duration)]
-        readers = 0
-        for n in [int(x) for x in a.rtsp.split(",") if x]:
-            while readers < n:
-                spawn(["ffmpeg", "-loglevel", "quiet", "-rtsp_transport", "tcp", "-i", f"rtsp://127.0.0.1:{rtsp}/cam",
-                       "-c", "copy", "-f", "null", "-"])
-                readers += 1
+        # Windows alternate between the base and the base plus N RTSP clients, so that load
+        # drifting on the machine affects both alike; the cost is the mean difference.
+        n = a.rtsp
+        base, more, encodes = [], [], []
+        for r in range(a.rounds):
+            cpu, enc, _ = window(server.pid, http, a.duration)
+            base.append(cpu)
+            encodes.append(enc)
+            readers = [spawn(["ffmpeg", "-loglevel", "quiet", "-rtsp_transport", "tcp", "-i",
+                              f"rtsp://127.0.0.1:{rtsp}/cam", "-c", "copy", "-f", "null", "-"]) for _ in range(n)]
             time.sleep(a.warmup)
-            rows.append((f"+ {n} RTSP client(s)", n) + window(server.pid, http, a.duration))
-        base_cpu, _, _ = rows[0][2:]
-        print("| window | server CPU s/s | encode s/s | encoders | CPU per added output, % of the encode |")
-        print("|---|---:|---:|---:|---:|")
-        for name, n, cpu, enc, encoders in rows:
-            per = "–" if n == 0 else f"{(cpu - base_cpu) / n / enc * 100:.1f} %"
-            print(f"| {name} | {cpu:.3f} | {enc:.3f} | {encoders:.0f} | {per} |")
+            cpu, enc, encoders = window(server.pid, http, a.duration)
+            more.append(cpu)
+            encodes.append(enc)
+            assert encoders == 1, f"{encoders} encoders"
+            for p in readers:
+                p.terminate()
+                p.wait(timeout=5)
+                procs.remove(p)
+            time.sleep(a.warmup)
+            print(f"round {r + 1}: base {base[-1]:.3f}, +{n} RTSP {more[-1]:.3f} CPU s/s", file=sys.stderr)
+        enc = statistics.median(encodes)
+        diff = statistics.mean(more) - statistics.mean(base)
+        print("| windows | server CPU s/s (each) | encode s/s (median) | encoders | CPU per RTSP client | % of the encode |")
+        print("|---|---|---:|---:|---:|---:|")
+        print(f"| base: camera + 1 WebCodecs viewer | {', '.join(f'{x:.3f}' for x in base)} | {enc:.3f} | 1 | – | – |")
+        print(f"| + {n} RTSP clients | {', '.join(f'{x:.3f}' for x in more)} | | 1 | {diff / n:.4f} s/s | {diff / n / enc * 100:.1f} % |")
     finally:
         for p in reversed(procs):
             p.terminate()
