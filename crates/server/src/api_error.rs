@@ -20,6 +20,9 @@ pub enum ApiError {
     /// Well-formed, but names something that does not exist (an unknown stream in a body).
     #[error("{0}")]
     Unprocessable(String),
+    /// The client holds too much already (a per-peer cap).
+    #[error("{0}")]
+    TooMany(String),
     /// The thing exists but cannot answer now (no frame yet, session busy).
     #[error("{0}")]
     Unavailable(String),
@@ -35,6 +38,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in an API handler");

@@ -19,3 +19,4 @@ pub mod source;
 pub mod task;
 pub mod tls;
 pub mod viewer;
+pub mod whep;

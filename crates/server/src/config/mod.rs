@@ -12,7 +12,7 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
-//! `[server]`), `video.rs` (`[video]`), `ranges.rs`, `table.rs`
+//! `[server]`), `video.rs` (`[video]`), `webrtc.rs` (`[webrtc]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -31,6 +31,7 @@ pub mod screen;
 mod streams;
 mod table;
 mod video;
+mod webrtc;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
@@ -39,6 +40,7 @@ pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
 pub use video::VideoSettings;
+pub use webrtc::{Advertised, IceServer, WebrtcSettings};
 
 use anyhow::Context;
 use error::{Document, KeyError};
@@ -73,6 +75,8 @@ pub struct Config {
     pub api_keys: Vec<ApiKey>,
     /// The shared H.264 encode of each stream.
     pub video: VideoSettings,
+    /// WebRTC out via WHEP.
+    pub webrtc: WebrtcSettings,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -1,5 +1,5 @@
 //! What the HTTP side of a running server holds: every area's shared parts. Each area gets only its
-//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`]; axum hands handlers theirs
+//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`], [`WhepContext`]; axum hands handlers theirs
 //! through `FromRef`), so areas do not reach sideways through one state.
 
 use crate::bus::Bus;
@@ -13,6 +13,7 @@ use crate::ingest::{CameraHub, IngestContext};
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use crate::viewer::ViewerContext;
+use crate::whep::{Whep, WhepContext};
 use axum::extract::FromRef;
 use pixelwire_core::Timestamp;
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub dashboards: Arc<crate::source::dashboard::DashboardStates>,
     /// The HTTPS certificate and acceptor, when `server.https` is set.
     pub tls: Option<crate::tls::Tls>,
+    /// WebRTC out via WHEP: its sessions and the UDP task's commands.
+    pub whep: Arc<Whep>,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
         // After the registry: `data_dir` exists, and a self-signed certificate goes in it.
         let tls = crate::tls::load(&cfg.server)?;
         let ring = cfg.video.ring();
+        let cfg_webrtc = cfg.webrtc.clone();
         Ok(AppState {
             cfg,
             bus,
@@ -84,6 +88,7 @@ impl AppState {
             encoders: Arc::new(crate::encoded::SharedEncoders::new(ring)),
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
             tls,
+            whep: Arc::new(Whep::new(cfg_webrtc)),
         })
     }
 }
@@ -110,6 +115,18 @@ impl FromRef<AppState> for ViewerContext {
             encoders: s.encoders.clone(),
             cameras: s.cameras.clone(),
             stalled_limit: s.cfg.server.stalled_viewer_timeout_ms.duration(),
+        }
+    }
+}
+
+impl FromRef<AppState> for WhepContext {
+    fn from_ref(s: &AppState) -> Self {
+        WhepContext {
+            whep: s.whep.clone(),
+            bus: s.bus.clone(),
+            encoders: s.encoders.clone(),
+            metrics: s.metrics.clone(),
+            shutdown: s.shutdown.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners. A connection or a stream resolves its
+//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`whep`] sessions. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -25,6 +25,7 @@ pub mod label;
 pub mod series;
 pub mod stream;
 pub mod viewer;
+pub mod whep;
 
 pub use camera::{CameraMetrics, DropReason, Transport};
 pub use dashboard::{DashboardMetrics, PollOutcome};
@@ -37,6 +38,7 @@ pub use stream::StreamMetrics;
 pub use viewer::{
     EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics, ViewerSkips,
 };
+pub use whep::{WhepEnd, WhepRefusal, WhepSessionMetrics, WhepUdpMetrics};
 
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::Arc;
@@ -57,6 +59,7 @@ struct Inner {
     encoder: encoder::EncoderFamilies,
     dashboard: dashboard::DashboardFamilies,
     http: http::HttpFamilies,
+    whep: whep::WhepFamilies,
 }
 
 /// The server's metrics; cheap to clone.
@@ -86,6 +89,7 @@ impl Metrics {
         self.inner.camera.forget(&l);
         self.inner.viewer.forget(&l);
         self.inner.encoder.forget(&l);
+        self.inner.whep.forget(&l);
     }
 
     /// Registers every metric.
@@ -100,6 +104,7 @@ impl Metrics {
             encoder: encoder::EncoderFamilies::register(&mut r),
             dashboard: dashboard::DashboardFamilies::register(&mut r),
             http: http::HttpFamilies::register(&mut r),
+            whep: whep::WhepFamilies::register(&mut r),
             registry: r,
         };
         Self {
