@@ -57,6 +57,10 @@ pub struct WhepSession {
     pt: Pt,
     link: Link,
     timeouts: Timeouts,
+    /// When the browser last sent anything (STUN consent checks come every ~5 s, RTCP feedback
+    /// several times a second). str0m's ICE-lite agent never leaves Completed by itself, so
+    /// silence for the disconnect timeout is what ends a session whose browser went away.
+    last_heard: Instant,
     /// Units are dropped until a keyframe (at the start, after a gap).
     need_keyframe: bool,
     keyframe_wanted: bool,
@@ -148,6 +152,7 @@ impl WhepSession {
             mid,
             pt,
             link: Link::Connecting(now),
+            last_heard: now,
             timeouts,
             need_keyframe: true,
             keyframe_wanted: false,
@@ -167,6 +172,9 @@ impl WhepSession {
     pub fn handle_input(&mut self, input: Input) {
         if self.ended.is_some() {
             return;
+        }
+        if let Input::Receive(t, _) = &input {
+            self.last_heard = self.last_heard.max(*t);
         }
         if let Err(e) = self.rtc.handle_input(input) {
             tracing::debug!(error = %e, "whep: input refused");
@@ -241,6 +249,10 @@ impl WhepSession {
                 self.end(WhepEnd::Disconnected);
                 return self.poll_output(now);
             }
+            Link::Connected if now >= self.last_heard + self.timeouts.disconnect => {
+                self.end(WhepEnd::Disconnected);
+                return self.poll_output(now);
+            }
             _ => {}
         }
         loop {
@@ -258,7 +270,7 @@ impl WhepSession {
                     let own = match self.link {
                         Link::Connecting(s) => Some(s + self.timeouts.connect),
                         Link::Disconnected(s) => Some(s + self.timeouts.disconnect),
-                        Link::Connected => None,
+                        Link::Connected => Some(self.last_heard + self.timeouts.disconnect),
                     };
                     return SessionOutput::Timeout(own.map_or(t, |o| o.min(t)));
                 }
@@ -379,6 +391,24 @@ mod tests {
             SessionOutput::Ended(WhepEnd::Deleted)
         ));
         assert!(!s.accepts(&Input::Timeout(t0)));
+    }
+
+    #[test]
+    fn a_browser_silent_for_the_disconnect_timeout_ends_the_session() {
+        let t0 = Instant::now();
+        let (mut s, _) = session(t0);
+        // As if DTLS came up at t0 and the browser then went quiet.
+        s.link = Link::Connected;
+        let SessionOutput::Timeout(next) = settle(&mut s, t0) else {
+            panic!("ended at once")
+        };
+        assert!(next <= t0 + T.disconnect);
+        let at = t0 + T.disconnect;
+        s.handle_input(Input::Timeout(at));
+        assert!(matches!(
+            settle(&mut s, at),
+            SessionOutput::Ended(WhepEnd::Disconnected)
+        ));
     }
 
     #[test]
