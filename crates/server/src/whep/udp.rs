@@ -35,6 +35,13 @@ pub async fn bind(whep: &Whep) -> anyhow::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// The socket, where it is bound, and its byte counters.
+struct Port {
+    socket: UdpSocket,
+    local: SocketAddr,
+    udp: WhepUdpMetrics,
+}
+
 /// One unit for one session; `skipped` units were lost before it.
 struct Delivery {
     id: SessionId,
@@ -88,13 +95,17 @@ pub async fn run(
         tracing::error!("the WebRTC task started twice");
         return;
     };
-    let udp = metrics.whep_udp();
     let (units_tx, mut units) = mpsc::channel::<Delivery>(UNIT_QUEUE);
     let mut sessions: HashMap<SessionId, Driven> = HashMap::new();
     let mut buf = vec![0u8; 2048];
     let local = socket
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let port = Port {
+        socket,
+        local,
+        udp: metrics.whep_udp(),
+    };
     loop {
         let deadline = sessions
             .values()
@@ -102,13 +113,16 @@ pub async fn run(
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            r = socket.recv_from(&mut buf) => {
+            r = port.socket.recv_from(&mut buf) => {
                 let now = Instant::now();
                 match r {
                     Ok((n, source)) => {
-                        udp.received(n);
+                        port.udp.received(n);
+                        // On a dual-stack socket ("[::]:8555") IPv4 peers arrive IPv4-mapped;
+                        // str0m pairs them with IPv4 candidates only as plain IPv4.
+                        let source = SocketAddr::new(source.ip().to_canonical(), source.port());
                         if let Some(id) = receive(&mut sessions, now, source, local, &buf[..n]) {
-                            drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                            drive(&mut sessions, &id, now, &port, &whep, &metrics);
                         }
                     }
                     // ICMP errors from a previous send (a browser that went away) surface here.
@@ -131,12 +145,12 @@ pub async fn run(
                             next: now,
                             forwarder,
                         });
-                        drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                        drive(&mut sessions, &id, now, &port, &whep, &metrics);
                     }
                     Command::Remove(id, reason) => {
                         if let Some(d) = sessions.get_mut(&id) {
                             d.session.end(reason);
-                            drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                            drive(&mut sessions, &id, now, &port, &whep, &metrics);
                         }
                     }
                 }
@@ -148,7 +162,7 @@ pub async fn run(
                         d.metrics.skipped(skipped);
                     }
                     d.session.write_unit(now, &unit, skipped > 0);
-                    drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                    drive(&mut sessions, &id, now, &port, &whep, &metrics);
                 }
             }
             _ = tokio::time::sleep_until(deadline.into()) => {
@@ -162,7 +176,7 @@ pub async fn run(
                     if let Some(d) = sessions.get_mut(&id) {
                         d.session.handle_input(Input::Timeout(now));
                     }
-                    drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                    drive(&mut sessions, &id, now, &port, &whep, &metrics);
                 }
             }
             _ = shutdown.wait() => {
@@ -172,11 +186,21 @@ pub async fn run(
                     if let Some(d) = sessions.get_mut(&id) {
                         d.session.end(WhepEnd::Shutdown);
                     }
-                    drive(&mut sessions, &id, now, &socket, &whep, &metrics, &udp);
+                    drive(&mut sessions, &id, now, &port, &whep, &metrics);
                 }
                 return;
             }
         }
+    }
+}
+
+/// `to` as the socket at `local` can send to it: IPv4 addresses IPv4-mapped on an IPv6 socket.
+fn on_socket(local: SocketAddr, to: SocketAddr) -> SocketAddr {
+    match (local, to.ip()) {
+        (SocketAddr::V6(_), std::net::IpAddr::V4(v4)) => {
+            SocketAddr::new(std::net::IpAddr::V6(v4.to_ipv6_mapped()), to.port())
+        }
+        _ => to,
     }
 }
 
@@ -211,10 +235,9 @@ fn drive(
     sessions: &mut HashMap<SessionId, Driven>,
     id: &SessionId,
     now: Instant,
-    socket: &UdpSocket,
+    port: &Port,
     whep: &Whep,
     metrics: &Metrics,
-    udp: &WhepUdpMetrics,
 ) {
     let Some(d) = sessions.get_mut(id) else {
         return;
@@ -224,8 +247,11 @@ fn drive(
         match d.session.poll_output(now) {
             SessionOutput::Transmit(t) => {
                 // Never waits: a full socket buffer drops the datagram, as the network could.
-                match socket.try_send_to(&t.contents, t.destination) {
-                    Ok(n) => udp.sent(n),
+                match port
+                    .socket
+                    .try_send_to(&t.contents, on_socket(port.local, t.destination))
+                {
+                    Ok(n) => port.udp.sent(n),
                     Err(e) => tracing::trace!(error = %e, "whep: send dropped"),
                 }
             }
@@ -284,5 +310,24 @@ async fn forward(id: SessionId, mut sub: Subscription, to: mpsc::Sender<Delivery
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_peers_are_mapped_only_on_an_ipv6_socket() {
+        let v4: SocketAddr = "192.0.2.7:5000".parse().unwrap();
+        let any6: SocketAddr = "[::]:8555".parse().unwrap();
+        let any4: SocketAddr = "0.0.0.0:8555".parse().unwrap();
+        assert_eq!(on_socket(any4, v4), v4);
+        assert_eq!(
+            on_socket(any6, v4),
+            "[::ffff:192.0.2.7]:5000".parse::<SocketAddr>().unwrap()
+        );
+        let v6: SocketAddr = "[2001:db8::1]:5000".parse().unwrap();
+        assert_eq!(on_socket(any6, v6), v6);
     }
 }
