@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use str0m::format::Codec;
 use str0m::media::{MediaKind, MediaTime, Mid, Pt};
 use str0m::net::Transmit;
+use str0m::rtp::Extension;
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig};
 
 /// When a session gives up on ICE.
@@ -92,6 +93,10 @@ fn rtc_config() -> RtcConfig {
         .set_ice_lite(true)
         .clear_codecs()
         .set_crypto_provider(std::sync::Arc::new(str0m::crypto::from_feature_flags()));
+    // playout-delay 0/0 (when the browser offers the extension) asks it to show each frame as
+    // soon as it is decoded, without a smoothing jitter buffer: the newest frame wins. The id is
+    // a placeholder; the answer takes the offer's.
+    cfg = cfg.set_extension(12, Extension::PlayoutDelay);
     // Payload types here are str0m's defaults; an answer takes the offer's numbers.
     let codecs = cfg.codec_config();
     codecs.add_h264(108.into(), Some(109.into()), true, PROFILES[0]);
@@ -213,6 +218,7 @@ impl WhepSession {
             self.ended = Some(WhepEnd::Error);
             return;
         };
+        let writer = writer.playout_delay(MediaTime::from_millis(0), MediaTime::from_millis(0));
         if let Err(e) = writer.write(self.pt, wallclock.min(now), rtp, unit.annexb.to_vec()) {
             tracing::debug!(error = %e, "whep: write failed");
         }
