@@ -320,6 +320,19 @@ fn process_cpu_s() -> f64 {
     (tick(11) + tick(12)) as f64 / 100.0
 }
 
+/// Rates over a measuring window, CPU seconds per second.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    /// The whole test process (server and test).
+    cpu: f64,
+    /// The stream's encode, as timed by the encoder.
+    encode: f64,
+    /// The stream's rendering.
+    render: f64,
+    /// The WebRTC task (`pixelwire_whep_cpu_seconds_total`).
+    whep: f64,
+}
+
 /// Issue 17's WHEP figures (BENCHMARKS.md, "WHEP"): the CPU each extra WHEP viewer adds to an
 /// already encoded stream, against the encode's own, and capture-to-display latency in Chromium.
 /// `cargo test --release -p pixelwire --test it whep::bench -- --ignored --nocapture`;
@@ -365,30 +378,36 @@ async fn bench() {
         )
         .await
     };
+    let whep_sum = |addr| async move { metric(addr, "pixelwire_whep_cpu_seconds_total").await };
     let measure = |label: String| async move {
         tokio::time::sleep(Duration::from_secs(3)).await;
-        let (c0, e0, r0) = (
-            process_cpu_s(),
+        let c0 = process_cpu_s();
+        let (e0, r0, w0) = (
             encode_sum(addr).await,
             render_sum(addr).await,
+            whep_sum(addr).await,
         );
         tokio::time::sleep(window).await;
-        let (c1, e1, r1) = (
-            process_cpu_s(),
+        let c1 = process_cpu_s();
+        let (e1, r1, w1) = (
             encode_sum(addr).await,
             render_sum(addr).await,
+            whep_sum(addr).await,
         );
         let s = window.as_secs_f64();
-        let (cpu, enc, render) = ((c1 - c0) / s, (e1 - e0) / s, (r1 - r0) / s);
-        eprintln!(
-            "{label}: server process {cpu:.4} CPU s/s, encode {enc:.4} s/s, render {render:.4} s/s"
-        );
-        (cpu, enc, render)
+        let m = Measured {
+            cpu: (c1 - c0) / s,
+            encode: (e1 - e0) / s,
+            render: (r1 - r0) / s,
+            whep: (w1 - w0) / s,
+        };
+        eprintln!("{label}: {m:?} (s/s)");
+        m
     };
-    let (base_cpu, base_enc, base_render) = measure("0 WHEP viewers".into()).await;
+    let base = measure("0 WHEP viewers".into()).await;
     // The encode's cost: its own timing, or the process's CPU less rendering if that is smaller
     // (encode timings are wall time, which a busy machine stretches).
-    let encode = base_enc.min(base_cpu - base_render).max(1e-9);
+    let encode = base.encode.min(base.cpu - base.render).max(1e-9);
     let mut browser = chromium::Browser::launch().await.expect("launch chromium");
     let mut pages = Vec::new();
     let mut rows = Vec::new();
@@ -424,20 +443,25 @@ async fn bench() {
             }
         }
         pages.push(page);
-        let (cpu, enc, _) = measure(format!("{n} WHEP viewers")).await;
-        rows.push((n, cpu, enc));
+        rows.push((n, measure(format!("{n} WHEP viewers")).await));
     }
     println!(
-        "encode cost: {encode:.3} CPU s/s (timed {base_enc:.3}; process {base_cpu:.3} less render {base_render:.3})"
+        "encode cost: {encode:.3} CPU s/s (timed {:.3}; process {:.3} less render {:.3})",
+        base.encode, base.cpu, base.render
     );
-    println!("| WHEP viewers | server CPU s/s | encode s/s | added per viewer, % of encode |");
-    println!("|---|---|---|---|");
-    println!("| 0 | {base_cpu:.3} | {base_enc:.3} | — |");
-    for (n, cpu, enc) in &rows {
-        let added = (cpu - base_cpu) / *n as f64;
+    println!(
+        "| WHEP viewers | server process CPU s/s | WebRTC task CPU s/s | per viewer | per viewer, % of the encode |"
+    );
+    println!("|---|---|---|---|---|");
+    println!("| 0 | {:.3} | {:.4} | — | — |", base.cpu, base.whep);
+    for (n, m) in &rows {
+        let per = m.whep / *n as f64;
         println!(
-            "| {n} | {cpu:.3} | {enc:.3} | {:.1} % |",
-            100.0 * added / encode
+            "| {n} | {:.3} | {:.4} | {:.4} | {:.1} % |",
+            m.cpu,
+            m.whep,
+            per,
+            100.0 * per / encode
         );
     }
     let mut p: Vec<f64> = p50s.iter().map(|x: &(f64, f64)| x.0).collect();

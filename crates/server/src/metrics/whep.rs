@@ -1,7 +1,8 @@
 //! WebRTC out via WHEP (`crate::whep`): sessions open by stream (`pixelwire_whep_sessions`),
 //! how sessions ended (`pixelwire_whep_session_ends_total{reason}`), offers refused
 //! (`pixelwire_whep_refused_total{reason}`), units skipped because a session fell behind, the
-//! keyframes browsers asked for, and the UDP bytes sent and received on the shared port.
+//! keyframes browsers asked for, the UDP bytes sent and received on the shared port, and the CPU
+//! time the WebRTC task spends (what WHEP costs beyond the shared encode).
 //! No addresses or session ids in labels.
 
 use super::label::label_values;
@@ -64,6 +65,7 @@ pub(super) struct WhepFamilies {
     keyframe_requests: Family<StreamLabel, Counter>,
     sent_bytes: Counter,
     received_bytes: Counter,
+    cpu_seconds: Counter<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl WhepFamilies {
@@ -117,6 +119,12 @@ impl WhepFamilies {
                 "UDP bytes received on the WebRTC port",
                 Counter::default(),
             ),
+            cpu_seconds: register(
+                r,
+                "pixelwire_whep_cpu_seconds",
+                "CPU time the WebRTC task spent on ICE, DTLS, packetising, encrypting and sending (the encode is not in it)",
+                Counter::default(),
+            ),
         }
     }
 }
@@ -152,6 +160,7 @@ impl Drop for WhepSessionMetrics {
 pub struct WhepUdpMetrics {
     sent: Counter,
     received: Counter,
+    cpu: Counter<f64, std::sync::atomic::AtomicU64>,
 }
 
 impl WhepUdpMetrics {
@@ -163,6 +172,11 @@ impl WhepUdpMetrics {
     /// `n` bytes were received.
     pub fn received(&self, n: usize) {
         self.received.inc_by(n as u64);
+    }
+
+    /// The task spent `d` of CPU time.
+    pub fn cpu(&self, d: std::time::Duration) {
+        self.cpu.inc_by(d.as_secs_f64());
     }
 }
 
@@ -203,6 +217,7 @@ impl Metrics {
         WhepUdpMetrics {
             sent: self.inner.whep.sent_bytes.clone(),
             received: self.inner.whep.received_bytes.clone(),
+            cpu: self.inner.whep.cpu_seconds.clone(),
         }
     }
 }

@@ -365,6 +365,24 @@ mod tests {
     }
 
     #[test]
+    fn playout_delay_is_answered_when_offered() {
+        let offered = CHROMIUM_OFFER.replace(
+            "a=recvonly\r\n",
+            "a=extmap:12 http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\na=recvonly\r\n",
+        );
+        let offer = check_offer(offered.as_bytes()).unwrap();
+        let (_, answer) = WhepSession::answer(
+            offer,
+            &["127.0.0.1:8555".parse().unwrap()],
+            Instant::now(),
+            0,
+            T,
+        )
+        .unwrap();
+        assert!(answer.contains("rtp-hdrext/playout-delay"), "{answer}");
+    }
+
+    #[test]
     fn ice_that_never_connects_times_out() {
         let t0 = Instant::now();
         let (mut s, _) = session(t0);

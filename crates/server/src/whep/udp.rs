@@ -121,7 +121,8 @@ pub async fn run(
                         // On a dual-stack socket ("[::]:8555") IPv4 peers arrive IPv4-mapped;
                         // str0m pairs them with IPv4 candidates only as plain IPv4.
                         let source = SocketAddr::new(source.ip().to_canonical(), source.port());
-                        if let Some(id) = receive(&mut sessions, now, source, local, &buf[..n]) {
+                        let id = timed(&port, || receive(&mut sessions, now, source, local, &buf[..n]));
+                        if let Some(id) = id {
                             drive(&mut sessions, &id, now, &port, &whep, &metrics);
                         }
                     }
@@ -161,7 +162,7 @@ pub async fn run(
                     if skipped > 0 {
                         d.metrics.skipped(skipped);
                     }
-                    d.session.write_unit(now, &unit, skipped > 0);
+                    timed(&port, || d.session.write_unit(now, &unit, skipped > 0));
                     drive(&mut sessions, &id, now, &port, &whep, &metrics);
                 }
             }
@@ -192,6 +193,22 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Runs `f`, counting the CPU time it takes on this thread (`pixelwire_whep_cpu_seconds_total`:
+/// what WHEP costs beyond the shared encode, measured where it is spent).
+fn timed<T>(port: &Port, f: impl FnOnce() -> T) -> T {
+    let cpu = || {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+        Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    };
+    let t0 = cpu();
+    let out = f();
+    port.udp.cpu(cpu().saturating_sub(t0));
+    out
 }
 
 /// `to` as the socket at `local` can send to it: IPv4 addresses IPv4-mapped on an IPv6 socket.
@@ -232,6 +249,17 @@ fn receive(
 /// Drains a session's outputs: datagrams out, keyframe requests to the encoder, its next
 /// deadline; an ended session is dropped (and its table entry and consumer count with it).
 fn drive(
+    sessions: &mut HashMap<SessionId, Driven>,
+    id: &SessionId,
+    now: Instant,
+    port: &Port,
+    whep: &Whep,
+    metrics: &Metrics,
+) {
+    timed(port, || drive_now(sessions, id, now, port, whep, metrics));
+}
+
+fn drive_now(
     sessions: &mut HashMap<SessionId, Driven>,
     id: &SessionId,
     now: Instant,
