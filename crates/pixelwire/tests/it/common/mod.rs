@@ -49,7 +49,8 @@ pub async fn start_with_server_keys(
 }
 
 /// Camera listeners and the WebRTC port on ephemeral loopback ports.
-pub const CAMERAS_ON_PORT_0: &str = "[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n[webrtc]\nlisten = \"127.0.0.1:0\"\n";
+/// `[cameras]` comes last, so a test may append keys of its own to it.
+pub const CAMERAS_ON_PORT_0: &str = "[webrtc]\nlisten = \"127.0.0.1:0\"\n[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n";
 
 /// The WebRTC (WHEP) UDP port on an ephemeral loopback port (its default, 8555, is one port for
 /// every test running at once).
