@@ -8,6 +8,9 @@
 //           within 10 s.
 //   jpeg  - the same socket with ?codec=jpeg; each JPEG is decoded with createImageBitmap, and only
 //           the newest undecoded JPEG is kept (never a queue).
+//   whep  - (also ?transport=whep) the same H.264 over WebRTC: an RTCPeerConnection offer POSTed to
+//           /api/streams/{name}/whep, frames drawn from a <video>; also where h264 is impossible
+//           (no WebCodecs: plain http on a non-localhost name), with jpeg as the last resort.
 //   mjpeg - <img src=/api/streams/{name}/mjpeg> (multipart/x-mixed-replace); the image is drawn into
 //           the canvas every animation frame so the canvas holds what is shown.
 //
@@ -48,8 +51,8 @@
   let streamName = segment;
   try { streamName = decodeURIComponent(segment); } catch (_) { /* keep it raw */ }
   const params = new URLSearchParams(location.search);
-  const asked = (params.get('codec') || '').toLowerCase();
-  const requestedPath = asked === 'jpeg' || asked === 'mjpeg' ? asked : 'h264';
+  const asked = (params.get('codec') || params.get('transport') || '').toLowerCase();
+  const requestedPath = asked === 'jpeg' || asked === 'mjpeg' || asked === 'whep' ? asked : 'h264';
   const apiBase = `/api/streams/${encodeURIComponent(streamName)}`;
 
   // ---------- DOM ----------
@@ -83,6 +86,7 @@
     keyframeRequests: 0, reconnects: 0,
     framesDecoded: 0,             // WebCodecs outputs, or JPEGs decoded
     reportsSent: 0, latencySamplesSent: 0,   // reports to the server, and samples they carried
+    whepSession: null,            // the WHEP session URL while one is open
     // Pixel of the canvas at (x, y) in the frame's own pixel space, as [r, g, b].
     sample(x, y) {
       const d = ctx.getImageData(Math.floor(x), Math.floor(y), 1, 1).data;
@@ -544,6 +548,7 @@
     hooks.fallbackReason = reason;
     hooks.error = reason;
     if (player) { player.close(); player = null; }
+    if (hooks.path === 'whep') whepStop();
     setPath('jpeg');
     reconnect(true);
   }
@@ -608,10 +613,160 @@
     requestAnimationFrame(tick);
   }
 
+  // ---------- H.264 via WebRTC (WHEP) ----------
+  // Where WebCodecs is missing (plain http on a non-localhost name) or with ?codec=whep: an
+  // RTCPeerConnection receives the stream's shared H.264 encode (docs/api.md, "WHEP"). The offer
+  // is POSTed to /api/streams/{name}/whep; the answer carries the server's host candidates (it is
+  // ICE-lite, no trickle). Each frame the <video> presents is drawn into the canvas
+  // (requestVideoFrameCallback), so the overlay, the test hooks and sample() work as on the other
+  // paths. Latency: the server sends each frame with RTP timestamp = capture time (µs since the
+  // epoch) × 90 kHz mod 2^32, so the capture time of a painted frame is recovered from its
+  // rtpTimestamp next to the server clock (offset from GET /api/webrtc round trips, the
+  // smallest round trip wins, as with the socket's pings).
+  const RTP_PERIOD_US = 4294967296 * 100 / 9;   // the 32-bit 90 kHz clock wraps every 13.25 h
+  const whep = { pc: null, video: null, location: null, gen: 0, statsTimer: 0, bytes: 0, retryTimer: 0 };
+  function whepCaptureUs(rtp) {
+    if (typeof rtp !== 'number' || hooks.clockOffsetUs === null) return 0;
+    const approx = wallUs() + hooks.clockOffsetUs;
+    const base = rtp * 100 / 9;
+    return base + Math.round((approx - base) / RTP_PERIOD_US) * RTP_PERIOD_US;
+  }
+  async function whepClock() {
+    for (let i = 0; i < 5; i++) {
+      const sent = wallUs();
+      try {
+        const r = await fetch('/api/webrtc', { cache: 'no-store' });
+        const m = await r.json();
+        const recv = wallUs();
+        if (typeof m.server_us === 'number') {
+          offsets.push({ rtt: recv - sent, offset: m.server_us - (sent + recv) / 2 });
+          if (offsets.length > 30) offsets.shift();
+          let best = offsets[0];
+          for (const x of offsets) if (x.rtt < best.rtt) best = x;
+          hooks.clockOffsetUs = best.offset;
+          hooks.rttMs = best.rtt / 1000;
+        }
+        if (i === 0 && !m.enabled) return m;
+        if (i === 4) return m;
+      } catch (_) { return null; }
+    }
+    return null;
+  }
+  function whepStop() {
+    whep.gen++;
+    clearInterval(whep.statsTimer);
+    clearTimeout(whep.retryTimer);
+    if (whep.location) {
+      // Best effort: the server also ends a session whose ICE goes quiet.
+      fetch(whep.location, { method: 'DELETE', keepalive: true }).catch(() => {});
+      whep.location = null;
+      hooks.whepSession = null;
+    }
+    if (whep.pc) { try { whep.pc.close(); } catch (_) { /* ignore */ } whep.pc = null; }
+  }
+  function whepRetry(why) {
+    whepStop();
+    hooks.error = why;
+    const wait = conn.backoff;
+    conn.backoff = Math.min(BACKOFF_MAX_MS, conn.backoff * 2);
+    conn.retryAt = nowMs() + wait;
+    hooks.reconnects++;
+    setState('reconnecting');
+    whep.retryTimer = setTimeout(startWhep, wait);
+  }
+  async function startWhep() {
+    whepStop();
+    const gen = whep.gen;
+    setState(hooks.framesPresented ? 'reconnecting' : 'connecting');
+    const info = await whepClock();
+    if (gen !== whep.gen) return;
+    if (!info) { whepRetry('cannot reach the server'); return; }
+    if (!info.enabled || typeof RTCPeerConnection !== 'function') {
+      fallbackToJpeg(info.enabled ? 'this browser has no RTCPeerConnection' : 'WebRTC (WHEP) is off on the server');
+      return;
+    }
+    let pc;
+    try {
+      pc = new RTCPeerConnection({ iceServers: Array.isArray(info.ice_servers) ? info.ice_servers : [] });
+    } catch (e) { fallbackToJpeg(`RTCPeerConnection: ${e.message || e}`); return; }
+    whep.pc = pc;
+    const tr = pc.addTransceiver('video', { direction: 'recvonly' });
+    try {
+      // Only what the server sends: Constrained Baseline / Baseline, packetization mode 1.
+      const caps = RTCRtpReceiver.getCapabilities('video');
+      const h264 = caps.codecs.filter((c) => /h264/i.test(c.mimeType)
+        && /packetization-mode=1/.test(c.sdpFmtpLine || '') && /profile-level-id=42/i.test(c.sdpFmtpLine || ''));
+      if (h264.length) tr.setCodecPreferences(h264.concat(caps.codecs.filter((c) => /rtx/i.test(c.mimeType))));
+    } catch (_) { /* older browser: the server picks H.264 from the full offer */ }
+    if (!whep.video) {
+      const v = document.createElement('video');
+      v.className = 'source';
+      v.muted = true; v.autoplay = true; v.playsInline = true;
+      $('stage').appendChild(v);
+      whep.video = v;
+      const onFrame = (_now, meta) => {
+        v.requestVideoFrameCallback(onFrame);
+        hooks.framesDecoded++;
+        present(v, meta.width || v.videoWidth, meta.height || v.videoHeight, whepCaptureUs(meta.rtpTimestamp));
+      };
+      if (typeof v.requestVideoFrameCallback === 'function') v.requestVideoFrameCallback(onFrame);
+    }
+    pc.ontrack = (e) => {
+      whep.video.srcObject = e.streams && e.streams[0] ? e.streams[0] : new MediaStream([e.track]);
+      whep.video.play().catch(() => { /* muted autoplay is allowed; a retry follows the next frame */ });
+    };
+    pc.onconnectionstatechange = () => {
+      if (gen !== whep.gen) return;
+      const s = pc.connectionState;
+      if (s === 'connected') { conn.backoff = BACKOFF_MIN_MS; conn.failures = 0; if (conn.state !== 'live') setState('connected'); }
+      else if (s === 'failed' || s === 'closed') whepRetry(`WebRTC connection ${s}`);
+    };
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      const r = await fetch(`${apiBase}/whep`, {
+        method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
+      });
+      if (gen !== whep.gen) return;
+      if (r.status !== 201) {
+        let msg = `WHEP ${r.status}`;
+        try { const j = await r.json(); if (j && j.error) msg += `: ${j.error}`; } catch (_) { /* no JSON */ }
+        if (r.status === 404) conn.missing = true;
+        whepRetry(msg);
+        return;
+      }
+      whep.location = r.headers.get('Location');
+      hooks.whepSession = whep.location;
+      await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+    } catch (e) {
+      if (gen === whep.gen) whepRetry(`WHEP: ${e.message || e}`);
+      return;
+    }
+    conn.missing = false;
+    whep.bytes = 0;
+    whep.statsTimer = setInterval(async () => {
+      if (gen !== whep.gen) return;
+      try {
+        const stats = await pc.getStats();
+        stats.forEach((s) => {
+          if (s.type === 'inbound-rtp' && s.kind === 'video') {
+            const d = s.bytesReceived - whep.bytes;
+            whep.bytes = s.bytesReceived;
+            if (d > 0) received.push(d);
+            hooks.framesReceived = s.framesReceived || hooks.framesReceived;
+            hooks.framesDropped = s.framesDropped || hooks.framesDropped;
+          }
+        });
+      } catch (_) { /* closed */ }
+      if (hooks.framesPresented && nowMs() - (presented.t[presented.t.length - 1] || 0) > STALL_MS
+          && pc.connectionState !== 'connected') whepRetry('no frames');
+    }, 1000);
+  }
+  window.addEventListener('pagehide', () => { if (hooks.path === 'whep') whepStop(); });
+
   // ---------- overlay ----------
   function setPath(p) {
     hooks.path = p;
-    for (const q of ['h264', 'jpeg', 'mjpeg']) {
+    for (const q of ['h264', 'jpeg', 'mjpeg', 'whep']) {
       const a = $(`codec-${q}`);
       if (q === p) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
     }
@@ -628,7 +783,8 @@
     hooks.kbps = received.sum() * 8 / 1000 / received.span();
     if (hooks.clockOffsetUs !== null) hooks.latencyMsP50 = latency.median();
     const mj = hooks.path === 'mjpeg';
-    setText(o.path, hooks.path === 'h264' ? 'h264 · WebCodecs' : hooks.path === 'jpeg' ? 'jpeg · WebSocket' : 'mjpeg · <img>');
+    setText(o.path, hooks.path === 'h264' ? 'h264 · WebCodecs' : hooks.path === 'jpeg' ? 'jpeg · WebSocket'
+      : hooks.path === 'whep' ? 'h264 · WebRTC (WHEP)' : 'mjpeg · <img>');
     setText(o.size, hooks.width ? `${hooks.width}×${hooks.height}` : DASH);
     setText(o.fps, `${hooks.fps.toFixed(1)}${mj ? ' (changes)' : ''}`);
     setText(o.kbps, mj ? 'n/a' : `${Math.round(hooks.kbps).toLocaleString('en-US')} kbit/s`);
@@ -663,11 +819,15 @@
     startMjpeg();
   } else if (requestedPath === 'jpeg') {
     connect();
+  } else if (requestedPath === 'whep') {
+    startWhep();
   } else {
     // Check support up front so the first keyframe is not lost waiting for isConfigSupported.
     h264Support(DEFAULT_CODEC).then((ok) => {
-      if (!ok) { hooks.fallbackReason = whyNoWebCodecs() || `decoder does not support ${DEFAULT_CODEC}`; setPath('jpeg'); }
-      connect();
+      if (ok) { connect(); return; }
+      hooks.fallbackReason = whyNoWebCodecs() || `decoder does not support ${DEFAULT_CODEC}`;
+      // The same H.264 over WebRTC needs no secure context; JPEG when that is not possible either.
+      if (typeof RTCPeerConnection === 'function') { setPath('whep'); startWhep(); } else { setPath('jpeg'); connect(); }
     });
   }
 })();

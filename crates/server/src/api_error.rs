@@ -23,6 +23,9 @@ pub enum ApiError {
     /// A byte range outside the resource (`416`; the handler adds `Content-Range`).
     #[error("{0}")]
     RangeNotSatisfiable(String),
+    /// The client holds too much already (a per-peer cap).
+    #[error("{0}")]
+    TooMany(String),
     /// The thing exists but cannot answer now (no frame yet, session busy).
     #[error("{0}")]
     Unavailable(String),
@@ -39,6 +42,7 @@ impl IntoResponse for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::RangeNotSatisfiable(_) => StatusCode::RANGE_NOT_SATISFIABLE,
+            ApiError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "internal error in an API handler");

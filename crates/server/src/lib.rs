@@ -21,3 +21,4 @@ pub mod source;
 pub mod task;
 pub mod tls;
 pub mod viewer;
+pub mod whep;

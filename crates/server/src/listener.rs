@@ -161,6 +161,12 @@ impl Drop for Admitted {
     }
 }
 
+/// The local address of the socket an HTTP request came in on (a request extension, set by
+/// `http::serve`): the address the client reached this server at, which WHEP advertises as its
+/// ICE candidate when `webrtc.advertise` is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr(pub std::net::SocketAddr);
+
 /// The address a peer's connections are counted under: an IPv4 address (also when it arrives
 /// IPv4-mapped on an IPv6 socket) or an IPv6 /64, the block one host or one LAN usually gets (a
 /// host can pick any address in it, so counting single IPv6 addresses would cap nothing).

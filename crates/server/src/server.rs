@@ -32,6 +32,8 @@ pub struct Running {
     pub tcp_camera_addrs: Vec<SocketAddr>,
     /// RTSP ports.
     pub rtsp_addrs: Vec<SocketAddr>,
+    /// The WebRTC (WHEP) UDP port, when `webrtc.enabled`.
+    pub webrtc_addr: Option<SocketAddr>,
     /// Shared state (tests inspect it).
     pub state: AppState,
     shutdown: Shutdown,
@@ -187,6 +189,17 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
     state
         .recordings
         .spawn(&mut tasks, &bus, &state.encoders, &signal);
+    let mut webrtc_addr = None;
+    if cfg.webrtc.enabled {
+        let socket = crate::whep::udp::bind(&state.whep).await?;
+        webrtc_addr = state.whep.bound();
+        tasks.spawn(crate::whep::udp::run(
+            socket,
+            state.whep.clone(),
+            metrics.clone(),
+            signal.clone(),
+        ));
+    }
     {
         // Frame-driven registry changes are written every few seconds, and once more at shutdown.
         let cams = cameras.clone();
@@ -228,7 +241,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         send_queue_bytes = cfg.server.send_queue_bytes.get(),
         "HTTP limits per listener (docs/security.md)"
     );
-    info!(http = %http_addr, https = ?https_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
+    info!(http = %http_addr, https = ?https_addr, webrtc = ?webrtc_addr, displays = ?display_addrs, streams = ?cfg.effective_streams().iter().map(|s| s.name.get_ref().clone()).collect::<Vec<_>>(), "pixelwire serving");
     Ok(Running {
         http_addr,
         https_addr,
@@ -238,6 +251,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
         device_http_addrs,
         tcp_camera_addrs,
         rtsp_addrs,
+        webrtc_addr,
         state,
         shutdown,
         tasks,

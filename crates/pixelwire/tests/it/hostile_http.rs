@@ -484,7 +484,7 @@ fn accept_errors_back_off() {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\ndata_dir = \"{}\"\nmax_connections = 100000\nmax_connections_per_peer = 100000\nheader_read_timeout_ms = 60000\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n",
+            "[server]\ndata_dir = \"{}\"\nmax_connections = 100000\nmax_connections_per_peer = 100000\nheader_read_timeout_ms = 60000\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n[webrtc]\nenabled = false\n",
             dir.join("data").display()
         ),
     )

@@ -46,7 +46,7 @@ fn picamera_lengths_announced_but_not_sent_cost_nothing() {
     std::fs::write(
         &config,
         format!(
-            "[server]\ndata_dir = \"{}\"\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = [\"127.0.0.1:{port}\"]\n[rtsp]\nlisten = []\n",
+            "[server]\ndata_dir = \"{}\"\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = [\"127.0.0.1:{port}\"]\ntcp_max_connections = 64\ntcp_max_connections_per_peer = 64\n[rtsp]\nlisten = []\n[webrtc]\nenabled = false\n",
             dir.display()
         ),
     )

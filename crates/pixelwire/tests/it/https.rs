@@ -2,7 +2,7 @@
 //! certificate reads `/api/status` over TLS; a seed 002 device uploads over it; a client hello of
 //! garbage closes only that connection; the timeouts and caps of HTTP hold; and headless Chromium plays H.264 through WebCodecs from a non-localhost name
 //! (`pixelwire.test`, mapped to 127.0.0.1) over HTTPS, where the same page over plain HTTP is not
-//! a secure context and falls back to JPEG: the reason HTTPS is built in.
+//! a secure context and falls back to WebRTC (WHEP): the reason HTTPS is built in.
 
 use crate::common::chromium;
 use crate::common::{get, start_with_server_keys};
@@ -270,7 +270,8 @@ async fn h264_plays_over_https_from_a_lan_name() {
         .await
         .unwrap_or_else(|e| panic!("the page shows no fingerprint: {e}\n{}", status_page.console_tail(20)));
 
-    // The same page over plain HTTP from that name: no secure context, no WebCodecs, JPEG.
+    // The same page over plain HTTP from that name: no secure context, no WebCodecs: the same
+    // H.264 over WebRTC (WHEP), which needs no secure context.
     let http = running.http_addr.port();
     let url = format!("http://pixelwire.test:{http}/streams/still?codec=h264");
     let mut page = browser.open(&url).await.expect("open the viewer over http");
@@ -288,8 +289,8 @@ async fn h264_plays_over_https_from_a_lan_name() {
     assert_eq!(v["secure"], false, "{v}");
     assert_eq!(v["webcodecs"], "undefined", "{v}");
     assert_eq!(
-        v["path"], "jpeg",
-        "over plain http the page falls back: {v}"
+        v["path"], "whep",
+        "over plain http the page falls back to WHEP: {v}"
     );
     assert_centre_painted(&mut page, "http").await;
     running.shutdown();

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pixelwire");
 
-/// No camera or RTSP listeners (the tests here do not need them, and fixed ports would collide).
-const CAMERAS_OFF: &str = "[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n";
+/// No camera or RTSP listeners and no WebRTC port (the tests here do not need them, and fixed
+/// ports would collide).
+const CAMERAS_OFF: &str = "[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n[webrtc]\nenabled = false\n";
 
 struct Killed(Child);
 

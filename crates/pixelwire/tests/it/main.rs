@@ -34,3 +34,4 @@ mod screen_capture;
 mod screen_stripes_browser;
 mod viewer_outputs;
 mod viewer_reports;
+mod whep;

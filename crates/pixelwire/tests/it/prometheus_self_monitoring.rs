@@ -156,6 +156,20 @@ impl Load {
                 .expect("send a report");
             }
         }));
+        // A WHEP offer that is refused, then a session that is answered and deleted (nobody does
+        // ICE for it: its families appear all the same).
+        tasks.push(tokio::spawn(async move {
+            let path = "/api/streams/pattern/whep";
+            let sdp = "application/sdp";
+            let bad = crate::whep::request(http, "POST", path, sdp, "garbage").await;
+            assert_eq!(bad.status, 400);
+            let r = crate::whep::request(http, "POST", path, sdp, crate::whep::OFFER).await;
+            assert_eq!(r.status, 201, "{}", r.body);
+            let location = crate::whep::location(&r.head).expect("a Location");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let d = crate::whep::request(http, "DELETE", &location, "text/plain", "").await;
+            assert_eq!(d.status, 200);
+        }));
         let _dashboard = running.state.bus.get("dash").expect("dash stream").watch();
         Load {
             stop,

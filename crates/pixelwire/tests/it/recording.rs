@@ -399,7 +399,7 @@ fn a_file_cut_by_kill_9_plays_to_its_last_fragment() {
     std::fs::write(
         &cfg,
         format!(
-            "[server]\ndata_dir = \"{}\"\ndefault_stream = \"rec\"\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n{ALWAYS}",
+            "[server]\ndata_dir = \"{}\"\ndefault_stream = \"rec\"\n[cameras]\nwebsocket_listen = []\nviewer_listen = []\nhttp_listen = []\ntcp_listen = []\n[rtsp]\nlisten = []\n[webrtc]\nenabled = false\n{ALWAYS}",
             dir.join("data").display()
         ),
     )

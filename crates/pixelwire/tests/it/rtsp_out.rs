@@ -1,7 +1,8 @@
 //! RTSP out, checked by real clients: ffprobe with its default options (UDP first, then TCP after
 //! our 461), ffmpeg reading 300 frames over TCP whose decoded pixels match the camera's pictures,
 //! Frigate's record arguments producing playable MP4 segments, and a hand-written client for the
-//! protocol details (SDP parameter sets, errors) and the one-encoder-per-stream metric.
+//! protocol details (SDP parameter sets, errors) and the one-encoder-per-stream metric, also with
+//! a WHEP session and the recorder on the same stream.
 
 use crate::common::{self, get, start_with_default, temp_dir};
 use futures_util::SinkExt;
@@ -494,5 +495,70 @@ async fn one_encoder_serves_rtsp_and_browser_viewers_and_errors_are_clear() {
             .starts_with("RTSP/1.0 200")
     );
     let _ = common::RTSP_ON_PORT_0;
+    running.shutdown();
+}
+
+#[tokio::test]
+async fn one_encoder_serves_webcodecs_rtsp_whep_and_the_recorder_at_once() {
+    let running = start_with_default(
+        "pattern",
+        "[[streams]]\nname = \"pattern\"\nsource = \"pattern\"\nfps = 30\nrecord = \"always\"\n",
+    )
+    .await;
+    let rtsp = running.rtsp_addrs[0];
+    let base = format!("rtsp://{rtsp}/pattern");
+    let mut c = Client::connect(rtsp).await;
+    c.request("DESCRIBE", &base, "").await;
+    let (head, _) = c
+        .request(
+            "SETUP",
+            &format!("{base}/trackID=0"),
+            "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
+        )
+        .await;
+    let session = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    c.request("PLAY", &base, &format!("Session: {session}\r\n"))
+        .await;
+    c.rtp_nal_types(3).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
+        "ws://{}/api/streams/pattern/ws?codec=h264",
+        running.http_addr
+    ))
+    .await
+    .unwrap();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut ws),
+    )
+    .await;
+    // A WHEP session holds its subscription from the answer on (its ICE need not finish here).
+    let r = crate::whep::request(
+        running.http_addr,
+        "POST",
+        "/api/streams/pattern/whep",
+        "application/sdp",
+        crate::whep::OFFER,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let m = String::from_utf8_lossy(&get(running.http_addr, "/metrics").await.body).to_string();
+    for want in [
+        "pixelwire_stream_h264_encoders{stream=\"pattern\"} 1\n",
+        "pixelwire_stream_h264_encoder_starts_total{stream=\"pattern\"} 1\n",
+        "pixelwire_stream_encoded_consumers{stream=\"pattern\",kind=\"webcodecs\"} 1\n",
+        "pixelwire_stream_encoded_consumers{stream=\"pattern\",kind=\"rtsp\"} 1\n",
+        "pixelwire_stream_encoded_consumers{stream=\"pattern\",kind=\"whep\"} 1\n",
+        "pixelwire_stream_encoded_consumers{stream=\"pattern\",kind=\"recorder\"} 1\n",
+    ] {
+        assert!(m.contains(want), "missing {want:?} in\n{m}");
+    }
     running.shutdown();
 }

@@ -251,6 +251,30 @@ fn recording() {
     assert_eq!(one::<u32>("`pre_roll_s`"), s.pre_roll_s.get());
 }
 
+#[test]
+fn webrtc() {
+    let w = Config::default().webrtc;
+    assert_eq!(one::<bool>("`webrtc.enabled`"), w.enabled);
+    assert_eq!(one::<SocketAddr>("`webrtc.listen`"), w.listen);
+    assert!(documented::<Vec<String>>("`webrtc.advertise`")[0].is_empty());
+    assert!(w.advertise.is_empty());
+    assert!(documented::<Vec<String>>("`webrtc.ice_servers`")[0].is_empty());
+    assert!(w.ice_servers.is_empty());
+    assert_eq!(one::<usize>("`webrtc.max_sessions`"), w.max_sessions);
+    assert_eq!(
+        one::<usize>("`webrtc.max_sessions_per_peer`"),
+        w.max_sessions_per_peer
+    );
+    assert_eq!(
+        one::<u64>("`webrtc.connect_timeout_ms`"),
+        w.connect_timeout_ms
+    );
+    assert_eq!(
+        one::<u64>("`webrtc.disconnect_timeout_ms`"),
+        w.disconnect_timeout_ms
+    );
+}
+
 /// A bare word parsed as a TOML string into `T`.
 fn one_word<T: DeserializeOwned>(word: &str) -> T {
     #[derive(serde::Deserialize)]

@@ -12,7 +12,7 @@
 //! Layout: `streams.rs` (`[[streams]]`), `dashboard.rs` and `panel.rs` (`[streams.dashboard]`),
 //! `display.rs` (display settings, `[[displays]]`), `legacy.rs` (`[legacy]`,
 //! `[[legacy_displays]]`), `limits.rs` (`[limits]`), `cameras.rs` (`[cameras]`, `[[api_keys]]`), `https.rs` (the HTTPS keys of
-//! `[server]`), `video.rs` (`[video]`), `rtsp.rs` (`[rtsp]`), `recording.rs` (`[recording]`), `ranges.rs`, `table.rs`
+//! `[server]`), `video.rs` (`[video]`), `rtsp.rs` (`[rtsp]`), `recording.rs` (`[recording]`), `webrtc.rs` (`[webrtc]`), `ranges.rs`, `table.rs`
 //! (reading a table key by key), `error.rs`, and `docs.rs` (tests that `docs/config.md` states
 //! the defaults the code has).
 
@@ -33,6 +33,7 @@ pub mod screen;
 mod streams;
 mod table;
 mod video;
+mod webrtc;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
@@ -43,6 +44,7 @@ pub use recording::{RecordMode, RecordingSettings, StreamRecording};
 pub use rtsp::RtspSettings;
 pub use streams::{Source, SourceKind, StreamConfig, Ticks};
 pub use video::VideoSettings;
+pub use webrtc::{Advertised, IceServer, WebrtcSettings};
 
 use anyhow::Context;
 use error::{Document, KeyError};
@@ -81,6 +83,8 @@ pub struct Config {
     pub recording: RecordingSettings,
     /// RTSP out.
     pub rtsp: RtspSettings,
+    /// WebRTC out via WHEP.
+    pub webrtc: WebrtcSettings,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,

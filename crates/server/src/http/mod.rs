@@ -110,6 +110,16 @@ pub fn app(state: AppState) -> Router {
         .route("/api/streams/{name}/dashboard", get(dashboard::dashboard))
         .route("/api/streams/{name}/ws", get(viewer::ws::stream))
         .route(
+            "/api/streams/{name}/whep",
+            post(crate::whep::http::offer)
+                .layer(DefaultBodyLimit::max(crate::whep::http::MAX_BODY_BYTES)),
+        )
+        .route(
+            "/api/streams/{name}/whep/{session}",
+            axum::routing::delete(crate::whep::http::delete),
+        )
+        .route("/api/webrtc", get(crate::whep::http::info))
+        .route(
             "/api/displays/{id}",
             get(display_route::get_display)
                 .put(display_route::put_display)

@@ -97,6 +97,7 @@ pub async fn serve_router(
             }
         };
         let _ = sock.set_nodelay(true);
+        let local = sock.local_addr().ok().map(crate::listener::LocalAddr);
         if let Err(e) = crate::listener::limit_unsent(&sock, limits.send_queue_bytes) {
             tracing::debug!(listener = what, error = %e, "cannot set TCP_NOTSENT_LOWAT; viewers on this connection cannot skip ahead");
         }
@@ -109,7 +110,7 @@ pub async fn serve_router(
                 io,
                 tls.clone(),
                 queue,
-                peer,
+                (peer, local),
                 router.clone(),
                 limits,
                 metrics.clone(),
@@ -125,12 +126,13 @@ async fn serve_connection(
     io: SharedTcp,
     tls: Option<TlsAcceptor>,
     queue: SendQueue,
-    peer: SocketAddr,
+    (peer, local): (SocketAddr, Option<crate::listener::LocalAddr>),
     router: Router,
     limits: HttpLimits,
     metrics: Metrics,
     mut shutdown: ShutdownSignal,
 ) {
+    let peer = (peer, local);
     let Some(acceptor) = tls else {
         return serve_http(io, queue, peer, router, limits, metrics, shutdown).await;
     };
@@ -142,11 +144,11 @@ async fn serve_connection(
         Ok(Ok(stream)) => serve_http(stream, queue, peer, router, limits, metrics, shutdown).await,
         Ok(Err(e)) => {
             metrics.http_tls_handshake_failed();
-            tracing::debug!(%peer, error = %e, "closed: TLS handshake failed");
+            tracing::debug!(peer = %peer.0, error = %e, "closed: TLS handshake failed");
         }
         Err(_) => {
             metrics.http_tls_handshake_failed();
-            tracing::debug!(%peer, "closed: no TLS handshake in time");
+            tracing::debug!(peer = %peer.0, "closed: no TLS handshake in time");
         }
     }
 }
@@ -155,7 +157,7 @@ async fn serve_connection(
 async fn serve_http<I>(
     io: I,
     queue: SendQueue,
-    peer: SocketAddr,
+    (peer, local): (SocketAddr, Option<crate::listener::LocalAddr>),
     router: Router,
     limits: HttpLimits,
     metrics: Metrics,
@@ -165,6 +167,9 @@ async fn serve_http<I>(
 {
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        if let Some(l) = local {
+            req.extensions_mut().insert(l);
+        }
         req.extensions_mut().insert(queue.clone());
         let mut router = router.clone();
         // `Router` is always ready and its error type is `Infallible`.

@@ -1,6 +1,7 @@
 //! What the HTTP side of a running server holds: every area's shared parts. Each area gets only its
 //! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`],
 //! [`crate::record::RecordContext`]; axum hands handlers theirs
+//! own context ([`DisplayContext`], [`ViewerContext`], [`IngestContext`], [`WhepContext`]; axum hands handlers theirs
 //! through `FromRef`), so areas do not reach sideways through one state.
 
 use crate::bus::Bus;
@@ -14,6 +15,7 @@ use crate::ingest::{CameraHub, IngestContext};
 use crate::metrics::Metrics;
 use crate::shutdown::ShutdownSignal;
 use crate::viewer::ViewerContext;
+use crate::whep::{Whep, WhepContext};
 use axum::extract::FromRef;
 use pixelwire_core::Timestamp;
 use std::sync::Arc;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub tls: Option<crate::tls::Tls>,
     /// Every stream's recordings.
     pub recordings: Arc<crate::record::Recordings>,
+    /// WebRTC out via WHEP: its sessions and the UDP task's commands.
+    pub whep: Arc<Whep>,
 }
 
 impl AppState {
@@ -75,6 +79,7 @@ impl AppState {
         let tls = crate::tls::load(&cfg.server)?;
         let (ring, skip_unchanged) = (cfg.video.ring(), cfg.video.skip_unchanged);
         let recordings = Arc::new(crate::record::Recordings::open(&cfg, &metrics));
+        let cfg_webrtc = cfg.webrtc.clone();
         Ok(AppState {
             cfg,
             bus,
@@ -89,6 +94,7 @@ impl AppState {
             dashboards: Arc::new(crate::source::dashboard::DashboardStates::default()),
             tls,
             recordings,
+            whep: Arc::new(Whep::new(cfg_webrtc)),
         })
     }
 }
@@ -124,6 +130,18 @@ impl FromRef<AppState> for crate::record::RecordContext {
         crate::record::RecordContext {
             recordings: s.recordings.clone(),
             bus: s.bus.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for WhepContext {
+    fn from_ref(s: &AppState) -> Self {
+        WhepContext {
+            whep: s.whep.clone(),
+            bus: s.bus.clone(),
+            encoders: s.encoders.clone(),
+            metrics: s.metrics.clone(),
+            shutdown: s.shutdown.clone(),
         }
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`recording`]s. A connection or a stream resolves its
+//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`recording`]s, [`whep`] sessions. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -26,6 +26,7 @@ pub mod recording;
 pub mod series;
 pub mod stream;
 pub mod viewer;
+pub mod whep;
 
 pub use camera::{CameraMetrics, DropReason, Transport};
 pub use dashboard::{DashboardMetrics, PollOutcome};
@@ -39,6 +40,7 @@ pub use stream::StreamMetrics;
 pub use viewer::{
     EncoderMetrics, ReportRejection, ViewerCodec, ViewerGuard, ViewerReportMetrics, ViewerSkips,
 };
+pub use whep::{WhepEnd, WhepRefusal, WhepSessionMetrics, WhepUdpMetrics};
 
 use prometheus_client::registry::{Metric, Registry};
 use std::sync::Arc;
@@ -60,6 +62,7 @@ struct Inner {
     dashboard: dashboard::DashboardFamilies,
     http: http::HttpFamilies,
     recording: recording::RecordingFamilies,
+    whep: whep::WhepFamilies,
 }
 
 /// The server's metrics; cheap to clone.
@@ -89,6 +92,7 @@ impl Metrics {
         self.inner.camera.forget(&l);
         self.inner.viewer.forget(&l);
         self.inner.encoder.forget(&l);
+        self.inner.whep.forget(&l);
     }
 
     /// Registers every metric.
@@ -104,6 +108,7 @@ impl Metrics {
             dashboard: dashboard::DashboardFamilies::register(&mut r),
             http: http::HttpFamilies::register(&mut r),
             recording: recording::RecordingFamilies::register(&mut r),
+            whep: whep::WhepFamilies::register(&mut r),
             registry: r,
         };
         Self {

@@ -34,6 +34,12 @@ pub async fn start_with_server_keys(
     } else {
         CAMERAS_ON_PORT_0.to_string()
     };
+    // The WebRTC port on port 0 too, unless the test configures `[webrtc]` itself.
+    let cameras = match (extra.contains("[webrtc]"), cameras.is_empty()) {
+        (true, _) => cameras.replace(WEBRTC_ON_PORT_0, ""),
+        (false, true) => WEBRTC_ON_PORT_0.to_string(),
+        (false, false) => cameras,
+    };
     // RTSP on an ephemeral port too, unless the test configures it.
     let rtsp = if extra.contains("[rtsp]") {
         ""
@@ -53,8 +59,13 @@ pub async fn start_with_server_keys(
 /// RTSP on an ephemeral loopback port (its default, 8554, would collide between tests).
 pub const RTSP_ON_PORT_0: &str = "[rtsp]\nlisten = [\"127.0.0.1:0\"]\n";
 
-/// Camera listeners on ephemeral loopback ports.
-pub const CAMERAS_ON_PORT_0: &str = "[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n";
+/// Camera listeners and the WebRTC port on ephemeral loopback ports.
+/// `[cameras]` comes last, so a test may append keys of its own to it.
+pub const CAMERAS_ON_PORT_0: &str = "[webrtc]\nlisten = \"127.0.0.1:0\"\n[cameras]\nwebsocket_listen = [\"127.0.0.1:0\"]\nviewer_listen = [\"127.0.0.1:0\"]\nhttp_listen = [\"127.0.0.1:0\"]\ntcp_listen = [\"127.0.0.1:0\"]\n";
+
+/// The WebRTC (WHEP) UDP port on an ephemeral loopback port (its default, 8555, is one port for
+/// every test running at once).
+pub const WEBRTC_ON_PORT_0: &str = "[webrtc]\nlisten = \"127.0.0.1:0\"\n";
 
 /// A fresh directory under the system temp dir.
 pub fn temp_dir(what: &str) -> std::path::PathBuf {
