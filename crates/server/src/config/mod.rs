@@ -17,6 +17,7 @@
 //! the defaults the code has).
 
 mod cameras;
+mod cluster;
 pub mod dashboard;
 mod display;
 #[cfg(test)]
@@ -34,6 +35,7 @@ mod table;
 mod video;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
+pub use cluster::ClusterSettings;
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
 pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
@@ -77,6 +79,8 @@ pub struct Config {
     pub video: VideoSettings,
     /// RTSP out.
     pub rtsp: RtspSettings,
+    /// Joins other nodes through NATS; `None` (no `[cluster]` table) keeps the in-process bus.
+    pub cluster: Option<ClusterSettings>,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,
