@@ -250,12 +250,8 @@ impl Node {
             return;
         }
         // Only the origin answers interest in a stream.
-        if !self
-            .ctx
-            .bus
-            .get(&i.stream)
-            .is_some_and(|s| s.origin().is_none())
-        {
+        let local = self.ctx.bus.get(&i.stream);
+        if local.is_none_or(|s| s.origin().is_some()) {
             return;
         }
         self.interest
