@@ -4,7 +4,7 @@
 //! encoder cluster-wide; NATS going down leaves both nodes serving their own streams, marks the
 //! remote ones offline and recovers without a restart; a node killed goes offline on the other.
 
-use crate::common::{self, Device, decode_png, get, hello, start_with_default};
+use crate::common::{self, Device, chromium, decode_png, get, hello, start_with_default};
 use futures_util::{SinkExt, StreamExt};
 use pixelwire_server::server::Running;
 use std::net::SocketAddr;
@@ -32,8 +32,14 @@ impl Nats {
 
     /// Starts the server again on the same port.
     fn restart(&mut self) {
+        self.restart_with(&[]);
+    }
+
+    /// Starts the server again on the same port with `extra` arguments.
+    fn restart_with(&mut self, extra: &[&str]) {
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -292,6 +298,35 @@ async fn a_camera_on_node_a_is_served_by_node_b_and_encoded_once() {
     );
     hold_a.abort();
     hold_b.abort();
+
+    // Headless Chromium on b's viewer page: WebCodecs paints a's camera.
+    assert!(
+        chromium::available(),
+        "chromium not installed: run scripts/setup-test-deps.sh (CI installs it)"
+    );
+    let mut browser = chromium::Browser::launch().await.expect("launch chromium");
+    let url = format!("http://{}/streams/door?codec=h264", b.http_addr);
+    let mut page = browser.open(&url).await.expect("open the viewer");
+    page.wait_for(
+        "window.pixelwireViewer && window.pixelwireViewer.framesPresented > 0",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("nothing painted on b: {e}\n{}", page.console_tail(20)));
+    let path = page.eval("pixelwireViewer.path").await.expect("eval");
+    assert_eq!(path, "h264", "the page fell back");
+    for (x, want) in [(80, [230i64, 20, 20]), (240, [20, 20, 230])] {
+        let v = page
+            .eval(&format!("JSON.stringify(pixelwireViewer.sample({x}, 120))"))
+            .await
+            .expect("sample");
+        let px: Vec<i64> = serde_json::from_str(v.as_str().expect("a string")).expect("JSON");
+        assert!(
+            px.iter().zip(want).all(|(a, b)| (a - b).abs() <= 40),
+            "pixel ({x},120) painted {px:?}, want {want:?}"
+        );
+    }
+    drop(browser);
     camera.abort();
     a.shutdown();
     b.shutdown();
@@ -388,5 +423,66 @@ async fn nats_down_keeps_local_streams_and_recovers_and_a_killed_node_goes_offli
         200
     );
     let _ = common::temp_dir("cluster-done");
+    b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_over_max_payload_are_refused_with_a_metric() {
+    // A NATS server whose max_payload (4 kB) is below a noisy 320x240 JPEG.
+    let conf = common::temp_dir("nats-conf").join("nats.conf");
+    std::fs::write(&conf, "max_payload: 4096\n").expect("write nats.conf");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut nats = Nats { port, child: None };
+    nats.restart_with(&["-c", conf.to_str().expect("utf-8 path")]);
+    let a = node("a", &nats).await;
+    let b = node("b", &nats).await;
+    let noisy: Vec<u8> = (0..320 * 240u32)
+        .flat_map(|i| {
+            [
+                (i.wrapping_mul(7919) % 251) as u8,
+                (i.wrapping_mul(104_729) % 253) as u8,
+                (i % 256) as u8,
+                255,
+            ]
+        })
+        .collect();
+    let big = pixelwire_media::jpeg::encode_rgba(&noisy, 320, 240, 90).expect("jpeg");
+    assert!(big.len() > 4096);
+    let (mut cam, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws/camera/door", a.http_addr))
+            .await
+            .expect("camera connects");
+    let sender = tokio::spawn(async move {
+        loop {
+            if cam.send(Message::Binary(big.clone().into())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    wait_online(b.http_addr, "door", true, 10).await;
+    // b watches it (a snapshot waits up to 3 s for a frame that cannot come).
+    let snap = get(b.http_addr, "/api/streams/door/snapshot.png").await;
+    assert_ne!(snap.status, 200, "no frame of door can reach b");
+    let m = metrics(a.http_addr).await;
+    assert!(
+        sample(
+            &m,
+            "pixelwire_cluster_dropped_messages_total{stream=\"door\",kind=\"frame\",reason=\"oversize\"}"
+        ) > 0.0,
+        "{m}"
+    );
+    // a itself serves its camera as ever.
+    assert_eq!(
+        get(a.http_addr, "/api/streams/door/snapshot.png")
+            .await
+            .status,
+        200
+    );
+    sender.abort();
+    a.shutdown();
     b.shutdown();
 }
