@@ -252,6 +252,13 @@ async fn a_camera_on_node_a_is_served_by_node_b_and_encoded_once() {
     let hold_b = tokio::spawn(h264_hold(b.http_addr));
     let hold_a = tokio::spawn(h264_hold(a.http_addr));
     tokio::time::sleep(Duration::from_millis(800)).await;
+    // A late joiner on b, while b's relay runs: a picture within one keyframe interval too.
+    let (took, _, _, rgb) = h264_picture(b.http_addr, "door").await;
+    assert!(red_left_blue_right(&rgb, 320, 40));
+    assert!(
+        took < Duration::from_secs(2),
+        "late joiner on b after {took:?}"
+    );
     let (ma, mb) = (metrics(a.http_addr).await, metrics(b.http_addr).await);
     assert_eq!(
         sample(&ma, "pixelwire_stream_h264_encoders{stream=\"door\"}"),
@@ -483,6 +490,65 @@ async fn frames_over_max_payload_are_refused_with_a_metric() {
         200
     );
     sender.abort();
+    a.shutdown();
+    b.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_slows_neither_the_origin_nor_other_nodes() {
+    let nats = Nats::start();
+    let a = node("a", &nats).await;
+    let b = node("b", &nats).await;
+    let camera = push_camera(a.http_addr).await;
+    wait_online(b.http_addr, "door", true, 10).await;
+    // A third subscriber to every media subject that never reads its socket.
+    let mut stalled = tokio::net::TcpStream::connect(("127.0.0.1", nats.port))
+        .await
+        .expect("connect nats");
+    stalled
+        .write_all(
+            b"CONNECT {\"verbose\":false}\r\nSUB pixelwire.frame.* 1\r\nSUB pixelwire.h264.* 2\r\n",
+        )
+        .await
+        .expect("subscribe");
+    // b watches (JPEG frames for an MJPEG client, H.264 for a viewer) for 3 s.
+    let hold = tokio::spawn(h264_hold(b.http_addr));
+    let b_http = b.http_addr;
+    let mjpeg = tokio::spawn(async move {
+        let mut s = tokio::net::TcpStream::connect(b_http)
+            .await
+            .expect("connect");
+        let _ = s
+            .write_all(b"GET /api/streams/door/mjpeg HTTP/1.1\r\nHost: t\r\n\r\n")
+            .await;
+        let mut buf = vec![0; 1 << 16];
+        while matches!(s.read(&mut buf).await, Ok(n) if n > 0) {}
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (a0, b0) = (metrics(a.http_addr).await, metrics(b.http_addr).await);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (a1, b1) = (metrics(a.http_addr).await, metrics(b.http_addr).await);
+    let count = |m: &str, what: &str| {
+        sample(
+            m,
+            &format!("pixelwire_cluster_{what}_messages_total{{stream=\"door\",kind=\"frame\"}}"),
+        )
+    };
+    // The camera sends 20 fps: the origin publishes them all and b receives them all.
+    let published = (count(&a1, "published") - count(&a0, "published")) / 3.0;
+    let received = (count(&b1, "received") - count(&b0, "received")) / 3.0;
+    assert!(
+        published >= 15.0,
+        "origin published {published}/s beside a stalled subscriber"
+    );
+    assert!(
+        received >= 15.0,
+        "b received {received}/s beside a stalled subscriber"
+    );
+    mjpeg.abort();
+    hold.abort();
+    drop(stalled);
+    camera.abort();
     a.shutdown();
     b.shutdown();
 }
