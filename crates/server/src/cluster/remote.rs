@@ -77,10 +77,12 @@ pub async fn follow(ctx: FollowContext, stream: Arc<Stream>) {
                     state.restart_units();
                 }
                 let now_ms = crate::clock::now().as_micros() / 1000;
-                if let Some(want) = state.poll_interest(now_ms, want) {
+                // While NATS is down nothing is queued: the first heartbeat after the reconnect
+                // says it all again (the origin's table forgot it by then).
+                let connected = ctx.client.connection_state() == async_nats::connection::State::Connected;
+                if connected && let Some(want) = state.poll_interest(now_ms, want) {
                     let i = Interest { node: ctx.node.clone(), stream: name.clone(), want };
                     if let Ok(json) = serde_json::to_vec(&i) {
-                        // NATS down: the heartbeat after the reconnect says it again.
                         let _ = ctx.client.publish(ctx.subjects.interest(&name), json.into()).await;
                     }
                 }
