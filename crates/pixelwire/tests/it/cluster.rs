@@ -303,6 +303,17 @@ async fn a_camera_on_node_a_is_served_by_node_b_and_encoded_once() {
         mb.contains("pixelwire_cluster_latency_seconds_bucket"),
         "{mb}"
     );
+    // Every cluster family of docs/api.md but the drops (none here; see the oversize test) is
+    // exposed by a or b, in the 0.0.4 text format.
+    let both = metrics(a.http_addr).await + &metrics(b.http_addr).await;
+    for row in include_str!("../../../../docs/api.md")
+        .lines()
+        .filter(|l| l.starts_with("| `pixelwire_cluster_") && !l.contains("dropped"))
+    {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let line = format!("# TYPE {} {}\n", cells[1].trim_matches('`'), cells[2]);
+        assert!(both.contains(&line), "missing {line:?}");
+    }
     hold_a.abort();
     hold_b.abort();
 
@@ -481,6 +492,11 @@ async fn frames_over_max_payload_are_refused_with_a_metric() {
             "pixelwire_cluster_dropped_messages_total{stream=\"door\",kind=\"frame\",reason=\"oversize\"}"
         ) > 0.0,
         "{m}"
+    );
+    assert!(
+        metrics(a.http_addr)
+            .await
+            .contains("# TYPE pixelwire_cluster_dropped_messages_total counter\n")
     );
     // a itself serves its camera as ever.
     assert_eq!(
