@@ -3,7 +3,8 @@
 # H.264 outputs), Debian's Chromium (headless, for the viewer page tests), Xvfb and xrandr (the
 # screen-capture tests start private X servers and define RandR monitors), and Debian's Prometheus
 # (`prometheus`, `promtool`) and node exporter (the self-monitoring tests start their own
-# instances on free loopback ports with temporary storage). Safe to run again.
+# instances on free loopback ports with temporary storage), and Debian's NATS server (`nats-server`:
+# the cluster tests start their own on free loopback ports). Safe to run again.
 set -euo pipefail
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -11,7 +12,7 @@ as_root() {
     fi
 }
 need=()
-for p in ffmpeg chromium prometheus prometheus-node-exporter xvfb x11-xserver-utils; do
+for p in ffmpeg chromium prometheus prometheus-node-exporter xvfb x11-xserver-utils nats-server; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ]; then
@@ -22,7 +23,7 @@ if [ "${#need[@]}" -gt 0 ]; then
     if [ -d /run/systemd/system ]; then
         for p in "${need[@]}"; do
             case "$p" in
-                prometheus | prometheus-node-exporter)
+                prometheus | prometheus-node-exporter | nats-server)
                     as_root systemctl disable --now "$p.service" >/dev/null 2>&1 || true ;;
             esac
         done

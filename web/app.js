@@ -241,10 +241,12 @@
     if (viewer) { if (c.title.href !== viewer) c.title.href = viewer; } else c.title.removeAttribute('href');
     c.root.classList.toggle('linked', !!viewer);
     setText(c.kind, str(s.kind));
-    setText(c.state, s.active ? 'active' : 'idle');
-    setClass(c.state, s.active ? 'badge ok' : 'badge dim');
-    c.state.title = s.active ? 'rendering' : 'not watched: generated streams render only while watched';
-    setText(c.source, str(s.source));
+    // A stream relayed from another cluster node is "offline" while that node is unreachable.
+    const offline = s.online === false;
+    setText(c.state, offline ? 'offline' : s.active ? 'active' : 'idle');
+    setClass(c.state, offline ? 'badge warn' : s.active ? 'badge ok' : 'badge dim');
+    c.state.title = offline ? `its node ${str(s.origin)} is unreachable` : s.active ? 'rendering' : 'not watched: generated streams render only while watched';
+    setText(c.source, s.origin ? `${str(s.source)} on ${str(s.origin)}` : str(s.source));
     setText(c.f.size, size(s.width, s.height));
     setText(c.f.fps, num(s.fps, 1));
     setText(c.f.frames, num(s.frames));

@@ -141,8 +141,9 @@ fn main() -> anyhow::Result<()> {
     }
     let psnr = 10.0 * (255.0f64 * 255.0 / (se / samples).max(1e-12)).log10();
     println!(
-        "{{\"frames\":{n},\"encoded\":{},\"cpu_ms_per_frame\":{:.3},\"cpu_ms_runs\":{:?},\"bytes\":{bytes},\"kbps\":{:.1},\"psnr\":{:.2}}}",
+        "{{\"frames\":{n},\"encoded\":{},\"encoded_frames\":{:?},\"cpu_ms_per_frame\":{:.3},\"cpu_ms_runs\":{:?},\"bytes\":{bytes},\"kbps\":{:.1},\"psnr\":{:.2}}}",
         units.len(),
+        units.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
         runs[runs.len() / 2],
         runs,
         bytes as f64 * 8.0 / 1000.0 / (n as f64 / 30.0),

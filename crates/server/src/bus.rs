@@ -5,12 +5,12 @@
 
 use pixelwire_media::MediaFrame;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::{Notify, watch};
 
 /// Where a stream's frames come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamKind {
     /// Rendered by pixelwire (built-in screens, dashboards): renders only while watched.
@@ -29,8 +29,8 @@ impl StreamKind {
     }
 }
 
-/// What a stream is, for the API.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+/// What a stream is, for the API (and for other cluster nodes, `cluster/`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StreamDescription {
     /// Where its frames come from.
     pub kind: StreamKind,
@@ -83,6 +83,11 @@ pub struct Stream {
     frames: AtomicU64,
     next_seq: AtomicU64,
     meter: Mutex<RateMeter>,
+    /// The cluster node this stream comes from, for a stream relayed from another node
+    /// (`cluster/`); `None` for a stream of this process.
+    origin: Option<String>,
+    /// False while a relayed stream's origin is unreachable (always true for a local one).
+    online: AtomicBool,
 }
 
 impl Stream {
@@ -97,7 +102,45 @@ impl Stream {
             frames: AtomicU64::new(0),
             next_seq: AtomicU64::new(0),
             meter: Mutex::new(RateMeter::default()),
+            origin: None,
+            online: AtomicBool::new(true),
         })
+    }
+
+    /// A stream whose frames come from the cluster node `origin` (`cluster/`), offline until
+    /// [`Stream::set_online`].
+    pub fn new_remote(
+        name: impl Into<String>,
+        description: StreamDescription,
+        origin: impl Into<String>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            name: name.into(),
+            description,
+            tx: watch::Sender::new(None),
+            watchers: AtomicUsize::new(0),
+            watched: Notify::new(),
+            frames: AtomicU64::new(0),
+            next_seq: AtomicU64::new(0),
+            meter: Mutex::new(RateMeter::default()),
+            origin: Some(origin.into()),
+            online: AtomicBool::new(false),
+        })
+    }
+
+    /// The cluster node a relayed stream comes from; `None` for a stream of this process.
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
+    }
+
+    /// False while a relayed stream's origin is unreachable.
+    pub fn online(&self) -> bool {
+        self.online.load(Ordering::Acquire)
+    }
+
+    /// Marks a relayed stream reachable or not; true if that changed.
+    pub fn set_online(&self, online: bool) -> bool {
+        self.online.swap(online, Ordering::AcqRel) != online
     }
 
     /// The stream's name.
@@ -267,14 +310,20 @@ pub enum NoFrame {
     NotYet(String),
 }
 
-/// The newest frame of `name`. A generated stream nobody watches is watched until it renders a
-/// fresh frame (at most 3 s), so a snapshot of an idle generated stream is never stale.
+/// The newest frame of `name`. A generated or relayed stream nobody watches is watched until a
+/// fresh frame comes (at most 3 s), so a snapshot of an idle stream is never stale.
 pub async fn fresh_frame(bus: &Bus, name: &str) -> Result<Arc<MediaFrame>, NoFrame> {
     let stream = bus
         .get(name)
         .ok_or_else(|| NoFrame::NoStream(name.to_string()))?;
     match stream.latest() {
-        Some(f) if stream.watchers() > 0 || stream.description().kind != StreamKind::Generated => {
+        // A relayed stream's newest frame may be stale (nobody here watched it): like a generated
+        // one, it is watched until a fresh frame arrives.
+        Some(f)
+            if stream.watchers() > 0
+                || (stream.description().kind != StreamKind::Generated
+                    && stream.origin().is_none()) =>
+        {
             Ok(f)
         }
         latest => {

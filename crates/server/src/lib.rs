@@ -5,6 +5,7 @@
 pub mod api_error;
 pub mod bus;
 pub mod clock;
+pub mod cluster;
 pub mod color;
 pub mod config;
 pub mod display;

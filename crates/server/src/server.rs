@@ -185,6 +185,15 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             },
         ));
     }
+    if let Some(cluster) = &cfg.cluster {
+        tasks.spawn(crate::cluster::run(crate::cluster::ClusterContext {
+            settings: cluster.clone(),
+            bus: bus.clone(),
+            encoders: state.encoders.clone(),
+            metrics: metrics.clone(),
+            shutdown: signal.clone(),
+        }));
+    }
     tasks.spawn(crate::ingest::run_expiry(cameras.clone(), signal.clone()));
     state
         .recordings

@@ -14,6 +14,7 @@ mod common;
 
 mod browser_viewer;
 mod camera_ingest;
+mod cluster;
 mod dashboard_faults;
 mod dashboard_prometheus;
 mod display_control;

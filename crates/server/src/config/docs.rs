@@ -228,6 +228,15 @@ fn display_settings_and_legacy() {
         one::<u64>("`rtsp.session_timeout_s`"),
         c.rtsp.session_timeout_s
     );
+    let cl = crate::config::ClusterSettings::default();
+    assert_eq!(one::<String>("`cluster.nats_url`"), cl.nats_url);
+    assert_eq!(one::<String>("`cluster.node_name`"), cl.node_name);
+    assert_eq!(one::<String>("`cluster.subject_prefix`"), cl.subject_prefix);
+    assert_eq!(one::<u64>("`cluster.heartbeat_ms`"), cl.heartbeat_ms);
+    assert_eq!(
+        one::<u64>("`cluster.offline_after_ms`"),
+        cl.offline_after_ms
+    );
 }
 
 #[test]

@@ -17,6 +17,7 @@
 //! the defaults the code has).
 
 mod cameras;
+mod cluster;
 pub mod dashboard;
 mod display;
 #[cfg(test)]
@@ -36,6 +37,7 @@ mod video;
 mod webrtc;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
+pub use cluster::ClusterSettings;
 pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
 pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
@@ -85,6 +87,8 @@ pub struct Config {
     pub rtsp: RtspSettings,
     /// WebRTC out via WHEP.
     pub webrtc: WebrtcSettings,
+    /// Joins other nodes through NATS; `None` (no `[cluster]` table) keeps the in-process bus.
+    pub cluster: Option<ClusterSettings>,
     /// Where the file came from (for messages).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -19,6 +19,11 @@
 //! frame skipped; while the encoder fails (a size OpenH264 refuses: under 16x16, over 3840x2160)
 //! [`SharedEncoder::failure`] says so. Keyframe requests are rate-limited: at most one forced IDR
 //! per [`KEYFRAME_REQUEST_INTERVAL`]; a request within it is kept and served when it ends.
+//!
+//! A stream relayed from another cluster node (`cluster/`) is not encoded here: after
+//! [`SharedEncoders::set_relayed`], its "encoder" is a relay that publishes the units the origin's
+//! encoder sent ([`SharedEncoder::relay_unit`]) through the same ring and channel, and hands its
+//! consumers' keyframe requests to the cluster ([`SharedEncoder::take_keyframe_request`]).
 
 use super::ring::GopRing;
 use super::unit::EncodedUnit;
@@ -94,6 +99,8 @@ pub struct SharedEncoder {
     failure: watch::Sender<Option<Arc<str>>>,
     /// Dropped with the encoder: tells the encoder task to stop even if no frame comes.
     _stop: tokio::sync::oneshot::Sender<()>,
+    /// Fed with another node's units instead of encoding.
+    relay: bool,
 }
 
 impl SharedEncoder {
@@ -159,6 +166,24 @@ impl SharedEncoder {
             .and_then(|o| o.0.from_last_keyframe().last().cloned())
     }
 
+    /// True for a relay of another node's encoder (see the module docs).
+    pub fn is_relay(&self) -> bool {
+        self.relay
+    }
+
+    /// A relay publishes a unit received from the stream's origin node, as if encoded here.
+    pub fn relay_unit(&self, unit: EncodedUnit) {
+        if self.relay {
+            self.publish(unit);
+        }
+    }
+
+    /// Whether a consumer asked for a keyframe since the last call (a relay forwards it to the
+    /// origin node).
+    pub fn take_keyframe_request(&self) -> bool {
+        self.want_keyframe.swap(false, Ordering::Relaxed)
+    }
+
     fn publish(&self, unit: EncodedUnit) {
         let unit = Arc::new(unit);
         if let Ok(mut out) = self.out.lock() {
@@ -175,6 +200,8 @@ pub struct SharedEncoders {
     map: Mutex<HashMap<String, Weak<SharedEncoder>>>,
     ring: RingLimits,
     skip_unchanged: bool,
+    /// Streams whose units come from another cluster node.
+    relayed: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Default for SharedEncoders {
@@ -192,7 +219,24 @@ impl SharedEncoders {
             map: Mutex::default(),
             ring,
             skip_unchanged,
+            relayed: Mutex::default(),
         }
+    }
+
+    /// Marks `stream` as relayed from another cluster node: from the next [`SharedEncoders::get`]
+    /// on, its encoder is a relay fed by the cluster (see the module docs).
+    pub fn set_relayed(&self, stream: &str, relayed: bool) {
+        if let Ok(mut r) = self.relayed.lock() {
+            if relayed {
+                r.insert(stream.to_string());
+            } else {
+                r.remove(stream);
+            }
+        }
+    }
+
+    fn is_relayed(&self, stream: &str) -> bool {
+        self.relayed.lock().is_ok_and(|r| r.contains(stream))
     }
 
     /// The encoder for `stream`, started if nothing was consuming it.
@@ -210,12 +254,16 @@ impl SharedEncoders {
             return h;
         }
         m.retain(|_, w| w.strong_count() > 0);
-        let h = start(
-            stream.clone(),
-            metrics.clone(),
-            self.ring,
-            self.skip_unchanged,
-        );
+        let h = if self.is_relayed(stream.name()) {
+            relay(stream.name(), metrics.clone(), self.ring)
+        } else {
+            start(
+                stream.clone(),
+                metrics.clone(),
+                self.ring,
+                self.skip_unchanged,
+            )
+        };
         m.insert(stream.name().to_string(), Arc::downgrade(&h));
         h
     }
@@ -224,6 +272,23 @@ impl SharedEncoders {
     pub fn running(&self, stream: &str) -> Option<Arc<SharedEncoder>> {
         self.map.lock().ok()?.get(stream).and_then(Weak::upgrade)
     }
+}
+
+/// A relay for a stream encoded on another node: no encoder thread, units come from
+/// [`SharedEncoder::relay_unit`]. It wants a keyframe from the start, like an encoder.
+fn relay(stream: &str, metrics: Metrics, ring: RingLimits) -> Arc<SharedEncoder> {
+    let (tx, _) = broadcast::channel(CHANNEL_UNITS);
+    let (stop_tx, _) = tokio::sync::oneshot::channel::<()>();
+    let keep_us = u64::try_from(ring.keep.as_micros()).unwrap_or(u64::MAX);
+    Arc::new(SharedEncoder {
+        stream: stream.to_string(),
+        metrics,
+        out: Mutex::new((GopRing::new(keep_us, ring.max_bytes), tx)),
+        want_keyframe: AtomicBool::new(true),
+        failure: watch::Sender::new(None),
+        _stop: stop_tx,
+        relay: true,
+    })
 }
 
 fn start(
@@ -242,6 +307,7 @@ fn start(
         want_keyframe: AtomicBool::new(true),
         failure: watch::Sender::new(None),
         _stop: stop_tx,
+        relay: false,
     });
     let weak = Arc::downgrade(&enc);
     let rt = tokio::runtime::Handle::current();
@@ -466,6 +532,36 @@ mod tests {
             m.contains("pixelwire_stream_h264_unchanged_frames_total{stream=\"cam\"} 39\n"),
             "{m}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_relayed_stream_publishes_received_units_and_never_encodes() {
+        let stream = camera("remote");
+        let metrics = crate::metrics::Metrics::new();
+        let hubs = SharedEncoders::default();
+        hubs.set_relayed("remote", true);
+        let relay = hubs.get(&stream, &metrics);
+        assert!(relay.is_relay());
+        // Like an encoder, it wants a keyframe from the start; the cluster forwards that.
+        assert!(relay.take_keyframe_request());
+        let mut sub = relay.subscribe(ConsumerKind::WebCodecs, Start::Live);
+        assert!(relay.take_keyframe_request(), "a live joiner asks");
+        // Frames published on the stream are not encoded here.
+        stream.publish(MediaFrame::from_rgba(64, 48, vec![9; 64 * 48 * 4], 0, 0));
+        let unit = EncodedUnit::new(5, true, 64, 48, 1, &[0, 0, 0, 1, 0x65, 1]);
+        relay.relay_unit(unit);
+        let got = sub.units.recv().await.unwrap();
+        assert_eq!((got.seq, got.keyframe), (5, true));
+        assert_eq!(relay.newest().map(|u| u.seq), Some(5));
+        let m = metrics.encode(&[]);
+        assert!(
+            !m.contains("pixelwire_stream_h264_encoder_starts_total{stream=\"remote\"}"),
+            "{m}"
+        );
+        // Back to local: the next encoder started is a real one.
+        drop((sub, relay));
+        hubs.set_relayed("remote", false);
+        assert!(!hubs.get(&stream, &metrics).is_relay());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,10 @@ pub struct StreamStatus {
     pub snapshot: String,
     /// Viewer page URL.
     pub viewer: String,
+    /// The cluster node a relayed stream comes from (`docs/cluster.md`); `null` for this node's.
+    pub origin: Option<String>,
+    /// False while a relayed stream's node is unreachable ("offline" on the page).
+    pub online: bool,
 }
 
 /// `GET /api/status`.
@@ -76,6 +80,8 @@ fn streams(state: &AppState) -> Vec<StreamStatus> {
                 active: s.watchers() > 0,
                 snapshot: format!("/api/streams/{}/snapshot.png", s.name()),
                 viewer: format!("/streams/{}", s.name()),
+                origin: s.origin().map(str::to_string),
+                online: s.online(),
             }
         })
         .collect()

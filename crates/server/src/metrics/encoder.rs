@@ -24,6 +24,8 @@ label_values! {
         Whep => "whep",
         /// The stream's recorder (or its pre-roll ring).
         Recorder => "recorder",
+        /// Other cluster nodes (`cluster/`): the units go out over NATS once for all of them.
+        Cluster => "cluster",
     }
 }
 

@@ -5,7 +5,7 @@
 //!
 //! One file per area registers that area's families and hands out the handles its code records
 //! into: [`stream`], [`display`] and the device-reported [`device`] figures, [`camera`] ingest,
-//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`recording`]s, [`whep`] sessions. A connection or a stream resolves its
+//! [`viewer`]s, the shared H.264 [`encoder`]s, [`dashboard`] polls, [`http`] listeners, [`recording`]s, [`whep`] sessions, the [`cluster`] bus. A connection or a stream resolves its
 //! series once ([`series::Lazy`]), so recording a frame builds no label set and hashes nothing.
 //! This file holds the registry and the [`Metrics`] handle; the order the areas register in is
 //! the order of the families in the exposition.
@@ -15,6 +15,7 @@
 #[allow(unsafe_code)]
 mod alloc_tests;
 pub mod camera;
+pub mod cluster;
 pub mod dashboard;
 pub mod device;
 pub mod display;
@@ -29,6 +30,7 @@ pub mod viewer;
 pub mod whep;
 
 pub use camera::{CameraMetrics, DropReason, Transport};
+pub use cluster::{ClusterDrop, ClusterKind, ClusterStreamMetrics};
 pub use dashboard::{DashboardMetrics, PollOutcome};
 pub use display::{DisplayMetrics, ErrorKind, Protocol};
 pub use encoder::{ConsumerGuard, ConsumerKind, EncoderUse};
@@ -63,6 +65,7 @@ struct Inner {
     http: http::HttpFamilies,
     recording: recording::RecordingFamilies,
     whep: whep::WhepFamilies,
+    cluster: cluster::ClusterFamilies,
 }
 
 /// The server's metrics; cheap to clone.
@@ -93,6 +96,7 @@ impl Metrics {
         self.inner.viewer.forget(&l);
         self.inner.encoder.forget(&l);
         self.inner.whep.forget(&l);
+        self.inner.cluster.forget(&l);
     }
 
     /// Registers every metric.
@@ -109,6 +113,7 @@ impl Metrics {
             http: http::HttpFamilies::register(&mut r),
             recording: recording::RecordingFamilies::register(&mut r),
             whep: whep::WhepFamilies::register(&mut r),
+            cluster: cluster::ClusterFamilies::register(&mut r),
             registry: r,
         };
         Self {
