@@ -13,6 +13,9 @@
 //!   pixel) fits the soft budget. Coarser steps happen at once; finer steps need the finer level to
 //!   be predicted within `headroom × soft` for `hold_frames` consecutive frames. The dead band
 //!   between `headroom × soft` and `soft` is what makes the level settle instead of oscillating.
+//! * Policy ([`Prefer`]): the frame rate the level choice aims at. `Motion` aims at `target_fps`
+//!   and coarsens colour to keep it; `Detail` aims at `detail_fps` (lower), so the same rules hold
+//!   a finer level and the frame rate drops to what the link carries at that level instead.
 
 use crate::decode_cost::DeviceTime;
 use crate::quality::QualityLevel;
@@ -20,11 +23,27 @@ use crate::time::Timestamp;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// What the controller gives up first when the link cannot carry the content at full quality and
+/// `target_fps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// Keep the frame rate: levels are chosen so frames fit `target_fps` (colour coarsens).
+    #[default]
+    Motion,
+    /// Keep colour precision: levels are chosen so frames fit `detail_fps`; the frame rate falls
+    /// towards it before colour coarsens.
+    Detail,
+}
+
 /// Controller settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateConfig {
     /// Frames per second the controller aims for.
     pub target_fps: f32,
+    /// Which of frame rate and colour precision the level choice protects.
+    pub prefer: Prefer,
+    /// The frame rate levels are chosen for under [`Prefer::Detail`] (capped at `target_fps`).
+    pub detail_fps: f32,
     /// No frame may take longer than `1 / min_fps` of link time.
     pub min_fps: f32,
     /// Fraction of the measured capacity the budgets may use.
@@ -41,6 +60,8 @@ impl Default for RateConfig {
     fn default() -> Self {
         Self {
             target_fps: 30.0,
+            prefer: Prefer::Motion,
+            detail_fps: 15.0,
             min_fps: 10.0,
             utilisation: 0.85,
             max_level: QualityLevel::MAX,
@@ -258,7 +279,7 @@ impl RateController {
         let Some(c) = self.link.capacity() else {
             return f64::INFINITY;
         };
-        let interval = 1.0 / f64::from(self.cfg.target_fps.max(0.1));
+        let interval = 1.0 / f64::from(self.level_fps().max(0.1));
         let panel = self.panel_px_per_s.map_or(0.0, |p| pixels as f64 / p);
         let available = (interval - panel).max(0.25 * interval.max(panel));
         c * f64::from(self.cfg.utilisation) * available
@@ -267,6 +288,26 @@ impl RateController {
     /// The settings.
     pub fn config(&self) -> &RateConfig {
         &self.cfg
+    }
+
+    /// The frame rate the level choice aims at: `target_fps` under [`Prefer::Motion`], `detail_fps`
+    /// (at most `target_fps`, at least `min_fps`) under [`Prefer::Detail`].
+    pub fn level_fps(&self) -> f32 {
+        match self.cfg.prefer {
+            Prefer::Motion => self.cfg.target_fps,
+            Prefer::Detail => self
+                .cfg
+                .detail_fps
+                .min(self.cfg.target_fps)
+                .max(self.cfg.min_fps),
+        }
+    }
+
+    /// Switches the policy (takes effect from the next frame; the level then moves by the usual
+    /// rules, so it settles as after any change of the link).
+    pub fn set_prefer(&mut self, prefer: Prefer) {
+        self.cfg.prefer = prefer;
+        self.streak = 0;
     }
 
     /// The level for the next frame.
@@ -289,7 +330,7 @@ impl RateController {
             Some(c) => {
                 let usable = c * f64::from(self.cfg.utilisation);
                 Budgets {
-                    soft_bytes: (usable / f64::from(self.cfg.target_fps.max(0.1))) as usize,
+                    soft_bytes: (usable / f64::from(self.level_fps().max(0.1))) as usize,
                     hard_bytes: (usable / f64::from(self.cfg.min_fps.max(0.1))) as usize,
                 }
             }
@@ -423,6 +464,55 @@ mod tests {
         if let Some(finer) = settled.finer() {
             assert!(real(finer) as f64 > soft as f64 * f64::from(r.config().headroom));
         }
+    }
+
+    /// Runs `r` for 200 frames of 76800 changed pixels whose real size is 0.18 B/px at level 0,
+    /// scaled by `LEVEL_RATIO`, and returns the levels chosen.
+    fn levels_for(r: &mut RateController) -> Vec<QualityLevel> {
+        let real = |l: QualityLevel| (76_800.0 * 0.18 * LEVEL_RATIO[l.get() as usize]) as u64;
+        (0..200)
+            .map(|_| {
+                let l = r.level();
+                r.after_frame(l, 76_800, 76_800, real(l));
+                r.level()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn detail_holds_a_finer_level_than_motion() {
+        // The link of `coarsens_at_once_then_settles`: 333 kB/s. The first frame (predicted from
+        // the prior 0.5 B/px) coarsens both to level 3 at once. Motion aims at 30 fps (9.4 kB per
+        // frame) and stays there: level 2 (8.3 kB) is not within the headroom of 6.6 kB. Detail
+        // aims at 15 fps (18.9 kB) and steps finer to level 1 (11.1 kB, about 25 fps on that link);
+        // level 0 (13.8 kB) is not within its headroom of 13.2 kB.
+        let mut motion = controller_at(300_000);
+        let m = levels_for(&mut motion);
+        let mut r = controller_at(300_000);
+        r.set_prefer(Prefer::Detail);
+        assert_eq!(r.level_fps(), 15.0);
+        assert!((18_800..19_000).contains(&r.budgets().soft_bytes));
+        let d = levels_for(&mut r);
+        assert!(m[100..].iter().all(|&l| l == QualityLevel::MAX), "{m:?}");
+        assert!(d[100..].iter().all(|&l| l == QualityLevel::new(1)), "{d:?}");
+        // A link too slow even for detail's rate coarsens under detail too, and settles.
+        let mut r = controller_at(120_000);
+        r.set_prefer(Prefer::Detail);
+        let d = levels_for(&mut r);
+        assert!(d[0] > QualityLevel::EXACT, "{d:?}");
+        assert!(d[100..].iter().all(|&l| l == d[100]), "{d:?}");
+    }
+
+    #[test]
+    fn detail_fps_stays_between_min_fps_and_target_fps() {
+        let cfg = |detail_fps| RateConfig {
+            prefer: Prefer::Detail,
+            detail_fps,
+            ..RateConfig::default()
+        };
+        assert_eq!(RateController::new(cfg(50.0)).level_fps(), 30.0);
+        assert_eq!(RateController::new(cfg(2.0)).level_fps(), 10.0);
+        assert_eq!(RateController::new(RateConfig::default()).level_fps(), 30.0);
     }
 
     #[test]
