@@ -13,6 +13,8 @@
 //!   pixel) fits the soft budget. Coarser steps happen at once; finer steps need the finer level to
 //!   be predicted within `headroom × soft` for `hold_frames` consecutive frames. The dead band
 //!   between `headroom × soft` and `soft` is what makes the level settle instead of oscillating.
+//!   A finer level is predicted from its own measurements once it has been used: its damage
+//!   relative to the coarser level's (coarse levels hide small changes) and its bytes per pixel.
 //! * Policy ([`Prefer`]): the frame rate the level choice aims at. `Motion` aims at `target_fps`
 //!   and coarsens colour to keep it; `Detail` aims at `detail_fps` (lower), so the same rules hold
 //!   a finer level and the frame rate drops to what the link carries at that level instead.
@@ -61,7 +63,7 @@ impl Default for RateConfig {
         Self {
             target_fps: 30.0,
             prefer: Prefer::Motion,
-            detail_fps: 15.0,
+            detail_fps: 10.0,
             min_fps: 10.0,
             utilisation: 0.85,
             max_level: QualityLevel::MAX,
@@ -524,13 +526,13 @@ mod tests {
         // The link of `coarsens_at_once_then_settles`: 333 kB/s; the first frame is exact (13.8
         // kB). Motion aims at 30 fps (9.4 kB per frame): it coarsens to level 3 (6.2 kB) at once
         // and stays there, since level 2 (8.3 kB) is not within the headroom of 6.6 kB. Detail
-        // aims at 15 fps (18.9 kB) and keeps level 0 (about 20 fps on that link).
+        // aims at 10 fps (28.3 kB) and keeps level 0 (about 24 fps on that link).
         let mut motion = controller_at(300_000);
         let m = levels_for(&mut motion);
         let mut r = controller_at(300_000);
         r.set_prefer(Prefer::Detail);
-        assert_eq!(r.level_fps(), 15.0);
-        assert!((18_800..19_000).contains(&r.budgets().soft_bytes));
+        assert_eq!(r.level_fps(), 10.0);
+        assert!((28_200..28_400).contains(&r.budgets().soft_bytes));
         let d = levels_for(&mut r);
         assert!(m[100..].iter().all(|&l| l == QualityLevel::MAX), "{m:?}");
         assert!(d.iter().all(|&l| l == QualityLevel::EXACT), "{d:?}");
