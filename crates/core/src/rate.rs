@@ -396,11 +396,11 @@ impl RateController {
         // it the level stepped finer, found twice the damage, stepped back, and repeated every
         // `hold_frames` on the moving pattern.
         if damaged >= 256 {
-            if let Some((prev, prev_damaged)) = self.last {
-                if prev.finer() == Some(level) {
-                    let ratio = damaged as f32 / prev_damaged as f32;
-                    self.finer_damage[level.get() as usize] = ratio.clamp(1.0, 16.0);
-                }
+            if let Some((prev, prev_damaged)) = self.last
+                && prev.finer() == Some(level)
+            {
+                let ratio = damaged as f32 / prev_damaged as f32;
+                self.finer_damage[level.get() as usize] = ratio.clamp(1.0, 16.0);
             }
             self.last = Some((level, damaged));
         }
