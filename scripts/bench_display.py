@@ -11,7 +11,9 @@ display was the only one (read from /proc/<pid>/stat; this includes rendering th
 screen renders only while watched) next to the rendering time alone (from /metrics).
 
 Usage: scripts/bench_display.py [--duration 20] [--warmup 3] [--runs 3] [--binary target/release/pixelwire]
-                                [--screens pattern] [--links slow]
+                                [--screens pattern] [--links slow] [--prefer detail]
+`--prefer` sets every display's rate-control policy (`prefer` in docs/config.md; default motion,
+the server's default); a row's screen then reads e.g. `pattern (detail)`.
 Prints a markdown table (medians over runs) for BENCHMARKS.md.
 """
 
@@ -53,12 +55,15 @@ fps = 30
 [[displays]]
 id = "bench-bios"
 stream = "bios"
+prefer = "{prefer}"
 [[displays]]
 id = "bench-cpu"
 stream = "cpu"
+prefer = "{prefer}"
 [[displays]]
 id = "bench-pattern"
 stream = "pattern"
+prefer = "{prefer}"
 """
 
 LINKS = [("unthrottled", []), ("300 kB/s, 10 ms RTT", ["--link-kbps", "300", "--rtt-ms", "10"])]
@@ -100,6 +105,8 @@ def main():
     ap.add_argument("--screens", default=",".join(SCREENS), help="comma-separated subset of " + ",".join(SCREENS))
     ap.add_argument("--links", default="all", choices=["all", "unthrottled", "slow"],
                     help="slow: 300 kB/s with 10 ms RTT only")
+    ap.add_argument("--prefer", default="motion", choices=["motion", "detail"],
+                    help="rate-control policy of every display")
     a = ap.parse_args()
     screens = [x for x in a.screens.split(",") if x in SCREENS]
     links = LINKS if a.links == "all" else [LINKS[0]] if a.links == "unthrottled" else [LINKS[1]]
@@ -107,7 +114,7 @@ def main():
         sys.exit(f"{a.binary} not found: run `cargo build --release -p pixelwire` first")
     http, display = free_port(), free_port()
     cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    cfg.write(CONFIG.format(http=http, display=display, data_dir=tempfile.mkdtemp(prefix="pixelwire-bench-")))
+    cfg.write(CONFIG.format(http=http, display=display, prefer=a.prefer, data_dir=tempfile.mkdtemp(prefix="pixelwire-bench-")))
     cfg.close()
     server = subprocess.Popen([a.binary, "serve", "--config", cfg.name],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -138,7 +145,8 @@ def main():
                     time.sleep(1.0)
                 med = lambda k: statistics.median([x[k] for x in samples if x[k] is not None]) \
                     if any(x[k] is not None for x in samples) else None
-                rows.append((link_name, screen, med("fps"), med("bytes_per_frame"), med("bytes_per_s"),
+                label = screen if a.prefer == "motion" else f"{screen} ({a.prefer})"
+                rows.append((link_name, label, med("fps"), med("bytes_per_frame"), med("bytes_per_s"),
                              med("latency_p50_ms"), med("latency_p95_ms"), med("psnr_db"), med("cpu_per_s"),
                              med("render_per_s")))
                 print(f"# {link_name} {screen}: " + json.dumps(samples[-1]), file=sys.stderr)

@@ -32,7 +32,7 @@ pub use merge::{UpdateRect, merge_tiles};
 pub mod rate;
 pub mod time;
 
-pub use rate::{Budgets, LinkEstimator, RateConfig, RateController};
+pub use rate::{Budgets, LinkEstimator, Prefer, RateConfig, RateController};
 pub use time::{NoClock, Stopwatch, Timestamp};
 pub mod psnr;
 pub mod sink;

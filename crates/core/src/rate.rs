@@ -13,6 +13,11 @@
 //!   pixel) fits the soft budget. Coarser steps happen at once; finer steps need the finer level to
 //!   be predicted within `headroom × soft` for `hold_frames` consecutive frames. The dead band
 //!   between `headroom × soft` and `soft` is what makes the level settle instead of oscillating.
+//!   A finer level is predicted from its own measurements once it has been used: its damage
+//!   relative to the coarser level's (coarse levels hide small changes) and its bytes per pixel.
+//! * Policy ([`Prefer`]): the frame rate the level choice aims at. `Motion` aims at `target_fps`
+//!   and coarsens colour to keep it; `Detail` aims at `detail_fps` (lower), so the same rules hold
+//!   a finer level and the frame rate drops to what the link carries at that level instead.
 
 use crate::decode_cost::DeviceTime;
 use crate::quality::QualityLevel;
@@ -20,11 +25,27 @@ use crate::time::Timestamp;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+/// What the controller gives up first when the link cannot carry the content at full quality and
+/// `target_fps`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Prefer {
+    /// Keep the frame rate: levels are chosen so frames fit `target_fps` (colour coarsens).
+    #[default]
+    Motion,
+    /// Keep colour precision: levels are chosen so frames fit `detail_fps`; the frame rate falls
+    /// towards it before colour coarsens.
+    Detail,
+}
+
 /// Controller settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateConfig {
     /// Frames per second the controller aims for.
     pub target_fps: f32,
+    /// Which of frame rate and colour precision the level choice protects.
+    pub prefer: Prefer,
+    /// The frame rate levels are chosen for under [`Prefer::Detail`] (capped at `target_fps`).
+    pub detail_fps: f32,
     /// No frame may take longer than `1 / min_fps` of link time.
     pub min_fps: f32,
     /// Fraction of the measured capacity the budgets may use.
@@ -41,6 +62,8 @@ impl Default for RateConfig {
     fn default() -> Self {
         Self {
             target_fps: 30.0,
+            prefer: Prefer::Motion,
+            detail_fps: 10.0,
             min_fps: 10.0,
             utilisation: 0.85,
             max_level: QualityLevel::MAX,
@@ -203,6 +226,10 @@ impl LinkEstimator {
 /// Prior bytes per pixel of each level relative to level 0 (updated by measurement).
 const LEVEL_RATIO: [f32; 4] = [1.0, 0.8, 0.6, 0.45];
 
+/// Frames a level's own measurement of bytes per pixel is trusted over the prior ratio to the level
+/// in use (5 s at 30 fps).
+const MEASURED_FRAMES: u32 = 150;
+
 /// The controller; see the module docs.
 #[derive(Debug, Clone)]
 pub struct RateController {
@@ -212,6 +239,13 @@ pub struct RateController {
     level: QualityLevel,
     streak: u32,
     bpp: [f32; 4],
+    /// Frames since each level was last measured (`u32::MAX`: never).
+    bpp_age: [u32; 4],
+    /// For each level, its damaged pixels relative to the next coarser level's on the same
+    /// content, measured on the first frame after a finer step (1 until then).
+    finer_damage: [f32; 4],
+    /// Level and damaged pixels of the last frame with damage.
+    last: Option<(QualityLevel, u64)>,
     panel_px_per_s: Option<f64>,
 }
 
@@ -224,6 +258,9 @@ impl RateController {
             level: QualityLevel::EXACT,
             streak: 0,
             bpp: [0.5, 0.4, 0.3, 0.22],
+            bpp_age: [u32::MAX; 4],
+            finer_damage: [1.0; 4],
+            last: None,
             panel_px_per_s: None,
         }
     }
@@ -258,7 +295,7 @@ impl RateController {
         let Some(c) = self.link.capacity() else {
             return f64::INFINITY;
         };
-        let interval = 1.0 / f64::from(self.cfg.target_fps.max(0.1));
+        let interval = 1.0 / f64::from(self.level_fps().max(0.1));
         let panel = self.panel_px_per_s.map_or(0.0, |p| pixels as f64 / p);
         let available = (interval - panel).max(0.25 * interval.max(panel));
         c * f64::from(self.cfg.utilisation) * available
@@ -267,6 +304,26 @@ impl RateController {
     /// The settings.
     pub fn config(&self) -> &RateConfig {
         &self.cfg
+    }
+
+    /// The frame rate the level choice aims at: `target_fps` under [`Prefer::Motion`], `detail_fps`
+    /// (at most `target_fps`, at least `min_fps`) under [`Prefer::Detail`].
+    pub fn level_fps(&self) -> f32 {
+        match self.cfg.prefer {
+            Prefer::Motion => self.cfg.target_fps,
+            Prefer::Detail => self
+                .cfg
+                .detail_fps
+                .min(self.cfg.target_fps)
+                .max(self.cfg.min_fps),
+        }
+    }
+
+    /// Switches the policy (takes effect from the next frame; the level then moves by the usual
+    /// rules, so it settles as after any change of the link).
+    pub fn set_prefer(&mut self, prefer: Prefer) {
+        self.cfg.prefer = prefer;
+        self.streak = 0;
     }
 
     /// The level for the next frame.
@@ -289,7 +346,7 @@ impl RateController {
             Some(c) => {
                 let usable = c * f64::from(self.cfg.utilisation);
                 Budgets {
-                    soft_bytes: (usable / f64::from(self.cfg.target_fps.max(0.1))) as usize,
+                    soft_bytes: (usable / f64::from(self.level_fps().max(0.1))) as usize,
                     hard_bytes: (usable / f64::from(self.cfg.min_fps.max(0.1))) as usize,
                 }
             }
@@ -313,14 +370,39 @@ impl RateController {
         if sent_pixels >= 256 {
             let l = level.get() as usize;
             let observed = sent_bytes as f32 / sent_pixels as f32;
-            self.bpp[l] = 0.7 * self.bpp[l] + 0.3 * observed;
-            // Keep the other levels' estimates in proportion to the one just measured.
+            // A level not measured recently takes its first measurement as it is; the prior can
+            // be far off (on smooth content level 2 costs about what level 3 does per pixel, not
+            // 0.6 / 0.45 of it, since level 3's damage is the sparser).
+            self.bpp[l] = if self.bpp_age[l] >= MEASURED_FRAMES {
+                observed
+            } else {
+                0.7 * self.bpp[l] + 0.3 * observed
+            };
+            // Keep the other levels' estimates in proportion to the one just measured, unless they
+            // were measured themselves within `MEASURED_FRAMES`.
             let measured = self.bpp[l];
             for (i, b) in self.bpp.iter_mut().enumerate() {
-                if i != l {
+                if i != l && self.bpp_age[i] >= MEASURED_FRAMES {
                     *b = 0.9 * *b + 0.1 * (measured * LEVEL_RATIO[i] / LEVEL_RATIO[l]);
                 }
             }
+            for (i, age) in self.bpp_age.iter_mut().enumerate() {
+                *age = if i == l { 0 } else { age.saturating_add(1) };
+            }
+        }
+        // Damage is found against what the panel shows at the current level, so a coarse level
+        // sees fewer changed pixels (small changes vanish in the quantisation). A finer level's
+        // size is therefore predicted with the ratio measured the last time it was taken; without
+        // it the level stepped finer, found twice the damage, stepped back, and repeated every
+        // `hold_frames` on the moving pattern.
+        if damaged >= 256 {
+            if let Some((prev, prev_damaged)) = self.last
+                && prev.finer() == Some(level)
+            {
+                let ratio = damaged as f32 / prev_damaged as f32;
+                self.finer_damage[level.get() as usize] = ratio.clamp(1.0, 16.0);
+            }
+            self.last = Some((level, damaged));
         }
         let soft = self.soft_budget(damaged);
         if self.predict(self.level, damaged) > soft {
@@ -335,7 +417,8 @@ impl RateController {
             self.level = l;
             self.streak = 0;
         } else if let Some(finer) = self.level.finer() {
-            if self.predict(finer, damaged) <= soft * f64::from(self.cfg.headroom) {
+            let finer_damaged = damaged as f64 * f64::from(self.finer_damage[finer.get() as usize]);
+            if self.predict(finer, finer_damaged as u64) <= soft * f64::from(self.cfg.headroom) {
                 self.streak += 1;
                 if self.streak >= self.cfg.hold_frames {
                     self.level = finer;
@@ -423,6 +506,54 @@ mod tests {
         if let Some(finer) = settled.finer() {
             assert!(real(finer) as f64 > soft as f64 * f64::from(r.config().headroom));
         }
+    }
+
+    /// Runs `r` for 200 frames of 76800 changed pixels whose real size is 0.18 B/px at level 0,
+    /// scaled by `LEVEL_RATIO`, and returns the levels chosen.
+    fn levels_for(r: &mut RateController) -> Vec<QualityLevel> {
+        let real = |l: QualityLevel| (76_800.0 * 0.18 * LEVEL_RATIO[l.get() as usize]) as u64;
+        (0..200)
+            .map(|_| {
+                let l = r.level();
+                r.after_frame(l, 76_800, 76_800, real(l));
+                r.level()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn detail_holds_a_finer_level_than_motion() {
+        // The link of `coarsens_at_once_then_settles`: 333 kB/s; the first frame is exact (13.8
+        // kB). Motion aims at 30 fps (9.4 kB per frame): it coarsens to level 3 (6.2 kB) at once
+        // and stays there, since level 2 (8.3 kB) is not within the headroom of 6.6 kB. Detail
+        // aims at 10 fps (28.3 kB) and keeps level 0 (about 24 fps on that link).
+        let mut motion = controller_at(300_000);
+        let m = levels_for(&mut motion);
+        let mut r = controller_at(300_000);
+        r.set_prefer(Prefer::Detail);
+        assert_eq!(r.level_fps(), 10.0);
+        assert!((28_200..28_400).contains(&r.budgets().soft_bytes));
+        let d = levels_for(&mut r);
+        assert!(m[100..].iter().all(|&l| l == QualityLevel::MAX), "{m:?}");
+        assert!(d.iter().all(|&l| l == QualityLevel::EXACT), "{d:?}");
+        // A link too slow even for detail's rate coarsens under detail too, and settles.
+        let mut r = controller_at(120_000);
+        r.set_prefer(Prefer::Detail);
+        let d = levels_for(&mut r);
+        assert!(d[0] > QualityLevel::EXACT, "{d:?}");
+        assert!(d[100..].iter().all(|&l| l == d[100]), "{d:?}");
+    }
+
+    #[test]
+    fn detail_fps_stays_between_min_fps_and_target_fps() {
+        let cfg = |detail_fps| RateConfig {
+            prefer: Prefer::Detail,
+            detail_fps,
+            ..RateConfig::default()
+        };
+        assert_eq!(RateController::new(cfg(50.0)).level_fps(), 30.0);
+        assert_eq!(RateController::new(cfg(2.0)).level_fps(), 10.0);
+        assert_eq!(RateController::new(RateConfig::default()).level_fps(), 30.0);
     }
 
     #[test]

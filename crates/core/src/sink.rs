@@ -406,6 +406,12 @@ impl DisplaySink {
         &self.target
     }
 
+    /// Switches the rate controller's policy ([`crate::rate::Prefer`]) from the next update.
+    pub fn set_prefer(&mut self, prefer: crate::rate::Prefer) {
+        self.cfg.rate.prefer = prefer;
+        self.rate.set_prefer(prefer);
+    }
+
     /// The rate controller (for status and metrics).
     pub fn rate(&self) -> &RateController {
         &self.rate

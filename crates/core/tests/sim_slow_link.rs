@@ -5,7 +5,9 @@
 mod common;
 
 use common::Pipe;
-use pixelwire_core::{DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp};
+use pixelwire_core::{
+    DisplaySession, Frame, NoClock, Prefer, SessionConfig, SessionEvent, Timestamp,
+};
 use pixelwire_proto::{
     CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr,
 };
@@ -14,9 +16,26 @@ use std::sync::Arc;
 const W: u32 = 320;
 const H: u32 = 240;
 
-/// A test source: static gradient background, a 48x48 box moving 4 px per frame, a changing
-/// counter strip; `moving == false` freezes it.
-fn source_frame(n: u64, moving: bool, full_motion: bool, t_us: u64) -> Frame {
+/// What moves besides the box and the counter strip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Background {
+    /// A static gradient.
+    Still,
+    /// A scrolling, textured gradient: every pixel changes every frame and compresses poorly.
+    Textured,
+    /// Smooth colour waves cycling every 6 s, like the server's `pattern` screen: every pixel
+    /// changes every frame, and runs grow as colour coarsens.
+    Waves,
+}
+
+/// `128 + 88 sin(2π p)`, the `pattern` screen's wave.
+fn wave(p: f64) -> u8 {
+    (128.0 + 88.0 * (std::f64::consts::TAU * p).sin()).round() as u8
+}
+
+/// A test source: a background, a 48x48 box moving 4 px per frame, a changing counter strip;
+/// `moving == false` freezes it.
+fn source_frame(n: u64, moving: bool, background: Background, t_us: u64) -> Frame {
     let k = if moving { n } else { 0 };
     let (bx, by) = ((k * 4) % (u64::from(W) - 48), (k * 3) % (u64::from(H) - 48));
     let mut rgba = vec![0u8; (W * H * 4) as usize];
@@ -29,7 +48,14 @@ fn source_frame(n: u64, moving: bool, full_motion: bool, t_us: u64) -> Frame {
                 [250, 40, 40]
             } else if strip {
                 [(k * 37 % 256) as u8, (x * 4) as u8, 0]
-            } else if full_motion {
+            } else if background == Background::Waves {
+                let ph = (k * 1000 / 30 % 6000) as f64 / 6000.0;
+                [
+                    wave(x as f64 / 320.0 + ph),
+                    wave(y as f64 / 240.0 + ph + 1.0 / 3.0),
+                    wave((x + y) as f64 / 560.0 - ph + 2.0 / 3.0),
+                ]
+            } else if background == Background::Textured {
                 // every pixel changes every frame: a scrolling, textured gradient
                 let u = x + k * 3;
                 [
@@ -58,6 +84,8 @@ struct Report {
     panel: Vec<u8>,
     target: Vec<u16>,
     sent_bytes: u64,
+    /// Every frame sent: (time s, level, PSNR dB once presented).
+    sent: Vec<(f64, u8, Option<f64>)>,
 }
 
 fn run(
@@ -65,9 +93,26 @@ fn run(
     rtt_ms: u64,
     seconds_moving: u64,
     seconds_static: u64,
-    full_motion: bool,
+    background: Background,
 ) -> Report {
-    let cfg = SessionConfig::default();
+    run_with(
+        SessionConfig::default(),
+        link_bytes_per_s,
+        rtt_ms,
+        seconds_moving,
+        seconds_static,
+        background,
+    )
+}
+
+fn run_with(
+    cfg: SessionConfig,
+    link_bytes_per_s: f64,
+    rtt_ms: u64,
+    seconds_moving: u64,
+    seconds_static: u64,
+    background: Background,
+) -> Report {
     let start = 1_700_000_000_000_000u64;
     let mut server = DisplaySession::new(Timestamp::from_micros(start), cfg, Box::new(NoClock));
     let hello = Hello {
@@ -102,13 +147,14 @@ fn run(
         panel: Vec::new(),
         target: Vec::new(),
         sent_bytes: 0,
+        sent: Vec::new(),
     };
     while now < end {
         if now >= next_frame {
             let moving = now < start + seconds_moving * 1_000_000;
             server.handle_frame(
                 Timestamp::from_micros(now),
-                Arc::new(source_frame(frame_no, moving, full_motion, now)),
+                Arc::new(source_frame(frame_no, moving, background, now)),
             );
             frame_no += 1;
             next_frame += frame_every;
@@ -137,19 +183,25 @@ fn run(
                         .push(((now - start) as f64 / 1e6, r.latency.as_secs_f64() * 1e3));
                 }
                 SessionEvent::Closed(reason) => panic!("server closed: {reason}"),
-                SessionEvent::Sent(f) if std::env::var("SIM_TRACE").is_ok() => {
-                    eprintln!(
-                        "t={:.3} sent seq {} bytes {} level {} complete {} pixels {} cap {:?}",
-                        (now - start) as f64 / 1e6,
-                        f.seq,
-                        f.bytes,
-                        f.level,
-                        f.complete,
-                        f.pixels,
-                        server
-                            .sink()
-                            .map(|s| (s.rate().link.capacity(), s.rate().budgets()))
-                    );
+                SessionEvent::Sent(f) => {
+                    report
+                        .sent
+                        .push(((now - start) as f64 / 1e6, f.level, f.psnr_db));
+                    if std::env::var("SIM_TRACE").is_ok() {
+                        eprintln!(
+                            "t={:.3} sent seq {} bytes {} level {} complete {} pixels {} psnr {:?} cap {:?}",
+                            (now - start) as f64 / 1e6,
+                            f.seq,
+                            f.bytes,
+                            f.level,
+                            f.complete,
+                            f.pixels,
+                            f.psnr_db,
+                            server
+                                .sink()
+                                .map(|s| (s.rate().link.capacity(), s.rate().budgets()))
+                        );
+                    }
                 }
                 _ => {}
             }
@@ -239,7 +291,7 @@ fn check_bounded_and_converged(r: &Report) {
 #[test]
 fn slow_link_small_motion() {
     // 300 kB/s, 10 ms RTT; a box moves every frame at 30 fps for 8 s, then all stays still 4 s.
-    let r = run(300_000.0, 10, 8, 4, false);
+    let r = run(300_000.0, 10, 8, 4, Background::Still);
     check_bounded_and_converged(&r);
     assert!(
         r.presented > 300,
@@ -252,13 +304,84 @@ fn slow_link_small_motion() {
 fn slow_link_full_screen_motion() {
     // Every pixel changes every frame: far more than 300 kB/s can carry at 30 fps, so frames are
     // skipped or coarsened, but latency must stay bounded and the final panel exact.
-    let r = run(300_000.0, 10, 8, 4, true);
+    let r = run(300_000.0, 10, 8, 4, Background::Textured);
     check_bounded_and_converged(&r);
+}
+
+/// Frames sent, level changes and mean PSNR of the frames sent in `[a, b)` seconds.
+fn window(r: &Report, a: f64, b: f64) -> (usize, usize, f64) {
+    let w: Vec<_> = r.sent.iter().filter(|(t, ..)| *t >= a && *t < b).collect();
+    let changes = w.windows(2).filter(|p| p[0].1 != p[1].1).count();
+    let psnr: Vec<f64> = w.iter().filter_map(|(_, _, q)| *q).collect();
+    (
+        w.len(),
+        changes,
+        psnr.iter().sum::<f64>() / psnr.len().max(1) as f64,
+    )
+}
+
+/// Issue 15 part 3: on a 300 kB/s link with every pixel moving, `prefer = "detail"` settles at a
+/// finer level and a steady, lower frame rate with a higher PSNR than `"motion"`, and both end exact
+/// once the content stops.
+#[test]
+fn issue_15_detail_trades_fps_for_quality_and_settles() {
+    let mut figures = Vec::new();
+    for prefer in [Prefer::Motion, Prefer::Detail] {
+        let mut cfg = SessionConfig::default();
+        cfg.sink.rate.prefer = prefer;
+        let r = run_with(cfg, 300_000.0, 10, 8, 4, Background::Waves);
+        check_bounded_and_converged(&r);
+        // Settled: the last three seconds of motion change level at most once, and their two
+        // halves send the same number of frames within 15 %.
+        let (frames, changes, psnr) = window(&r, 5.0, 8.0);
+        let (first, _, _) = window(&r, 5.0, 6.5);
+        let second = frames - first;
+        let levels: Vec<u8> = r
+            .sent
+            .iter()
+            .filter(|(t, ..)| *t >= 5.0 && *t < 8.0)
+            .map(|s| s.1)
+            .collect();
+        eprintln!(
+            "{prefer:?}: {:.1} fps, {changes} level changes, mean PSNR {psnr:.1} dB, levels {:?}",
+            frames as f64 / 3.0,
+            levels.iter().fold(Vec::<u8>::new(), |mut v, l| {
+                if v.last() != Some(l) {
+                    v.push(*l)
+                }
+                v
+            })
+        );
+        assert!(changes <= 1, "{prefer:?}: {changes} level changes in 3 s");
+        assert!(
+            first.abs_diff(second) as f64 <= 0.15 * first.max(second) as f64,
+            "{prefer:?}: {first} then {second} frames"
+        );
+        figures.push((frames as f64 / 3.0, psnr, levels[levels.len() - 1]));
+    }
+    let (motion, detail) = (figures[0], figures[1]);
+    assert!(
+        detail.2 < motion.2,
+        "detail level {} vs motion {}",
+        detail.2,
+        motion.2
+    );
+    assert!(
+        detail.1 > motion.1 + 3.0,
+        "PSNR {} vs {}",
+        detail.1,
+        motion.1
+    );
+    assert!(
+        detail.0 >= 10.0,
+        "detail keeps at least min_fps: {}",
+        detail.0
+    );
 }
 
 #[test]
 fn fast_link_delivers_every_frame_exactly() {
-    let r = run(10_000_000.0, 2, 3, 1, true);
+    let r = run(10_000_000.0, 2, 3, 1, Background::Textured);
     // 30 fps for 4 s (every frame of a moving source, plus the still ones)
     assert!(r.presented >= 110, "presented {}", r.presented);
     let want: Vec<u8> = r.target.iter().flat_map(|p| p.to_be_bytes()).collect();

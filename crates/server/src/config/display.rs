@@ -7,7 +7,8 @@
 use super::ranges::{DisplayFps, Gain, Gamma, KeepaliveMs, QualityCap, TileSize, Window};
 use super::table::{self, Table};
 use pixelwire_core::{
-    ColorCorrection, Dither, Filter, Fit, QualityLevel, RateConfig, SessionConfig, SinkConfig,
+    ColorCorrection, Dither, Filter, Fit, Prefer, QualityLevel, RateConfig, SessionConfig,
+    SinkConfig,
 };
 use pixelwire_proto::{Codec, CodecSet};
 use serde::de::{self, MapAccess};
@@ -21,7 +22,7 @@ macro_rules! setting_keys {
     ($($extra:literal),*) => {
         &[
             $($extra,)*
-            "target_fps", "min_fps", "gamma", "white_balance", "dither", "fit", "filter",
+            "target_fps", "min_fps", "prefer", "gamma", "white_balance", "dither", "fit", "filter",
             "tile_size", "paint_over_frames", "max_quality_level", "window", "keepalive_ms",
             "codecs",
         ]
@@ -38,6 +39,9 @@ pub struct DisplayTuning {
     pub target_fps: Option<DisplayFps>,
     /// No frame may occupy the link longer than `1/min_fps` (`RateConfig::min_fps`).
     pub min_fps: Option<DisplayFps>,
+    /// "motion" (keep the frame rate, coarsen colour) or "detail" (keep colour, let the frame rate
+    /// fall towards `RateConfig::detail_fps`) (`RateConfig::prefer`).
+    pub prefer: Option<PreferName>,
     /// Gamma exponent (`ColorCorrection::gamma`; seed 000 used 2.2 or 2.8).
     pub gamma: Option<Gamma>,
     /// Per-channel scale after gamma (`ColorCorrection::white_balance`).
@@ -60,6 +64,25 @@ pub struct DisplayTuning {
     pub keepalive_ms: Option<KeepaliveMs>,
     /// Codecs the server may use (`SessionConfig::codecs`: all).
     pub codecs: Option<Codecs>,
+}
+
+/// Rate-control policy names.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PreferName {
+    /// Keep the frame rate.
+    Motion,
+    /// Keep colour precision.
+    Detail,
+}
+
+impl From<PreferName> for Prefer {
+    fn from(n: PreferName) -> Self {
+        match n {
+            PreferName::Motion => Prefer::Motion,
+            PreferName::Detail => Prefer::Detail,
+        }
+    }
 }
 
 /// Dither names.
@@ -185,6 +208,7 @@ impl DisplayTuning {
         DisplayTuning {
             target_fps: over.target_fps.or(self.target_fps),
             min_fps: over.min_fps.or(self.min_fps),
+            prefer: over.prefer.or(self.prefer),
             gamma: over.gamma.or(self.gamma),
             white_balance: over.white_balance.or(self.white_balance),
             dither: over.dither.or(self.dither),
@@ -208,6 +232,7 @@ impl DisplayTuning {
                 .target_fps
                 .map_or(core.rate.target_fps, DisplayFps::get),
             min_fps: self.min_fps.map_or(core.rate.min_fps, DisplayFps::get),
+            prefer: self.prefer.map_or(core.rate.prefer, Prefer::from),
             max_level: self
                 .max_quality_level
                 .map_or(core.rate.max_level, |l| QualityLevel::new(l.get())),
@@ -251,6 +276,7 @@ impl Table for DisplayTuning {
         match key {
             "target_fps" => t.target_fps = Some(map.next_value()?),
             "min_fps" => t.min_fps = Some(map.next_value()?),
+            "prefer" => t.prefer = Some(map.next_value()?),
             "gamma" => t.gamma = Some(map.next_value()?),
             "white_balance" => t.white_balance = Some(map.next_value()?),
             "dither" => t.dither = Some(map.next_value()?),
@@ -347,7 +373,7 @@ mod tests {
     #[test]
     fn settings_parse_into_core_values() {
         let t: DisplayTuning = toml::from_str(
-            "gamma = 2.2\nwhite_balance = [1, 0.5, 1]\ndither = \"ordered\"\nfit = \"cover\"\nfilter = \"nearest\"\nmax_quality_level = 0\nwindow = 1\nkeepalive_ms = 500\ncodecs = [\"rle\"]",
+            "gamma = 2.2\nwhite_balance = [1, 0.5, 1]\ndither = \"ordered\"\nfit = \"cover\"\nfilter = \"nearest\"\nmax_quality_level = 0\nprefer = \"detail\"\nwindow = 1\nkeepalive_ms = 500\ncodecs = [\"rle\"]",
         )
         .unwrap();
         let r = t.resolve();
@@ -357,6 +383,7 @@ mod tests {
             (Dither::Ordered, Fit::Cover, Filter::Nearest)
         );
         assert_eq!(r.sink.rate.max_level, QualityLevel::EXACT);
+        assert_eq!(r.sink.rate.prefer, Prefer::Detail);
         assert_eq!((r.window, r.keepalive), (1, Duration::from_millis(500)));
         assert_eq!(r.codecs, CodecSet::EMPTY.with(Codec::Raw).with(Codec::Rle));
         let err = toml::from_str::<DisplayTuning>("codecs = [\"raw\", \"h264\"]").unwrap_err();

@@ -5,7 +5,7 @@
 //! page is parsed by `tests::docs_example_parses`.)
 
 use super::dashboard::{DEFAULT_COLOR, DashboardConfig, HexColor, PanelKind, Preset, Unit};
-use super::{Config, DitherName, FilterName, FitName, SourceKind, StreamConfig};
+use super::{Config, DitherName, FilterName, FitName, PreferName, SourceKind, StreamConfig};
 use pixelwire_core::{Dither, Filter, Fit};
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
@@ -158,6 +158,10 @@ fn display_settings_and_legacy() {
     let (s, r) = (&t.sink, &t.sink.rate);
     assert_eq!(one::<f32>("`target_fps`"), r.target_fps);
     assert_eq!(one::<f32>("`min_fps`"), r.min_fps);
+    assert_eq!(
+        pixelwire_core::Prefer::from(one::<PreferName>("`prefer`")),
+        r.prefer
+    );
     assert_eq!(one::<f64>("`gamma`"), s.correction.gamma);
     assert_eq!(
         one::<[f64; 3]>("`white_balance`"),

@@ -38,7 +38,9 @@ mod webrtc;
 
 pub use cameras::{ApiKey, CameraSettings, DEFAULT_API_KEY};
 pub use cluster::ClusterSettings;
-pub use display::{DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, ResolvedTuning};
+pub use display::{
+    DisplayRoute, DisplayTuning, DitherName, FilterName, FitName, PreferName, ResolvedTuning,
+};
 pub use https::CertSource;
 pub use legacy::{LegacyRoute, LegacySettings};
 pub use limits::{DEFAULT_DISPLAY_MEMORY_BYTES, Limits};
