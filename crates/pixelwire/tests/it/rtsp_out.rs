@@ -298,6 +298,34 @@ async fn frigates_record_arguments_write_playable_segments() {
     running.shutdown();
 }
 
+/// The session id in a SETUP response's `Session:` header.
+fn session_id(head: &str) -> String {
+    head.lines()
+        .find_map(|l| l.strip_prefix("Session: "))
+        .expect("a Session header")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A WebCodecs viewer of `stream` that has read its hello (so it holds the shared encoder).
+async fn webcodecs_viewer(
+    http: SocketAddr,
+    stream: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{http}/api/streams/{stream}/ws?codec=h264"))
+            .await
+            .expect("viewer connects");
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        futures_util::StreamExt::next(&mut ws),
+    )
+    .await;
+    ws
+}
+
 /// A minimal RTSP client over TCP: sends a request, returns (status line + headers, body).
 struct Client {
     sock: TcpStream,
@@ -416,14 +444,7 @@ async fn one_encoder_serves_rtsp_and_browser_viewers_and_errors_are_clear() {
         )
         .await;
     assert!(head.starts_with("RTSP/1.0 200 OK"), "{head}");
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Session: "))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_id(&head);
     let (head, _) = c
         .request(
             "PLAY",
@@ -436,17 +457,7 @@ async fn one_encoder_serves_rtsp_and_browser_viewers_and_errors_are_clear() {
     let types = c.rtp_nal_types(3).await;
     assert_eq!(&types[..2], &[7, 8], "{types:?}");
     // A browser viewer of the same stream.
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/api/streams/pattern/ws?codec=h264",
-        running.http_addr
-    ))
-    .await
-    .unwrap();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        futures_util::StreamExt::next(&mut ws),
-    )
-    .await;
+    let _viewer = webcodecs_viewer(running.http_addr, "pattern").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let m = String::from_utf8_lossy(&get(running.http_addr, "/metrics").await.body).to_string();
     for want in [
@@ -516,28 +527,11 @@ async fn one_encoder_serves_webcodecs_rtsp_whep_and_the_recorder_at_once() {
             "Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n",
         )
         .await;
-    let session = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Session: "))
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = session_id(&head);
     c.request("PLAY", &base, &format!("Session: {session}\r\n"))
         .await;
     c.rtp_nal_types(3).await;
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://{}/api/streams/pattern/ws?codec=h264",
-        running.http_addr
-    ))
-    .await
-    .unwrap();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        futures_util::StreamExt::next(&mut ws),
-    )
-    .await;
+    let _viewer = webcodecs_viewer(running.http_addr, "pattern").await;
     // A WHEP session holds its subscription from the answer on (its ICE need not finish here).
     let r = crate::whep::request(
         running.http_addr,
