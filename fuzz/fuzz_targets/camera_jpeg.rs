@@ -193,8 +193,34 @@ fn check(data: Vec<u8>, crafted: Option<&Crafted>, rgba_first: bool, padding: us
         assert_eq!(y.u.len(), (ew / 2 * eh / 2) as usize);
         assert_eq!(y.v.len(), y.u.len());
     }
-    if !info.is_420 {
-        // Not 4:2:0: I420 comes from the RGBA decode.
+    // Not 4:2:0 but with planes (4:2:2, 4:4:4, grey, ...): I420 comes from the JPEG's own planes;
+    // its luma is the JPEG's Y exactly (libjpeg-turbo's greyscale output of the same data), and a
+    // greyscale JPEG has neutral chroma.
+    let planes = !info.is_420
+        && turbojpeg::decompress_to_yuv(&data).is_ok_and(|y| {
+            !matches!(y.subsamp, Subsamp::Sub2x2 | Subsamp::Unknown) && w >= 2 && h >= 2
+        });
+    if planes {
+        if let Some(y) = &i420
+            && let Ok(grey) = turbojpeg::decompress(&data, PixelFormat::GRAY)
+        {
+            let (ew, eh) = (y.width as usize, y.height as usize);
+            for r in 0..eh {
+                assert_eq!(
+                    &y.y[r * ew..(r + 1) * ew],
+                    &grey.pixels[r * grey.pitch..r * grey.pitch + ew],
+                    "row {r} of the I420 luma is not the JPEG's Y"
+                );
+            }
+            if turbojpeg::read_header(&data).is_ok_and(|hd| hd.subsamp == Subsamp::Gray) {
+                assert!(
+                    y.u.iter().chain(&y.v).all(|&c| c == 128),
+                    "grey JPEG with chroma"
+                );
+            }
+        }
+    } else if !info.is_420 {
+        // No planar form: I420 comes from the RGBA decode.
         match (&rgba, &i420) {
             (Some(f), Some(y)) => {
                 let want = I420::from_rgba(&f.rgba, w, h).expect("at least 2x2");
