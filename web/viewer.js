@@ -757,6 +757,12 @@
           }
         });
       } catch (_) { /* closed */ }
+      // The video's current picture again: a frame callback can come before Chromium has the
+      // picture to draw (a black first draw), and a still stream sends no next frame to mend it.
+      const v = whep.video;
+      if (v && v.readyState >= 2 && canvas.width === v.videoWidth && canvas.height === v.videoHeight) {
+        ctx.drawImage(v, 0, 0, canvas.width, canvas.height);
+      }
       if (hooks.framesPresented && nowMs() - (presented.t[presented.t.length - 1] || 0) > STALL_MS
           && pc.connectionState !== 'connected') whepRetry('no frames');
     }, 1000);

@@ -132,6 +132,9 @@ async fn chromium_plays_a_stream_over_whep_beside_webcodecs_on_one_encoder() {
     let session = v["session"].as_str().expect("a session URL").to_string();
     assert!(session.starts_with("/api/streams/still/whep/"), "{session}");
     // The painted pixels are the stream's (H.264 is lossy: a tolerance like the WebCodecs path's).
+    // The page redraws the video's picture each second (a first draw can be black in headless
+    // Chromium, and a still stream sends no next frame): give it that second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     for (x, y) in [(160, 120), (1, 1), (318, 238), (280, 200), (40, 200)] {
         let s = page
             .eval(&format!("JSON.stringify(pixelwireViewer.sample({x}, {y}))"))
