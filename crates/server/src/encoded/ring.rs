@@ -93,6 +93,11 @@ impl GopRing {
         self.gops.back().cloned().unwrap_or_default()
     }
 
+    /// The newest unit held.
+    pub fn newest(&self) -> Option<Arc<EncodedUnit>> {
+        self.gops.back().and_then(|g| g.last()).cloned()
+    }
+
     /// Units from the newest keyframe captured at or before `since_us` (or the oldest one held,
     /// if all are later) up to now: a recording's pre-roll.
     pub fn since(&self, since_us: u64) -> Vec<Arc<EncodedUnit>> {

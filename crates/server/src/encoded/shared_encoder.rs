@@ -160,10 +160,7 @@ impl SharedEncoder {
 
     /// The newest unit encoded, if the ring holds one (its size is the stream's picture size).
     pub fn newest(&self) -> Option<Arc<EncodedUnit>> {
-        self.out
-            .lock()
-            .ok()
-            .and_then(|o| o.0.from_last_keyframe().last().cloned())
+        self.out.lock().ok().and_then(|o| o.0.newest())
     }
 
     /// True for a relay of another node's encoder (see the module docs).
