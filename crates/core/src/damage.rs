@@ -222,6 +222,22 @@ impl DamageTracker {
         dirty
     }
 
+    /// Records that `rect` of the panel shows `pixels` (row-major, `rect.w` per row) rather than
+    /// the target: a lossy codec's output (DCT), after [`DamageTracker::commit`] of the same part.
+    pub fn set_shown(&mut self, rect: Rect, pixels: &[u16]) {
+        let w = self.shadow.width as usize;
+        for (r, src) in pixels.chunks_exact(rect.w as usize).enumerate() {
+            let y = rect.y as usize + r;
+            if y >= self.shadow.height as usize {
+                break;
+            }
+            let a = y * w + rect.x as usize;
+            if let Some(dst) = self.shadow.px.get_mut(a..a + src.len()) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+
     /// Records that `rect` of the panel now shows `target` at `level`. `complete_tiles` lists tiles
     /// whose whole damage this update covered; they are marked clean. Every other tile touched by
     /// `rect` is re-compared next frame.

@@ -57,7 +57,17 @@ pub struct DecodeCost {
     pub palette_token_cycles: f64,
     /// Share of the cycles spent in the receive pass (the rest is the present pass).
     pub receive_share: f64,
+    /// DCT: cycles per pixel (inverse DCT, colour conversion and strip copy, both passes).
+    pub dct_pixel_cycles: f64,
+    /// DCT: cycles per payload byte (Huffman decoding, both passes).
+    pub dct_byte_cycles: f64,
 }
+
+/// DCT cycles per pixel on the ESP32-C3 (BENCHMARKS.md, "Motion codec": callgrind of the no_std
+/// decoder × 1.7).
+const DCT_PIXEL_CYCLES: f64 = 60.0;
+/// DCT cycles per payload byte on the ESP32-C3 (same source).
+const DCT_BYTE_CYCLES: f64 = 80.0;
 
 /// Firmware version strings start with this on the ESP32-C3 firmware (`firmware/esp32c3`).
 pub const ESP32C3_FIRMWARE_PREFIX: &str = "pixelwire-esp32c3";
@@ -71,6 +81,8 @@ impl DecodeCost {
         rle_token_cycles: 740.0,
         palette_token_cycles: 950.0,
         receive_share: 0.36,
+        dct_pixel_cycles: DCT_PIXEL_CYCLES,
+        dct_byte_cycles: DCT_BYTE_CYCLES,
     };
 
     /// The cost model of the firmware that announces itself as `firmware` in HELLO, if known.
@@ -86,6 +98,17 @@ impl DecodeCost {
             Codec::Raw => pixels as f64 * self.raw_pixel_cycles,
             Codec::Rle => rle::token_count(payload) as f64 * self.rle_token_cycles,
             Codec::PaletteRle => palette::token_count(payload) as f64 * self.palette_token_cycles,
+            Codec::Dct => {
+                // Both passes decode fully (the receive pass checks every block), so the split
+                // is even rather than `receive_share`.
+                let c = pixels as f64 * self.dct_pixel_cycles
+                    + payload.len() as f64 * self.dct_byte_cycles;
+                let s = c / self.clock_hz;
+                return DeviceTime {
+                    receive_s: s / 2.0,
+                    present_s: s / 2.0,
+                };
+            }
         };
         let s = cycles / self.clock_hz;
         DeviceTime {

@@ -10,6 +10,13 @@
 //! * legacy (seed 000): 12-byte big-endian header + RGB565 big-endian, bands of at most
 //!   `max_payload` bytes with the same x and w (`seed-protocols.md` §A.2, §A.5 step 3).
 //!
+//! Below exact quality, a device that decodes DCT ([`pixelwire_proto::codec::dct`]) is also offered
+//! the band as DCT blocks of the unquantised pixels, at the quality [`QualityLevel::dct_quality`]
+//! maps the level to (calibrated so DCT is at least as faithful as the level's colour
+//! quantisation on moving content); the cheaper of the two wins by the same measure as above. The
+//! panel then shows the DCT decoder's output, not the target: [`RectOutcome::shown`] carries it so
+//! the shadow can hold what the panel really shows.
+//!
 //! The budget is checked before each message: once the next message would exceed it, the rest of
 //! the update is left for the next frame (at least one message is always written, so an update
 //! always makes progress). The device's `frame_buffer_bytes` is a hard limit instead: every RECT is
@@ -21,7 +28,7 @@ use crate::decode_cost::{CostModel, DeviceTime};
 use crate::frame::Rect;
 use crate::image565::Rgb565Image;
 use crate::quality::QualityLevel;
-use pixelwire_proto::codec::palette;
+use pixelwire_proto::codec::{PixelRun, dct, palette};
 use pixelwire_proto::message::RECT_FIELDS_LEN;
 use pixelwire_proto::{
     Codec, CodecSet, EncodeFail, PixelFormat, PixelOrder, Pixels, RectHeader, legacy,
@@ -69,9 +76,9 @@ pub struct EncodeStats {
     /// Bytes written, headers included.
     pub bytes: u64,
     /// Payload bytes per codec (indexed by codec id).
-    pub codec_bytes: [u64; 3],
+    pub codec_bytes: [u64; 4],
     /// Messages per codec.
-    pub codec_messages: [u32; 3],
+    pub codec_messages: [u32; 4],
     /// Estimated device time of the receive pass, ns (0 without a cost model).
     pub device_receive_ns: u64,
     /// Estimated device time of the present pass, ns (0 without a cost model).
@@ -131,6 +138,9 @@ pub struct RectOutcome {
     pub sent: Vec<Rect>,
     /// True if all of it was sent.
     pub complete: bool,
+    /// Parts sent lossily as DCT, with the pixels the panel shows there (row-major, the part's
+    /// width): what the shadow must hold instead of the target.
+    pub shown: Vec<(Rect, Vec<u16>)>,
 }
 
 /// Reusable encoder state (scratch buffers and per-codec size estimates) for one device.
@@ -140,7 +150,10 @@ pub struct UpdateEncoder {
     scratch: Vec<u8>,
     best: Vec<u8>,
     /// Bytes per pixel each codec produced last time, to guess how many rows fit a packet.
-    bytes_per_pixel: [Option<f32>; 3],
+    bytes_per_pixel: [Option<f32>; 4],
+    /// DCT messages of the band being considered, and their decoded pixels.
+    dct: Vec<u8>,
+    dct_shown: Vec<u16>,
     /// Link and device costs, when known; see the module docs.
     cost_model: Option<CostModel>,
     /// Device time of the band in `best`.
@@ -176,6 +189,7 @@ impl UpdateEncoder {
         let mut outcome = RectOutcome {
             sent: Vec::new(),
             complete: true,
+            shown: Vec::new(),
         };
         let Some(rect) = rect.intersect(&target.bounds()) else {
             return outcome;
@@ -188,12 +202,26 @@ impl UpdateEncoder {
                 format,
                 &target.px[start..],
                 stride,
+                None,
                 rect,
                 update,
                 &mut outcome,
             );
             return outcome;
         }
+        // DCT works on the unquantised pixels.
+        let dct_source = match *format {
+            WireFormat::Pixelwire {
+                format: PixelFormat::Rgb565(_),
+                codecs,
+                ..
+            } if codecs.contains(Codec::Dct) => Some(DctSource {
+                px: &target.px[rect.y as usize * target.width as usize + rect.x as usize..],
+                stride: target.width as usize,
+                quality: level.dct_quality(),
+            }),
+            _ => None,
+        };
         // Pixels at the wanted level, packed.
         self.quantised.clear();
         for y in rect.y..rect.bottom() {
@@ -202,17 +230,28 @@ impl UpdateEncoder {
         }
         let quantised = std::mem::take(&mut self.quantised);
         let stride = rect.w as usize;
-        self.encode_quantised(format, &quantised, stride, rect, update, &mut outcome);
+        self.encode_quantised(
+            format,
+            &quantised,
+            stride,
+            dct_source,
+            rect,
+            update,
+            &mut outcome,
+        );
         self.quantised = quantised;
         outcome
     }
 
-    /// Encodes `rect`, whose pixels are `quantised` (row `r` of the rect at `r * stride`).
+    /// Encodes `rect`, whose pixels are `quantised` (row `r` of the rect at `r * stride`), offering
+    /// DCT of `dct_source` where given.
+    #[allow(clippy::too_many_arguments)]
     fn encode_quantised(
         &mut self,
         format: &WireFormat,
         quantised: &[u16],
         stride: usize,
+        dct_source: Option<DctSource<'_>>,
         rect: Rect,
         update: &mut UpdateBytes,
         outcome: &mut RectOutcome,
@@ -246,7 +285,32 @@ impl UpdateEncoder {
                     width: pw as usize,
                     height: (rect.h - y) as usize,
                 };
-                let (rows, msg_len) = self.encode_band(format, px, cap, rect.x + x, rect.y + y);
+                let (mut rows, mut msg_len) =
+                    self.encode_band(format, px, cap, rect.x + x, rect.y + y);
+                let mut messages = 1;
+                let mut dct_band = false;
+                if let Some(src) = &dct_source {
+                    let band = Pixels {
+                        data: &src.px[y as usize * src.stride + x as usize..],
+                        stride: src.stride,
+                        width: pw as usize,
+                        height: (rect.h - y) as usize,
+                    };
+                    if let Some((n, count)) = self.dct_band(
+                        band,
+                        src.quality,
+                        cap,
+                        rect.x + x,
+                        rect.y + y,
+                        rows,
+                        msg_len,
+                    ) {
+                        rows = band.height.min(usize::from(dct::MAX_HEIGHT)) as u32;
+                        msg_len = n;
+                        messages = count;
+                        dct_band = true;
+                    }
+                }
                 let payload = match format {
                     WireFormat::Pixelwire { .. } => msg_len,
                     WireFormat::Legacy { .. } => 0,
@@ -258,13 +322,20 @@ impl UpdateEncoder {
                     return;
                 }
                 update.payload += payload;
-                update.bytes.extend_from_slice(&self.best[..msg_len]);
                 let part = Rect::new(rect.x + x, rect.y + y, pw, rows);
                 let stats = &mut update.stats;
-                stats.messages += 1;
+                if dct_band {
+                    update.bytes.extend_from_slice(&self.dct[..msg_len]);
+                    stats.codec_bytes[Codec::Dct as usize] += msg_len as u64;
+                    stats.codec_messages[Codec::Dct as usize] += messages;
+                    outcome.shown.push((part, self.dct_shown.clone()));
+                } else {
+                    update.bytes.extend_from_slice(&self.best[..msg_len]);
+                    self.note_codec(format, msg_len, stats);
+                }
+                stats.messages += messages;
                 stats.pixels += part.area();
                 stats.bytes += msg_len as u64;
-                self.note_codec(format, msg_len, stats);
                 stats.device_receive_ns += (self.best_device.receive_s * 1e9) as u64;
                 stats.device_present_ns += (self.best_device.present_s * 1e9) as u64;
                 outcome.sent.push(part);
@@ -279,7 +350,7 @@ impl UpdateEncoder {
             WireFormat::Pixelwire { .. } => self.best.get(12).copied().unwrap_or(0),
             WireFormat::Legacy { .. } => 0,
         };
-        let i = usize::from(codec.min(2));
+        let i = usize::from(codec.min(3));
         stats.codec_bytes[i] += msg_len as u64;
         stats.codec_messages[i] += 1;
     }
@@ -387,7 +458,10 @@ impl UpdateEncoder {
                 let raw_cost = model.map(|m| per_pixel(&m, Codec::Raw, raw_rows, &[], raw_len));
                 let mut chosen: Option<(Codec, usize, usize)> = None;
                 let mut chosen_cost = raw_cost;
-                for codec in codecs.iter().filter(|c| *c != Codec::Raw) {
+                for codec in codecs
+                    .iter()
+                    .filter(|c| !matches!(c, Codec::Raw | Codec::Dct))
+                {
                     let Some((rows, n)) = self.fit_rows(codec, px, pf, cap, raw_rows) else {
                         continue;
                     };
@@ -437,6 +511,138 @@ impl UpdateEncoder {
                 let _ = hdr.encode(&mut self.best[..head], n);
                 (rows as u32, head + n)
             }
+        }
+    }
+}
+
+/// The unquantised pixels DCT is offered, and its quality.
+#[derive(Debug, Clone, Copy)]
+struct DctSource<'a> {
+    /// The rect's first pixel and what follows it; row `r` at `r * stride`.
+    px: &'a [u16],
+    stride: usize,
+    quality: u8,
+}
+
+impl UpdateEncoder {
+    /// Encodes the top rows of `band` (up to [`dct::MAX_HEIGHT`]) as DCT RECTs at most
+    /// [`dct::MAX_WIDTH`] wide (narrower if one does not fit `cap`) into `self.dct`, decoding them
+    /// into `self.dct_shown`; returns (bytes, messages) if that reaches the panel sooner per pixel
+    /// than the lossless band in `self.best` (`rows` rows, `len` bytes; fewer bytes per pixel
+    /// without a cost model).
+    #[allow(clippy::too_many_arguments)]
+    fn dct_band(
+        &mut self,
+        band: Pixels<'_>,
+        quality: u8,
+        cap: usize,
+        x: u32,
+        y: u32,
+        rows: u32,
+        len: usize,
+    ) -> Option<(usize, u32)> {
+        let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
+        let h = band.height.min(usize::from(dct::MAX_HEIGHT));
+        let mut col_w = usize::from(dct::MAX_WIDTH);
+        'widths: loop {
+            self.dct.clear();
+            let mut messages = 0;
+            let mut device = DeviceTime::NONE;
+            let mut x0 = 0;
+            while x0 < band.width {
+                let w = col_w.min(band.width - x0);
+                let part = Pixels {
+                    data: &band.data[x0..],
+                    width: w,
+                    height: h,
+                    ..band
+                };
+                let start = self.dct.len();
+                self.dct.resize(start + head + cap, 0);
+                match dct::encode(part, quality, &mut self.dct[start + head..]) {
+                    Ok(n) => {
+                        self.dct.truncate(start + head + n);
+                        let hdr = RectHeader {
+                            x: (x as usize + x0) as u16,
+                            y: y as u16,
+                            w: w as u16,
+                            h: h as u16,
+                            codec: Codec::Dct,
+                        };
+                        let _ = hdr.encode(&mut self.dct[start..start + head], n);
+                        if let Some(m) = &self.cost_model {
+                            let payload = &self.dct[start + head..];
+                            device = device.plus(m.decode.device_time(Codec::Dct, w * h, payload));
+                        }
+                        messages += 1;
+                    }
+                    Err(EncodeFail::DoesNotFit) if col_w > 16 => {
+                        col_w /= 2;
+                        continue 'widths;
+                    }
+                    Err(_) => return None,
+                }
+                x0 += w;
+            }
+            let pixels = band.width * h;
+            let lossless_pixels = rows as usize * band.width;
+            let better = match &self.cost_model {
+                Some(m) => {
+                    let mine = m.band_seconds(self.dct.len(), pixels, device) / pixels as f64;
+                    let theirs = m.band_seconds(len, lossless_pixels, self.best_device)
+                        / lossless_pixels.max(1) as f64;
+                    mine < theirs
+                }
+                None => {
+                    (self.dct.len() as f64 / pixels as f64)
+                        < (len as f64 / lossless_pixels.max(1) as f64)
+                }
+            };
+            if !better {
+                return None;
+            }
+            self.bytes_per_pixel[Codec::Dct as usize] = Some(self.dct.len() as f32 / pixels as f32);
+            self.best_device = device;
+            self.decode_dct_band(band.width, h);
+            return Some((self.dct.len(), messages));
+        }
+    }
+
+    /// Decodes the DCT RECTs in `self.dct` (covering `w × h`) into `self.dct_shown`, row-major.
+    fn decode_dct_band(&mut self, w: usize, h: usize) {
+        self.dct_shown.clear();
+        self.dct_shown.resize(w * h, 0);
+        let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
+        let mut pos = 0;
+        let mut x0 = 0;
+        while pos + head <= self.dct.len() {
+            let len = usize::from(u16::from_le_bytes([self.dct[pos + 2], self.dct[pos + 3]]));
+            let rw = usize::from(u16::from_le_bytes([self.dct[pos + 8], self.dct[pos + 9]]));
+            let payload = &self.dct[pos + head..pos + 4 + len];
+            let mut d = dct::Decoder::new(rw as u16, h as u16, true);
+            let mut rest = payload;
+            let mut i = 0;
+            // Our own payload: it decodes (an error would leave black, which the shadow would
+            // then hold and paint-over would repair).
+            while let Ok((used, run)) = d.step(rest) {
+                rest = &rest[used..];
+                match run {
+                    Some(PixelRun::Chunk(c)) => {
+                        for b in c.as_bytes().chunks_exact(2) {
+                            let (r, col) = (i / rw, i % rw);
+                            if let Some(p) = self.dct_shown.get_mut(r * w + x0 + col) {
+                                *p = u16::from_be_bytes([b[0], b[1]]);
+                            }
+                            i += 1;
+                        }
+                    }
+                    Some(_) => {}
+                    None if used == 0 => break,
+                    None => {}
+                }
+            }
+            x0 += rw;
+            pos += 4 + len;
         }
     }
 }
@@ -520,7 +726,7 @@ mod tests {
     }
 
     /// Encodes `img` whole with `model` and returns (messages per codec, decoded pixels match).
-    fn codecs_chosen(img: &Rgb565Image, model: Option<CostModel>) -> ([u32; 3], EncodeStats) {
+    fn codecs_chosen(img: &Rgb565Image, model: Option<CostModel>) -> ([u32; 4], EncodeStats) {
         let mut enc = UpdateEncoder::new();
         enc.set_cost_model(model);
         let mut u = UpdateBytes::with_budget(usize::MAX);

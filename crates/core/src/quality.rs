@@ -60,6 +60,18 @@ impl QualityLevel {
     pub fn finer(self) -> Option<Self> {
         self.0.checked_sub(1).map(Self)
     }
+
+    /// The DCT quality that stands in for this level on a device that decodes DCT: on moving
+    /// content it is at least as faithful as the level's colour quantisation (BENCHMARKS.md,
+    /// "Motion codec", which measured both on the built-in screens and a camera scene). Exact
+    /// quality never uses DCT.
+    pub const fn dct_quality(self) -> u8 {
+        match self.0 {
+            0 | 1 => 90,
+            2 => 75,
+            _ => 50,
+        }
+    }
 }
 
 #[cfg(test)]

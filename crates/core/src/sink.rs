@@ -310,10 +310,15 @@ impl DisplaySink {
                 self.tracker.commit(&self.target, r.rect, r.level, &r.tiles);
                 self.psnr.mark(r.rect);
             } else {
-                for part in outcome.sent {
+                for &part in &outcome.sent {
                     self.tracker.commit(&self.target, part, r.level, &[]);
                     self.psnr.mark(part);
                 }
+            }
+            for (part, px) in &outcome.shown {
+                self.tracker.set_shown(*part, px);
+            }
+            if !outcome.complete {
                 complete = false;
                 break;
             }

@@ -174,7 +174,7 @@ fn unit_stream(img: &Rgb565Image, codec: Codec) -> (Vec<u8>, u64) {
 }
 
 /// A full-frame repaint as the server encodes it.
-fn frame_stream(img: &Rgb565Image, codecs: CodecSet) -> (Vec<u8>, [u32; 3]) {
+fn frame_stream(img: &Rgb565Image, codecs: CodecSet) -> (Vec<u8>, [u32; 4]) {
     let mut enc = UpdateEncoder::new();
     let mut u = UpdateBytes::with_budget(usize::MAX);
     let fmt = WireFormat::Pixelwire {

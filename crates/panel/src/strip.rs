@@ -8,7 +8,7 @@
 //! checked by the session's decoder, and a second error here ends the frame with that error.
 
 use crate::driver::Window;
-use pixelwire_proto::{Decoder, Event, ProtoError, RectHeader};
+use pixelwire_proto::{Decoder, Event, PixelChunk, ProtoError, RectHeader};
 
 /// One strip's worth of pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,8 @@ impl Cursor {
 enum Pending<'a> {
     None,
     Bytes(&'a [u8]),
+    /// Decoded pixels (DCT) by value, and how many of its bytes are placed.
+    Chunk(PixelChunk, u8),
     Fill([u8; 2], u32),
 }
 
@@ -129,6 +131,15 @@ impl<'a> StripFiller<'a> {
                     }
                     self.pending = Pending::None;
                 }
+                Pending::Chunk(c, off) => {
+                    let b = c.as_bytes().get(usize::from(off)..).unwrap_or(&[]);
+                    let used = self.put_bytes(b, buf, &mut len);
+                    if used < b.len() {
+                        self.pending = Pending::Chunk(c, off + used as u8);
+                        return Ok(Some(Strip { window, len }));
+                    }
+                    self.pending = Pending::None;
+                }
                 Pending::Fill(px, n) => {
                     let done = self.put_fill(px, n, buf, &mut len);
                     if done < n {
@@ -157,6 +168,7 @@ impl<'a> StripFiller<'a> {
                     window = self.begin(h);
                 }
                 Some(Event::Pixels(b)) => self.pending = Pending::Bytes(b),
+                Some(Event::Chunk(c)) => self.pending = Pending::Chunk(c, 0),
                 Some(Event::Fill { pixel, count }) => {
                     self.half = None;
                     self.pending = Pending::Fill(pixel, count);

@@ -7,7 +7,7 @@
 //! call returns it again, because the byte stream has no resync point.
 
 use crate::ProtoError;
-use crate::codec::{CodecDecoder, PixelRun};
+use crate::codec::{CodecDecoder, PixelChunk, PixelRun};
 use crate::format::PixelFormat;
 use crate::message::{
     Ack, ErrorMsg, FrameEnd, HEADER_LEN, Hello, Kind, MAX_CONTROL_PAYLOAD, Ping, Pong,
@@ -36,6 +36,9 @@ pub enum Event<'a> {
     /// Pixel bytes of the current rect as RAW carries them: RGB565 in the device's pixel order
     /// (may split a pixel), or packed grey rows.
     Pixels(&'a [u8]),
+    /// Pixel bytes of the current rect computed by the decoder (DCT), by value; otherwise as
+    /// [`Event::Pixels`].
+    Chunk(PixelChunk),
     /// `count` copies of one codec unit in the current rect.
     Fill {
         /// Two bytes in the device's pixel order (RGB565), or the grey unit byte twice.
@@ -220,7 +223,7 @@ impl Decoder {
                 let payload_left = len - RECT_FIELDS_LEN as u16;
                 self.state = State::RectBody {
                     payload_left,
-                    codec: CodecDecoder::new(hdr.codec, self.format, hdr.w, hdr.h),
+                    codec: CodecDecoder::new(hdr.codec, self.format, hdr.w, hdr.h)?,
                 };
                 Ok((n, Some(Event::RectBegin(hdr))))
             }
@@ -229,6 +232,11 @@ impl Decoder {
                 codec,
             } => {
                 if *payload_left == 0 {
+                    if codec.is_draining() {
+                        // The payload is read; the codec still has pixels to hand out.
+                        let (_, run) = codec.step(&[])?;
+                        return Ok((0, run.map(run_event)));
+                    }
                     if !codec.is_done() {
                         return Err(ProtoError::PixelCountMismatch);
                     }
@@ -242,7 +250,7 @@ impl Decoder {
                     return Err(ProtoError::PixelCountMismatch);
                 }
                 *payload_left -= used as u16;
-                if *payload_left == 0 {
+                if *payload_left == 0 && !codec.is_draining() {
                     if !codec.is_done() {
                         return Err(ProtoError::PixelCountMismatch);
                     }
@@ -253,11 +261,7 @@ impl Decoder {
                         return Ok((used, Some(Event::RectEnd)));
                     }
                 }
-                let ev = run.map(|r| match r {
-                    PixelRun::Bytes(b) => Event::Pixels(b),
-                    PixelRun::Fill { pixel, count } => Event::Fill { pixel, count },
-                });
-                Ok((used, ev))
+                Ok((used, run.map(run_event)))
             }
         }
     }
@@ -278,6 +282,14 @@ impl Decoder {
         };
         self.state = State::Header { have: 0 };
         Ok(ev)
+    }
+}
+
+fn run_event(run: PixelRun<'_>) -> Event<'_> {
+    match run {
+        PixelRun::Bytes(b) => Event::Pixels(b),
+        PixelRun::Chunk(c) => Event::Chunk(c),
+        PixelRun::Fill { pixel, count } => Event::Fill { pixel, count },
     }
 }
 

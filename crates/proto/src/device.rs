@@ -231,6 +231,7 @@ impl DeviceSession {
                 sink.begin_rect(&r);
             }
             Event::Pixels(b) => sink.pixels(b),
+            Event::Chunk(c) => sink.pixels(c.as_bytes()),
             Event::Fill { pixel, count } => sink.fill(pixel, count),
             Event::RectEnd => sink.end_rect(),
             Event::FrameEnd(f) => {

@@ -86,6 +86,7 @@ impl FramebufferWriter {
                 self.fill(fb, pixel, count);
                 true
             }
+            Event::Chunk(ref c) => self.apply(fb, &Event::Pixels(c.as_bytes())),
             _ => false,
         }
     }
@@ -94,6 +95,7 @@ impl FramebufferWriter {
     /// row.
     fn apply_packed(&mut self, fb: &mut [u8], ev: &Event<'_>) -> bool {
         match *ev {
+            Event::Chunk(ref c) => self.apply_packed(fb, &Event::Pixels(c.as_bytes())),
             Event::RectBegin(h) => {
                 self.rect = Some(h);
                 self.col = 0;

@@ -28,7 +28,7 @@ mod pixel;
 mod short_str;
 mod wire;
 
-pub use codec::{Codec, CodecSet, EncodeFail, PixelRun, Pixels};
+pub use codec::{Codec, CodecSet, EncodeFail, PixelChunk, PixelRun, Pixels};
 pub use decoder::{Decoder, Event, Events};
 pub use device::{DeviceError, DeviceSession, DoubleBuffer, PixelSink};
 pub use error::ProtoError;

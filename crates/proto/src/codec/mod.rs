@@ -2,18 +2,22 @@
 //! pixels, or the bytes of its packed grey rows: [`crate::PixelFormat`]), taken row-major as one
 //! flat sequence, into bytes; each has an encoder that writes into a bounded buffer (so the server
 //! can fill a packet exactly) and an incremental decoder that accepts its input split at any byte
-//! and emits [`PixelRun`]s without buffering the payload. Whatever the codec, the decoded units are
-//! the RAW payload's bytes.
+//! and emits [`PixelRun`]s without buffering the payload. Whatever the lossless codec, the decoded
+//! units are the RAW payload's bytes; DCT is lossy (its decoder is the reference for what a panel
+//! shows) and buffers one row of MCUs.
 //!
 //! | id   | codec         | payload                                                    |
 //! |------|---------------|------------------------------------------------------------|
 //! | 0x00 | RAW           | the units: `w*h` RGB565 pixels (2 bytes each, device order) or the packed grey rows |
 //! | 0x01 | RLE           | run / literal tokens over pixels (see [`rle`])             |
 //! | 0x02 | PALETTE_RLE   | ≤ 16-colour palette + one-byte (run, index) tokens (see [`palette`]) |
+//! | 0x03 | DCT           | lossy: quality byte + JPEG-baseline blocks, RGB565 only (see [`dct`]) |
 //!
-//! Why these three: see `BENCHMARKS.md` ("rect codecs"), which measured them beside LZ4 on the
-//! built-in screens and on a 160 MHz RV32IMC instruction budget.
+//! Why the first three: see `BENCHMARKS.md` ("rect codecs"), which measured them beside LZ4 on the
+//! built-in screens and on a 160 MHz RV32IMC instruction budget. Why DCT: `BENCHMARKS.md` ("Motion
+//! codec"), which measured it against coarser colour levels on moving content.
 
+pub mod dct;
 pub mod palette;
 pub mod raw;
 pub mod rle;
@@ -31,11 +35,16 @@ pub enum Codec {
     Rle = 0x01,
     /// Palette of up to 16 colours with (run, index) byte tokens.
     PaletteRle = 0x02,
+    /// Lossy transform coding (JPEG baseline blocks) for moving content.
+    Dct = 0x03,
 }
 
 impl Codec {
     /// Every codec, cheapest to decode first.
-    pub const ALL: [Codec; 3] = [Codec::Raw, Codec::Rle, Codec::PaletteRle];
+    pub const ALL: [Codec; 4] = [Codec::Raw, Codec::Rle, Codec::PaletteRle, Codec::Dct];
+
+    /// The lossless codecs: every unit decodes to exactly what was encoded.
+    pub const LOSSLESS: [Codec; 3] = [Codec::Raw, Codec::Rle, Codec::PaletteRle];
 
     /// Parses a wire codec id.
     pub fn from_wire(v: u8) -> Result<Self, ProtoError> {
@@ -43,6 +52,7 @@ impl Codec {
             0x00 => Ok(Self::Raw),
             0x01 => Ok(Self::Rle),
             0x02 => Ok(Self::PaletteRle),
+            0x03 => Ok(Self::Dct),
             other => Err(ProtoError::UnknownCodec(other)),
         }
     }
@@ -53,6 +63,7 @@ impl Codec {
             Self::Raw => "raw",
             Self::Rle => "rle",
             Self::PaletteRle => "palette_rle",
+            Self::Dct => "dct",
         }
     }
 
@@ -62,7 +73,8 @@ impl Codec {
     }
 
     /// Encodes `px` in `format` (a [`crate::PixelOrder`] means RGB565 in that order) into `out`;
-    /// see [`EncodeFail`] for when it cannot.
+    /// see [`EncodeFail`] for when it cannot. DCT needs a quality: it is
+    /// [`EncodeFail::NotApplicable`] here; use [`dct::encode`].
     pub fn encode(
         self,
         px: Pixels<'_>,
@@ -73,6 +85,7 @@ impl Codec {
             Self::Raw => raw::encode(px, format, out),
             Self::Rle => rle::encode(px, format, out),
             Self::PaletteRle => palette::encode(px, format, out),
+            Self::Dct => Err(EncodeFail::NotApplicable),
         }
     }
 }
@@ -98,6 +111,11 @@ impl CodecSet {
 
     /// Every codec this crate implements.
     pub const fn all() -> Self {
+        Self(0b1111)
+    }
+
+    /// The lossless codecs (RAW, RLE, PALETTE_RLE): what a device decoded before DCT existed.
+    pub const fn lossless() -> Self {
         Self(0b111)
     }
 
@@ -225,6 +243,39 @@ pub enum PixelRun<'a> {
         /// How many times.
         count: u32,
     },
+    /// Unit bytes as RAW carries them, by value: pixels a decoder computed (DCT) rather than
+    /// found in the input.
+    Chunk(PixelChunk),
+}
+
+/// Up to [`PixelChunk::PIXELS`] RGB565 pixels in the device's order, by value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PixelChunk {
+    /// The bytes; the first `len` are valid.
+    pub bytes: [u8; 64],
+    /// Valid bytes (even).
+    pub len: u8,
+}
+
+impl PixelChunk {
+    /// Pixels one chunk holds at most.
+    pub const PIXELS: usize = 32;
+    /// An empty chunk.
+    pub const EMPTY: Self = Self {
+        bytes: [0; 64],
+        len: 0,
+    };
+
+    /// The valid bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len).min(64)]
+    }
+}
+
+impl core::fmt::Debug for PixelChunk {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "PixelChunk({} bytes)", self.len)
+    }
 }
 
 /// Incremental decoder for one rectangle's codec payload.
@@ -233,18 +284,38 @@ pub(crate) enum CodecDecoder {
     Raw(raw::Decoder),
     Rle(rle::Decoder),
     Palette(palette::Decoder),
+    Dct(dct::Decoder),
 }
 
 impl CodecDecoder {
-    /// A decoder for a `w × h` rectangle in `format`.
-    pub(crate) fn new(codec: Codec, format: PixelFormat, w: u16, h: u16) -> Self {
+    /// A decoder for a `w × h` rectangle in `format`, or why that codec cannot carry it (DCT:
+    /// RGB565 only, at most [`dct::MAX_WIDTH`] × [`dct::MAX_HEIGHT`]).
+    pub(crate) fn new(
+        codec: Codec,
+        format: PixelFormat,
+        w: u16,
+        h: u16,
+    ) -> Result<Self, ProtoError> {
         let units = format.rect_units(w, h);
         let unit = format.unit_bytes() as u8;
-        match codec {
+        Ok(match codec {
             Codec::Raw => Self::Raw(raw::Decoder::new(units, unit)),
             Codec::Rle => Self::Rle(rle::Decoder::new(units, unit)),
             Codec::PaletteRle => Self::Palette(palette::Decoder::new(units, unit)),
-        }
+            Codec::Dct => {
+                let PixelFormat::Rgb565(order) = format else {
+                    return Err(ProtoError::BadField("dct on a grey panel"));
+                };
+                if !dct::fits(w, h) {
+                    return Err(ProtoError::BadField("dct rect size"));
+                }
+                Self::Dct(dct::Decoder::new(
+                    w,
+                    h,
+                    order == crate::PixelOrder::BigEndian,
+                ))
+            }
+        })
     }
 
     /// Consumes a prefix of `input` (never more than it), maybe producing a run.
@@ -256,6 +327,16 @@ impl CodecDecoder {
             Self::Raw(d) => Ok(d.step(input)),
             Self::Rle(d) => d.step(input),
             Self::Palette(d) => d.step(input),
+            Self::Dct(d) => d.step(input),
+        }
+    }
+
+    /// True while the payload is read and pixels remain that need no more input (DCT emitting
+    /// its row of MCUs).
+    pub(crate) fn is_draining(&self) -> bool {
+        match self {
+            Self::Dct(d) => d.is_draining(),
+            _ => false,
         }
     }
 
@@ -265,6 +346,7 @@ impl CodecDecoder {
             Self::Raw(d) => d.is_done(),
             Self::Rle(d) => d.is_done(),
             Self::Palette(d) => d.is_done(),
+            Self::Dct(d) => d.is_done(),
         }
     }
 }
@@ -277,6 +359,7 @@ pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
         Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
         Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
         Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
+        Codec::Dct => return 0,
     };
     let mut rest = payload;
     let mut runs = 0;
@@ -292,7 +375,7 @@ pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
 }
 
 /// Collects a decoder's whole output for `pixels` RGB565 pixels from a complete payload (tests,
-/// tools).
+/// tools). DCT needs the rectangle's size: use [`decode_format_to_vec`].
 #[cfg(any(test, feature = "alloc"))]
 pub fn decode_to_vec(
     codec: Codec,
@@ -303,6 +386,7 @@ pub fn decode_to_vec(
         Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
         Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
         Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
+        Codec::Dct => return Err(ProtoError::BadField("dct rect size")),
     };
     collect(d, 2, payload)
 }
@@ -317,7 +401,7 @@ pub fn decode_format_to_vec(
     h: u16,
     payload: &[u8],
 ) -> Result<alloc::vec::Vec<u8>, ProtoError> {
-    let d = CodecDecoder::new(codec, format, w, h);
+    let d = CodecDecoder::new(codec, format, w, h)?;
     collect(d, format.unit_bytes(), payload)
 }
 
@@ -335,6 +419,7 @@ fn collect(
         rest = &rest[used..];
         match run {
             Some(PixelRun::Bytes(b)) => out.extend_from_slice(b),
+            Some(PixelRun::Chunk(c)) => out.extend_from_slice(c.as_bytes()),
             Some(PixelRun::Fill { pixel, count }) => {
                 for _ in 0..count {
                     out.extend_from_slice(&pixel[..unit]);

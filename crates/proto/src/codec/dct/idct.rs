@@ -1,0 +1,182 @@
+//! The inverse DCT of one 8x8 block in integer arithmetic, identical on every machine (the server
+//! runs the same code to know what the panel shows), after Loeffler, Ligtenberg and Moschytz (the
+//! "islow" factorisation: 12 multiplies per 8-point pass, 13-bit constants). Columns whose AC
+//! coefficients are all zero, the common case at the qualities DCT runs at, take a shortcut.
+
+const CONST_BITS: i32 = 13;
+/// Largest dequantised coefficient magnitude taken in (8-bit samples never need more); larger
+/// ones, which only a corrupt or hostile payload carries, are clamped so no product overflows.
+pub(crate) const COEF_LIMIT: i32 = 2047;
+/// Largest intermediate magnitude after the column pass (valid blocks stay far below it); with
+/// it, the row pass stays inside `i32` (at most 11000 × 180000 < 2^31).
+const PASS1_LIMIT: i32 = 11_000;
+const PASS1_BITS: i32 = 2;
+
+const FIX_0_298631336: i32 = 2446;
+const FIX_0_390180644: i32 = 3196;
+const FIX_0_541196100: i32 = 4433;
+const FIX_0_765366865: i32 = 6270;
+const FIX_0_899976223: i32 = 7373;
+const FIX_1_175875602: i32 = 9633;
+const FIX_1_501321110: i32 = 12299;
+const FIX_1_847759065: i32 = 15137;
+const FIX_1_961570560: i32 = 16069;
+const FIX_2_053119869: i32 = 16819;
+const FIX_2_562915447: i32 = 20995;
+const FIX_3_072711026: i32 = 25172;
+
+#[inline(always)]
+fn descale(x: i32, n: i32) -> i32 {
+    (x + (1 << (n - 1))) >> n
+}
+
+/// One 8-point inverse DCT of `v[0..8]` (stride 1), before descaling: returns the 8 outputs
+/// scaled by 2^CONST_BITS.
+#[inline(always)]
+fn idct8(v: [i32; 8]) -> [i32; 8] {
+    // even part
+    let z1 = (v[2] + v[6]) * FIX_0_541196100;
+    let tmp2 = z1 - v[6] * FIX_1_847759065;
+    let tmp3 = z1 + v[2] * FIX_0_765366865;
+    let tmp0 = (v[0] + v[4]) << CONST_BITS;
+    let tmp1 = (v[0] - v[4]) << CONST_BITS;
+    let (t10, t13) = (tmp0 + tmp3, tmp0 - tmp3);
+    let (t11, t12) = (tmp1 + tmp2, tmp1 - tmp2);
+    // odd part
+    let (mut o0, mut o1, mut o2, mut o3) = (v[7], v[5], v[3], v[1]);
+    let mut z1 = o0 + o3;
+    let mut z2 = o1 + o2;
+    let mut z3 = o0 + o2;
+    let mut z4 = o1 + o3;
+    let z5 = (z3 + z4) * FIX_1_175875602;
+    o0 *= FIX_0_298631336;
+    o1 *= FIX_2_053119869;
+    o2 *= FIX_3_072711026;
+    o3 *= FIX_1_501321110;
+    z1 *= -FIX_0_899976223;
+    z2 *= -FIX_2_562915447;
+    z3 = z3 * -FIX_1_961570560 + z5;
+    z4 = z4 * -FIX_0_390180644 + z5;
+    o0 += z1 + z3;
+    o1 += z2 + z4;
+    o2 += z2 + z3;
+    o3 += z1 + z4;
+    [
+        t10 + o3,
+        t11 + o2,
+        t12 + o1,
+        t13 + o0,
+        t13 - o0,
+        t12 - o1,
+        t11 - o2,
+        t10 - o3,
+    ]
+}
+
+/// Inverse-transforms `coef` (dequantised, natural order) into 8x8 samples (level shift and clamp
+/// to 0..=255 included; every coefficient within ±[`COEF_LIMIT`]), written to `out` with row `r` at `r * stride`.
+pub(crate) fn idct_block(coef: &[i32; 64], out: &mut [u8], stride: usize) {
+    let mut ws = [0i32; 64];
+    // pass 1: columns, results scaled by 2^PASS1_BITS
+    for c in 0..8 {
+        let col = |r: usize| coef[r * 8 + c];
+        if (1..8).all(|r| col(r) == 0) {
+            let dc = col(0) << PASS1_BITS;
+            for r in 0..8 {
+                ws[r * 8 + c] = dc;
+            }
+            continue;
+        }
+        let o = idct8([
+            col(0),
+            col(1),
+            col(2),
+            col(3),
+            col(4),
+            col(5),
+            col(6),
+            col(7),
+        ]);
+        for r in 0..8 {
+            ws[r * 8 + c] = descale(o[r], CONST_BITS - PASS1_BITS).clamp(-PASS1_LIMIT, PASS1_LIMIT);
+        }
+    }
+    // pass 2: rows
+    for r in 0..8 {
+        let row: [i32; 8] = ws[r * 8..r * 8 + 8].try_into().unwrap_or([0; 8]);
+        let Some(dst) = out.get_mut(r * stride..r * stride + 8) else {
+            return;
+        };
+        if row[1..].iter().all(|&v| v == 0) {
+            let v = (descale(row[0], PASS1_BITS + 3) + 128).clamp(0, 255) as u8;
+            dst.fill(v);
+            continue;
+        }
+        let o = idct8(row);
+        for (d, v) in dst.iter_mut().zip(o) {
+            *d = (descale(v, CONST_BITS + PASS1_BITS + 3) + 128).clamp(0, 255) as u8;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The textbook inverse DCT in f64.
+    fn reference(coef: &[i32; 64]) -> [f64; 64] {
+        let c = |u: usize| {
+            if u == 0 {
+                core::f64::consts::FRAC_1_SQRT_2
+            } else {
+                1.0
+            }
+        };
+        let mut out = [0.0; 64];
+        for y in 0..8 {
+            for x in 0..8 {
+                let mut s = 0.0;
+                for v in 0..8 {
+                    for u in 0..8 {
+                        s += c(u)
+                            * c(v)
+                            * f64::from(coef[v * 8 + u])
+                            * (((2 * x + 1) * u) as f64 * core::f64::consts::PI / 16.0).cos()
+                            * (((2 * y + 1) * v) as f64 * core::f64::consts::PI / 16.0).cos();
+                    }
+                }
+                out[y * 8 + x] = (s / 4.0 + 128.0).clamp(0.0, 255.0);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn matches_the_textbook_transform_within_one_level() {
+        let mut seed = 12345u32;
+        let mut rnd = || {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as i32
+        };
+        for case in 0..400 {
+            let mut coef = [0i32; 64];
+            // sparse, JPEG-like: big DC, a few AC of shrinking size
+            coef[0] = rnd() % 1024 - 512;
+            for _ in 0..(case % 20) {
+                let k = (rnd() % 64) as usize;
+                coef[k] = rnd() % (400 / (1 + k as i32 / 4)) - 200 / (1 + k as i32 / 4);
+            }
+            let mut out = [0u8; 64];
+            idct_block(&coef, &mut out, 8);
+            let want = reference(&coef);
+            for i in 0..64 {
+                assert!(
+                    (f64::from(out[i]) - want[i]).abs() <= 1.0,
+                    "case {case} sample {i}: {} vs {}",
+                    out[i],
+                    want[i]
+                );
+            }
+        }
+    }
+}

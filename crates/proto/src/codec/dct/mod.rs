@@ -1,0 +1,92 @@
+//! DCT (codec 0x03): lossy transform coding for moving content, cheap enough for a 160 MHz
+//! microcontroller to decode. It is baseline JPEG reduced to what a RECT needs: the fixed Annex K
+//! tables (so no tables travel), no markers and no byte stuffing, one row of MCUs per RECT.
+//!
+//! A DCT RECT is at most [`MAX_WIDTH`] pixels wide and [`MAX_HEIGHT`] rows high, and only for
+//! RGB565 panels. Its payload:
+//!
+//! ```text
+//! quality  u8       1..=100: the Annex K tables scaled as the IJG scales them
+//! bits     ...      MSB first: for each 16x16 MCU, left to right, six 8x8 blocks (Y top-left,
+//!                   Y top-right, Y bottom-left, Y bottom-right, Cb, Cr; 4:2:0, JFIF full-range
+//!                   YCbCr), each a JPEG baseline block: the DC difference (its predictor per
+//!                   component starts at 0 in each RECT) then run/size AC codes up to EOB; the
+//!                   last byte is padded with 1 bits
+//! ```
+//!
+//! The encoder replicates edge pixels to fill the last MCU; the decoder decodes whole MCUs and
+//! keeps the `w × h` top-left pixels. The inverse DCT is integer ([`idct`]), so the server, the
+//! emulator and the firmware produce bit-identical pixels: the server decodes its own output to
+//! know what the panel shows.
+
+mod decode;
+mod encode;
+mod huffman;
+mod idct;
+mod tables;
+
+pub use decode::Decoder;
+pub use encode::encode;
+
+/// Widest DCT RECT, pixels (the decoder holds one row of MCUs this wide).
+pub const MAX_WIDTH: u16 = 128;
+/// Highest DCT RECT, rows (one row of 16x16 MCUs).
+pub const MAX_HEIGHT: u16 = 16;
+/// Side of an MCU, pixels.
+pub(crate) const MCU: usize = 16;
+
+/// Zigzag position → natural (row-major) index in an 8x8 block.
+#[rustfmt::skip]
+pub(crate) const ZIGZAG: [u8; 64] = [
+     0,  1,  8, 16,  9,  2,  3, 10,
+    17, 24, 32, 25, 18, 11,  4,  5,
+    12, 19, 26, 33, 40, 48, 41, 34,
+    27, 20, 13,  6,  7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36,
+    29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46,
+    53, 60, 61, 54, 47, 55, 62, 63,
+];
+
+/// The quantisation tables (luma, chroma) at `quality` (1..=100), in natural order.
+pub(crate) fn quant_tables(quality: u8) -> [[u16; 64]; 2] {
+    let q = u32::from(quality.clamp(1, 100));
+    let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
+    let mut out = [[0u16; 64]; 2];
+    for (t, base) in out
+        .iter_mut()
+        .zip([&tables::LUMA_QUANT, &tables::CHROMA_QUANT])
+    {
+        for (d, &b) in t.iter_mut().zip(base.iter()) {
+            *d = ((u32::from(b) * scale + 50) / 100).clamp(1, 255) as u16;
+        }
+    }
+    out
+}
+
+/// Whether a `w × h` RECT may use DCT.
+pub fn fits(w: u16, h: u16) -> bool {
+    (1..=MAX_WIDTH).contains(&w) && (1..=MAX_HEIGHT).contains(&h)
+}
+
+/// Number of bits needed for `v`'s magnitude (JPEG's SSSS category).
+#[inline]
+pub(crate) fn category(v: i32) -> u32 {
+    32 - v.unsigned_abs().leading_zeros()
+}
+
+/// YCbCr (JFIF, full range) → RGB565, rounded to the nearest RGB565 level.
+#[inline]
+pub(crate) fn ycbcr_to_rgb565(y: u8, cb: u8, cr: u8) -> u16 {
+    let y = i32::from(y);
+    let cb = i32::from(cb) - 128;
+    let cr = i32::from(cr) - 128;
+    let r = (y + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u32;
+    let g = (y - ((22_554 * cb + 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u32;
+    let b = (y + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u32;
+    (((r * 249 + 1014) >> 11) << 11 | ((g * 253 + 505) >> 10) << 5 | ((b * 249 + 1014) >> 11))
+        as u16
+}
+
+#[cfg(test)]
+mod tests;
