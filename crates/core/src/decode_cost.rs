@@ -57,9 +57,9 @@ pub struct DecodeCost {
     pub palette_token_cycles: f64,
     /// Share of the cycles spent in the receive pass (the rest is the present pass).
     pub receive_share: f64,
-    /// DCT: cycles per pixel (inverse DCT, colour conversion and strip copy, both passes).
+    /// DCT: cycles per pixel of the present pass (inverse DCT, colour conversion, strip copy).
     pub dct_pixel_cycles: f64,
-    /// DCT: cycles per payload byte (Huffman decoding, both passes).
+    /// DCT: cycles per payload byte of one pass (Huffman decoding; each pass does it once).
     pub dct_byte_cycles: f64,
 }
 
@@ -99,14 +99,13 @@ impl DecodeCost {
             Codec::Rle => rle::token_count(payload) as f64 * self.rle_token_cycles,
             Codec::PaletteRle => palette::token_count(payload) as f64 * self.palette_token_cycles,
             Codec::Dct => {
-                // Both passes decode fully (the receive pass checks every block), so the split
-                // is even rather than `receive_share`.
-                let c = pixels as f64 * self.dct_pixel_cycles
-                    + payload.len() as f64 * self.dct_byte_cycles;
-                let s = c / self.clock_hz;
+                // The receive pass only decodes the bits (the firmware's session checks without
+                // producing pixels); the present pass decodes them again and transforms.
+                let bits = payload.len() as f64 * self.dct_byte_cycles / self.clock_hz;
+                let pixels = pixels as f64 * self.dct_pixel_cycles / self.clock_hz;
                 return DeviceTime {
-                    receive_s: s / 2.0,
-                    present_s: s / 2.0,
+                    receive_s: bits,
+                    present_s: bits + pixels,
                 };
             }
         };

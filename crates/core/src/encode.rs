@@ -12,10 +12,12 @@
 //!
 //! Below exact quality, a device that decodes DCT ([`pixelwire_proto::codec::dct`]) is also offered
 //! the band as DCT blocks of the unquantised pixels, at the quality [`QualityLevel::dct_quality`]
-//! maps the level to (calibrated so DCT is at least as faithful as the level's colour
-//! quantisation on moving content); the cheaper of the two wins by the same measure as above. The
-//! panel then shows the DCT decoder's output, not the target: [`RectOutcome::shown`] carries it so
-//! the shadow can hold what the panel really shows.
+//! maps the level to. DCT wins a band when it is at least as faithful as the level's colour
+//! quantisation there (squared error against the target, measured on the decoder's own output)
+//! and reaches the panel sooner per pixel by the same measure as above: on smooth moving content
+//! it is both, on sharp text or UI it usually loses on fidelity and the lossless codecs keep it.
+//! The panel then shows the DCT decoder's output, not the target: [`RectOutcome::shown`] carries
+//! it so the shadow can hold what the panel really shows.
 //!
 //! The budget is checked before each message: once the next message would exceed it, the rest of
 //! the update is left for the next frame (at least one message is always written, so an update
@@ -218,7 +220,7 @@ impl UpdateEncoder {
             } if codecs.contains(Codec::Dct) => Some(DctSource {
                 px: &target.px[rect.y as usize * target.width as usize + rect.x as usize..],
                 stride: target.width as usize,
-                quality: level.dct_quality(),
+                level,
             }),
             _ => None,
         };
@@ -279,11 +281,17 @@ impl UpdateEncoder {
             let pw = col_w.min(rect.w - x);
             let mut y = 0;
             while y < rect.h {
+                // Where DCT is offered, each band of its height is decided on its own, so a band
+                // DCT loses does not take the rows below it to the lossless codecs too.
+                let band_rows = match dct_source {
+                    Some(_) => (rect.h - y).min(u32::from(dct::MAX_HEIGHT)),
+                    None => rect.h - y,
+                };
                 let px = Pixels {
                     data: &quantised[y as usize * stride + x as usize..],
                     stride,
                     width: pw as usize,
-                    height: (rect.h - y) as usize,
+                    height: band_rows as usize,
                 };
                 let (mut rows, mut msg_len) =
                     self.encode_band(format, px, cap, rect.x + x, rect.y + y);
@@ -296,15 +304,9 @@ impl UpdateEncoder {
                         width: pw as usize,
                         height: (rect.h - y) as usize,
                     };
-                    if let Some((n, count)) = self.dct_band(
-                        band,
-                        src.quality,
-                        cap,
-                        rect.x + x,
-                        rect.y + y,
-                        rows,
-                        msg_len,
-                    ) {
+                    if let Some((n, count)) =
+                        self.dct_band(band, src.level, cap, rect.x + x, rect.y + y, rows, msg_len)
+                    {
                         rows = band.height.min(usize::from(dct::MAX_HEIGHT)) as u32;
                         msg_len = n;
                         messages = count;
@@ -515,26 +517,37 @@ impl UpdateEncoder {
     }
 }
 
-/// The unquantised pixels DCT is offered, and its quality.
+/// Squared error between two RGB565 values, their channels widened to 8 bits.
+#[inline]
+fn squared_error(a: u16, b: u16) -> u64 {
+    let (a, b) = (crate::psnr::widen565(a), crate::psnr::widen565(b));
+    a.iter()
+        .zip(&b)
+        .map(|(&x, &y)| u64::from(x.abs_diff(y)).pow(2))
+        .sum()
+}
+
+/// The unquantised pixels DCT is offered, and the level it stands in for.
 #[derive(Debug, Clone, Copy)]
 struct DctSource<'a> {
     /// The rect's first pixel and what follows it; row `r` at `r * stride`.
     px: &'a [u16],
     stride: usize,
-    quality: u8,
+    /// The level DCT stands in for (its quality, and the fidelity it must match).
+    level: QualityLevel,
 }
 
 impl UpdateEncoder {
     /// Encodes the top rows of `band` (up to [`dct::MAX_HEIGHT`]) as DCT RECTs at most
     /// [`dct::MAX_WIDTH`] wide (narrower if one does not fit `cap`) into `self.dct`, decoding them
-    /// into `self.dct_shown`; returns (bytes, messages) if that reaches the panel sooner per pixel
-    /// than the lossless band in `self.best` (`rows` rows, `len` bytes; fewer bytes per pixel
-    /// without a cost model).
+    /// into `self.dct_shown`; returns (bytes, messages) if that is at least as faithful as `level`'s
+    /// quantisation and reaches the panel sooner per pixel than the lossless band in `self.best`
+    /// (`rows` rows, `len` bytes; fewer bytes per pixel without a cost model).
     #[allow(clippy::too_many_arguments)]
     fn dct_band(
         &mut self,
         band: Pixels<'_>,
-        quality: u8,
+        level: QualityLevel,
         cap: usize,
         x: u32,
         y: u32,
@@ -559,7 +572,7 @@ impl UpdateEncoder {
                 };
                 let start = self.dct.len();
                 self.dct.resize(start + head + cap, 0);
-                match dct::encode(part, quality, &mut self.dct[start + head..]) {
+                match dct::encode(part, level.dct_quality(), &mut self.dct[start + head..]) {
                     Ok(n) => {
                         self.dct.truncate(start + head + n);
                         let hdr = RectHeader {
@@ -601,9 +614,21 @@ impl UpdateEncoder {
             if !better {
                 return None;
             }
+            self.decode_dct_band(band.width, h);
+            let (mut dct_error, mut level_error) = (0u64, 0u64);
+            for r in 0..h {
+                let src = band.row(r);
+                let shown = &self.dct_shown[r * band.width..(r + 1) * band.width];
+                for (&p, &q) in src.iter().zip(shown) {
+                    dct_error += squared_error(p, q);
+                    level_error += squared_error(p, level.apply(p));
+                }
+            }
+            if dct_error > level_error {
+                return None;
+            }
             self.bytes_per_pixel[Codec::Dct as usize] = Some(self.dct.len() as f32 / pixels as f32);
             self.best_device = device;
-            self.decode_dct_band(band.width, h);
             return Some((self.dct.len(), messages));
         }
     }

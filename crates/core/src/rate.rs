@@ -247,7 +247,24 @@ pub struct RateController {
     /// Level and damaged pixels of the last frame with damage.
     last: Option<(QualityLevel, u64)>,
     panel_px_per_s: Option<f64>,
+    /// Per level: how many times `hold_frames` it must look affordable before it is taken again.
+    /// Doubles each time a finer step fails (is undone within `PROBE_FRAMES`), up to
+    /// `MAX_PROBE_BACKOFF`, and resets once a finer step holds: levels whose cost differs by more
+    /// than the prior ratios say (exact next to DCT) are then probed ever more rarely instead of
+    /// every `MEASURED_FRAMES`.
+    probe_backoff: [u32; 4],
+    /// Per level: its size relative to the others, [`LEVEL_RATIO`] until two levels have been
+    /// measured close together, then learned (a DCT-capable device's lossy levels cost a fraction
+    /// of exact, far below the prior).
+    ratio: [f32; 4],
+    /// Frames since the last finer step, and the level it went to.
+    since_finer: Option<(QualityLevel, u32)>,
 }
+
+/// A finer step undone within this many frames failed.
+const PROBE_FRAMES: u32 = 30;
+/// The largest probe backoff factor.
+const MAX_PROBE_BACKOFF: u32 = 32;
 
 impl RateController {
     /// A controller starting at exact quality.
@@ -262,6 +279,9 @@ impl RateController {
             finer_damage: [1.0; 4],
             last: None,
             panel_px_per_s: None,
+            probe_backoff: [1; 4],
+            since_finer: None,
+            ratio: LEVEL_RATIO,
         }
     }
 
@@ -381,9 +401,18 @@ impl RateController {
             // Keep the other levels' estimates in proportion to the one just measured, unless they
             // were measured themselves within `MEASURED_FRAMES`.
             let measured = self.bpp[l];
+            // Learn this level's ratio from the most recently measured other level, if fresh.
+            if let Some(k) = (0..4)
+                .filter(|&k| k != l && self.bpp_age[k] < MEASURED_FRAMES)
+                .min_by_key(|&k| self.bpp_age[k])
+                && self.bpp[k] > 0.0
+            {
+                self.ratio[l] = (self.ratio[k] * measured / self.bpp[k]).max(1e-3);
+            }
+            let ratio = self.ratio;
             for (i, b) in self.bpp.iter_mut().enumerate() {
                 if i != l && self.bpp_age[i] >= MEASURED_FRAMES {
-                    *b = 0.9 * *b + 0.1 * (measured * LEVEL_RATIO[i] / LEVEL_RATIO[l]);
+                    *b = 0.9 * *b + 0.1 * (measured * ratio[i] / ratio[l]);
                 }
             }
             for (i, age) in self.bpp_age.iter_mut().enumerate() {
@@ -414,18 +443,35 @@ impl RateController {
                     _ => break,
                 }
             }
+            if let Some((tried, frames)) = self.since_finer.take()
+                && l > tried
+                && frames < PROBE_FRAMES
+            {
+                let b = &mut self.probe_backoff[tried.get() as usize];
+                *b = (*b * 2).min(MAX_PROBE_BACKOFF);
+            }
             self.level = l;
             self.streak = 0;
         } else if let Some(finer) = self.level.finer() {
             let finer_damaged = damaged as f64 * f64::from(self.finer_damage[finer.get() as usize]);
             if self.predict(finer, finer_damaged as u64) <= soft * f64::from(self.cfg.headroom) {
                 self.streak += 1;
-                if self.streak >= self.cfg.hold_frames {
+                let hold = self.cfg.hold_frames * self.probe_backoff[finer.get() as usize];
+                if self.streak >= hold {
                     self.level = finer;
                     self.streak = 0;
+                    self.since_finer = Some((finer, 0));
                 }
             } else {
                 self.streak = 0;
+            }
+        }
+        if let Some((tried, frames)) = &mut self.since_finer {
+            *frames += 1;
+            if *frames >= PROBE_FRAMES {
+                // The finer step held: it is probed at the normal pace again.
+                self.probe_backoff[tried.get() as usize] = 1;
+                self.since_finer = None;
             }
         }
     }

@@ -97,6 +97,7 @@ fn run(
 ) -> Report {
     run_with(
         SessionConfig::default(),
+        CodecSet::all(),
         link_bytes_per_s,
         rtt_ms,
         seconds_moving,
@@ -107,6 +108,7 @@ fn run(
 
 fn run_with(
     cfg: SessionConfig,
+    codecs: CodecSet,
     link_bytes_per_s: f64,
     rtt_ms: u64,
     seconds_moving: u64,
@@ -120,7 +122,7 @@ fn run_with(
         width: W as u16,
         height: H as u16,
         pixel_format: PixelFormat::Rgb565(PixelOrder::BigEndian),
-        codecs: CodecSet::all(),
+        codecs,
         max_packet_bytes: 4096,
         frame_buffer_bytes: 0,
         window: 2,
@@ -323,13 +325,14 @@ fn window(r: &Report, a: f64, b: f64) -> (usize, usize, f64) {
 /// Issue 15 part 3: on a 300 kB/s link with every pixel moving, `prefer = "detail"` settles at a
 /// finer level and a steady, lower frame rate with a higher PSNR than `"motion"`, and both end exact
 /// once the content stops.
-#[test]
-fn issue_15_detail_trades_fps_for_quality_and_settles() {
+/// Runs `motion` then `detail` for a device decoding `codecs`; returns (fps, mean PSNR, final level)
+/// of each, after checking that each settles.
+fn prefer_figures(codecs: CodecSet) -> Vec<(f64, f64, u8)> {
     let mut figures = Vec::new();
     for prefer in [Prefer::Motion, Prefer::Detail] {
         let mut cfg = SessionConfig::default();
         cfg.sink.rate.prefer = prefer;
-        let r = run_with(cfg, 300_000.0, 10, 8, 4, Background::Waves);
+        let r = run_with(cfg, codecs, 300_000.0, 10, 8, 4, Background::Waves);
         check_bounded_and_converged(&r);
         // Settled: the last three seconds of motion change level at most once, and their two
         // halves send the same number of frames within 15 %.
@@ -343,7 +346,8 @@ fn issue_15_detail_trades_fps_for_quality_and_settles() {
             .map(|s| s.1)
             .collect();
         eprintln!(
-            "{prefer:?}: {:.1} fps, {changes} level changes, mean PSNR {psnr:.1} dB, levels {:?}",
+            "{codecs:?} {prefer:?}: {:.1} fps, {changes} level changes, mean PSNR {psnr:.1} dB, \
+             levels {:?}",
             frames as f64 / 3.0,
             levels.iter().fold(Vec::<u8>::new(), |mut v, l| {
                 if v.last() != Some(l) {
@@ -359,6 +363,13 @@ fn issue_15_detail_trades_fps_for_quality_and_settles() {
         );
         figures.push((frames as f64 / 3.0, psnr, levels[levels.len() - 1]));
     }
+    figures
+}
+
+/// Issue 15 part 3, for a device without DCT (the lossless codecs only).
+#[test]
+fn issue_15_detail_trades_fps_for_quality_and_settles() {
+    let figures = prefer_figures(CodecSet::lossless());
     let (motion, detail) = (figures[0], figures[1]);
     assert!(
         detail.2 < motion.2,
@@ -376,6 +387,35 @@ fn issue_15_detail_trades_fps_for_quality_and_settles() {
         detail.0 >= 10.0,
         "detail keeps at least min_fps: {}",
         detail.0
+    );
+}
+
+/// Issue 15 part 2: a device that decodes DCT gets far better pictures on the same moving content
+/// and link under both settings, still settles, and `detail` is never worse than `motion`.
+#[test]
+fn issue_15_dct_raises_quality_under_motion_and_settles() {
+    let lossless = prefer_figures(CodecSet::lossless());
+    let dct = prefer_figures(CodecSet::all());
+    let (motion, detail) = (dct[0], dct[1]);
+    assert!(
+        detail.2 <= motion.2,
+        "detail level {} vs motion {}",
+        detail.2,
+        motion.2
+    );
+    assert!(detail.1 >= motion.1, "PSNR {} vs {}", detail.1, motion.1);
+    // motion: at least the frame rate and 5 dB more than without DCT
+    assert!(
+        motion.0 >= lossless[0].0 - 1.0,
+        "fps {} vs {}",
+        motion.0,
+        lossless[0].0
+    );
+    assert!(
+        motion.1 >= lossless[0].1 + 5.0,
+        "PSNR {} vs {}",
+        motion.1,
+        lossless[0].1
     );
 }
 

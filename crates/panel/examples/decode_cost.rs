@@ -130,10 +130,22 @@ fn load(name: &str) -> Rgb565Image {
     img
 }
 
-/// RECT messages covering `parts` of `img`, each in `codec`; returns (bytes, pixels).
-fn unit_stream(img: &Rgb565Image, codec: Codec) -> (Vec<u8>, u64) {
+/// RECT messages covering `parts` of `img`, each in `codec` (DCT at `quality`, in 128x16 RECTs);
+/// returns (bytes, pixels).
+fn unit_stream(img: &Rgb565Image, codec: Codec, quality: u8) -> (Vec<u8>, u64) {
     let mut parts = Vec::new();
-    if codec == Codec::PaletteRle {
+    if codec == Codec::Dct {
+        for y in (0..img.height).step_by(16) {
+            for x in (0..img.width).step_by(128) {
+                parts.push(Rect::new(
+                    x,
+                    y,
+                    128.min(img.width - x),
+                    16.min(img.height - y),
+                ));
+            }
+        }
+    } else if codec == Codec::PaletteRle {
         for y in (0..img.height).step_by(16) {
             for x in (0..img.width).step_by(16) {
                 parts.push(Rect::new(
@@ -153,7 +165,11 @@ fn unit_stream(img: &Rgb565Image, codec: Codec) -> (Vec<u8>, u64) {
     let mut pixels = 0;
     let mut payload = vec![0u8; 320 * 16 * 3 + 64];
     for r in parts {
-        let Ok(n) = codec.encode(img.pixels(r), PixelOrder::BigEndian, &mut payload) else {
+        let encoded = match codec {
+            Codec::Dct => pixelwire_proto::codec::dct::encode(img.pixels(r), quality, &mut payload),
+            _ => codec.encode(img.pixels(r), PixelOrder::BigEndian, &mut payload),
+        };
+        let Ok(n) = encoded else {
             continue; // PALETTE_RLE on more than 16 colours
         };
         let hdr = RectHeader {
@@ -173,8 +189,8 @@ fn unit_stream(img: &Rgb565Image, codec: Codec) -> (Vec<u8>, u64) {
     (out, pixels)
 }
 
-/// A full-frame repaint as the server encodes it.
-fn frame_stream(img: &Rgb565Image, codecs: CodecSet) -> (Vec<u8>, [u32; 4]) {
+/// A full-frame repaint as the server encodes it, at `level`.
+fn frame_stream(img: &Rgb565Image, codecs: CodecSet, level: QualityLevel) -> (Vec<u8>, [u32; 4]) {
     let mut enc = UpdateEncoder::new();
     let mut u = UpdateBytes::with_budget(usize::MAX);
     let fmt = WireFormat::Pixelwire {
@@ -182,7 +198,7 @@ fn frame_stream(img: &Rgb565Image, codecs: CodecSet) -> (Vec<u8>, [u32; 4]) {
         codecs,
         max_packet_bytes: 8192,
     };
-    enc.encode_rect(&fmt, img, img.bounds(), QualityLevel::EXACT, &mut u);
+    enc.encode_rect(&fmt, img, img.bounds(), level, &mut u);
     (u.bytes, u.stats.codec_messages)
 }
 
@@ -301,7 +317,8 @@ fn main() {
     match arg(0) {
         "unit" => {
             let img = load(arg(1));
-            let (stream, pixels) = unit_stream(&img, codec_by_name(arg(2)));
+            let quality = arg(3).parse().unwrap_or(75);
+            let (stream, pixels) = unit_stream(&img, codec_by_name(arg(2)), quality);
             let px = measure_present(&stream);
             assert_eq!(px, pixels * u64::from(REPEAT));
             println!(
@@ -313,12 +330,14 @@ fn main() {
         }
         "frame" => {
             let img = load(arg(1));
-            let set = match arg(2) {
-                "raw" => CodecSet::EMPTY.with(Codec::Raw),
-                "all" => CodecSet::all(),
-                other => panic!("frame codec set raw or all, not {other}"),
+            let (set, level) = match arg(2) {
+                "raw" => (CodecSet::EMPTY.with(Codec::Raw), QualityLevel::EXACT),
+                "all" => (CodecSet::all(), QualityLevel::EXACT),
+                // a moving screen at level 2: DCT where it pays
+                "motion" => (CodecSet::all(), QualityLevel::new(2)),
+                other => panic!("frame codec set raw, all or motion, not {other}"),
             };
-            let (stream, _) = frame_stream(&img, set);
+            let (stream, _) = frame_stream(&img, set, level);
             let script = session_script(&stream);
             let end = measure_runner(&script);
             assert_eq!(end, "server closed the connection");
@@ -327,7 +346,7 @@ fn main() {
         "info" => {
             let img = load(arg(1));
             for c in Codec::ALL {
-                let (s, px) = unit_stream(&img, c);
+                let (s, px) = unit_stream(&img, c, 75);
                 println!(
                     "unit {} {} pixels {px} bytes {} runs {}",
                     arg(1),
@@ -336,13 +355,14 @@ fn main() {
                     runs(&s)
                 );
             }
-            for (name, set) in [
-                ("raw", CodecSet::EMPTY.with(Codec::Raw)),
-                ("all", CodecSet::all()),
+            for (name, set, level) in [
+                ("raw", CodecSet::EMPTY.with(Codec::Raw), QualityLevel::EXACT),
+                ("all", CodecSet::all(), QualityLevel::EXACT),
+                ("motion", CodecSet::all(), QualityLevel::new(2)),
             ] {
-                let (s, msgs) = frame_stream(&img, set);
+                let (s, msgs) = frame_stream(&img, set, level);
                 println!(
-                    "frame {} {name} bytes {} messages raw/rle/palette {:?}",
+                    "frame {} {name} bytes {} messages raw/rle/palette/dct {:?}",
                     arg(1),
                     s.len(),
                     msgs
@@ -351,7 +371,7 @@ fn main() {
         }
         _ => {
             eprintln!(
-                "usage: decode_cost unit CONTENT CODEC | frame CONTENT raw|all | info CONTENT"
+                "usage: decode_cost unit CONTENT CODEC [DCT_QUALITY] | frame CONTENT raw|all|motion | info CONTENT"
             );
             std::process::exit(2);
         }

@@ -52,6 +52,8 @@ pub enum Event<'a> {
     FrameEnd(FrameEnd),
 }
 
+// `RectBody` holds the codec decoder by value (see `CodecDecoder`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     Header {
@@ -83,6 +85,7 @@ pub struct Decoder {
     rect: [u8; RECT_FIELDS_LEN],
     max_rect_payload: u16,
     format: PixelFormat,
+    check_only: bool,
 }
 
 impl Default for Decoder {
@@ -103,7 +106,17 @@ impl Decoder {
             rect: [0; RECT_FIELDS_LEN],
             max_rect_payload,
             format: PixelFormat::default(),
+            check_only: false,
         }
+    }
+
+    /// This decoder for a side that only checks RECTs (the firmware's receive pass, which stages
+    /// the bytes and ignores the pixels): every byte is still validated, but lossy codecs skip
+    /// the work that only produces pixels and emit a [`Event::Fill`] of the right count instead.
+    #[must_use]
+    pub fn checking_only(mut self) -> Self {
+        self.check_only = true;
+        self
     }
 
     /// This decoder for RECTs in `format` (the device's HELLO `pixel_format`; RGB565 by
@@ -223,7 +236,8 @@ impl Decoder {
                 let payload_left = len - RECT_FIELDS_LEN as u16;
                 self.state = State::RectBody {
                     payload_left,
-                    codec: CodecDecoder::new(hdr.codec, self.format, hdr.w, hdr.h)?,
+                    codec: CodecDecoder::new(hdr.codec, self.format, hdr.w, hdr.h)?
+                        .checking_only(self.check_only),
                 };
                 Ok((n, Some(Event::RectBegin(hdr))))
             }

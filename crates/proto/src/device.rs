@@ -95,6 +95,15 @@ impl DeviceSession {
         s
     }
 
+    /// This session only checks RECTs: its sink ignores pixels (the firmware stages the bytes and
+    /// decodes them again to present), so lossy codecs skip their pixel work
+    /// ([`Decoder::checking_only`]).
+    #[must_use]
+    pub fn checking_only(mut self) -> Self {
+        self.decoder = core::mem::take(&mut self.decoder).checking_only();
+        self
+    }
+
     /// The HELLO this session opened with.
     pub fn hello(&self) -> &Hello {
         &self.hello

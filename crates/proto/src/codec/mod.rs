@@ -279,6 +279,9 @@ impl core::fmt::Debug for PixelChunk {
 }
 
 /// Incremental decoder for one rectangle's codec payload.
+// DCT's row of MCUs (about 4.5 KiB) is held by value: the firmware has no allocator to box it,
+// and one rectangle is decoded at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum CodecDecoder {
     Raw(raw::Decoder),
@@ -328,6 +331,15 @@ impl CodecDecoder {
             Self::Rle(d) => d.step(input),
             Self::Palette(d) => d.step(input),
             Self::Dct(d) => d.step(input),
+        }
+    }
+
+    /// With `check`, a lossy decoder validates without producing pixels (see
+    /// [`crate::Decoder::checking_only`]).
+    pub(crate) fn checking_only(self, check: bool) -> Self {
+        match self {
+            Self::Dct(d) if check => Self::Dct(d.checking_only()),
+            other => other,
         }
     }
 

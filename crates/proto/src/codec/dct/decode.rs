@@ -1,15 +1,17 @@
 //! The incremental DCT decoder: accepts the payload split at any byte, decodes each 8x8 block as
-//! its last coefficient arrives, and once the row of MCUs is complete emits its pixels row-major in
+//! its last coefficient arrives, converts each completed MCU to RGB565 in the device's byte order
+//! into a band buffer, and once the row of MCUs is complete emits the band row-major in
 //! [`PixelChunk`]s (by value: they come from the decoder's own buffer, not the input).
 
+use super::color::{ChromaTerms, rgb565};
 use super::huffman::{DECODE, Symbol};
-use super::idct::{COEF_LIMIT, idct_block};
-use super::{MAX_WIDTH, MCU, ZIGZAG, quant_tables, ycbcr_to_rgb565};
+use super::idct::{COEF_LIMIT, dc_only, idct_block};
+use super::{MAX_WIDTH, MCU, ZIGZAG, quant_tables};
 use crate::ProtoError;
 use crate::codec::{PixelChunk, PixelRun};
 
-const Y_STRIDE: usize = MAX_WIDTH as usize;
-const C_STRIDE: usize = MAX_WIDTH as usize / 2;
+/// Bytes of one band row (RGB565).
+const BAND_STRIDE: usize = MAX_WIDTH as usize * 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -35,8 +37,14 @@ pub struct Decoder {
     nbits: u32,
     /// Dequantisation multipliers (luma, chroma), natural order.
     quant: [[u16; 64]; 2],
-    /// Quantised coefficients of the block being decoded, natural order.
-    coef: [i16; 64],
+    /// Dequantised coefficients of the block being decoded, natural order (clamped to
+    /// ±[`COEF_LIMIT`]).
+    coef: [i32; 64],
+    /// Whether the block has a non-zero AC coefficient (else it is flat: no transform needed).
+    has_ac: bool,
+    /// Check only: decode and validate every bit, but skip the transform and colour work and
+    /// emit the pixels as one fill (the firmware's receive pass, whose sink ignores pixels).
+    check_only: bool,
     /// Position: MCU, block in the MCU (0..6), zigzag index in the block.
     mcu: u16,
     block: u8,
@@ -45,9 +53,12 @@ pub struct Decoder {
     pending: Option<u8>,
     /// DC predictors of Y, Cb, Cr.
     pred: [i32; 3],
-    y: [u8; Y_STRIDE * MCU],
-    cb: [u8; C_STRIDE * MCU / 2],
-    cr: [u8; C_STRIDE * MCU / 2],
+    /// Samples of the MCU being decoded: Y (16x16), Cb and Cr (8x8 each).
+    y: [u8; MCU * MCU],
+    cb: [u8; 64],
+    cr: [u8; 64],
+    /// The row of MCUs in RGB565, device order, row `r` at `r * BAND_STRIDE`.
+    band: [u8; BAND_STRIDE * MCU],
 }
 
 impl Decoder {
@@ -63,15 +74,25 @@ impl Decoder {
             nbits: 0,
             quant: [[0; 64]; 2],
             coef: [0; 64],
+            has_ac: false,
+            check_only: false,
             mcu: 0,
             block: 0,
             k: 0,
             pending: None,
             pred: [0; 3],
-            y: [0; Y_STRIDE * MCU],
-            cb: [0; C_STRIDE * MCU / 2],
-            cr: [0; C_STRIDE * MCU / 2],
+            y: [0; MCU * MCU],
+            cb: [0; 64],
+            cr: [0; 64],
+            band: [0; BAND_STRIDE * MCU],
         }
+    }
+
+    /// This decoder validates only; see [`Decoder::check_only`].
+    #[must_use]
+    pub fn checking_only(mut self) -> Self {
+        self.check_only = true;
+        self
     }
 
     /// True once every pixel has been emitted.
@@ -97,7 +118,7 @@ impl Decoder {
         loop {
             match self.stage {
                 Stage::Done => return Ok((used, None)),
-                Stage::Emit(p) => return Ok((used, Some(PixelRun::Chunk(self.emit(p))))),
+                Stage::Emit(p) => return Ok((used, Some(self.emit(p)))),
                 Stage::Quality => {
                     let Some(&q) = input.first() else {
                         return Ok((0, None));
@@ -174,7 +195,8 @@ impl Decoder {
             if !(-2048..=2047).contains(&self.pred[comp]) {
                 return Err(ProtoError::BadField("dct dc out of range"));
             }
-            self.coef[0] = self.pred[comp] as i16;
+            let q = i32::from(self.quant[usize::from(self.block >= 4)][0]);
+            self.coef[0] = (self.pred[comp] * q).clamp(-COEF_LIMIT, COEF_LIMIT);
             self.k = 1;
             return Ok(true);
         }
@@ -190,7 +212,10 @@ impl Decoder {
             if self.k > 63 {
                 return Err(ProtoError::BadField("dct run past the block"));
             }
-            self.coef[usize::from(ZIGZAG[usize::from(self.k)])] = value as i16;
+            let at = usize::from(ZIGZAG[usize::from(self.k)]);
+            let q = i32::from(self.quant[usize::from(self.block >= 4)][at]);
+            self.coef[at] = (value * q).clamp(-COEF_LIMIT, COEF_LIMIT);
+            self.has_ac = true;
             self.k += 1;
         }
         match self.k {
@@ -202,25 +227,37 @@ impl Decoder {
 
     /// The current block is complete: transform it into the sample buffers.
     fn end_block(&mut self) -> Result<(), ProtoError> {
-        let class = usize::from(self.block >= 4);
-        let mut deq = [0i32; 64];
-        for ((d, &c), &q) in deq.iter_mut().zip(&self.coef).zip(&self.quant[class]) {
-            *d = (i32::from(c) * i32::from(q)).clamp(-COEF_LIMIT, COEF_LIMIT);
-        }
-        let m = usize::from(self.mcu);
-        match self.block {
-            b @ 0..=3 => {
-                let x = m * MCU + usize::from(b & 1) * 8;
-                let y = usize::from(b >> 1) * 8;
-                idct_block(&deq, &mut self.y[y * Y_STRIDE + x..], Y_STRIDE);
+        if !self.check_only {
+            let (out, stride): (&mut [u8], usize) = match self.block {
+                b @ 0..=3 => {
+                    let x = usize::from(b & 1) * 8;
+                    let y = usize::from(b >> 1) * 8;
+                    (&mut self.y[y * MCU + x..], MCU)
+                }
+                4 => (&mut self.cb, 8),
+                _ => (&mut self.cr, 8),
+            };
+            if self.has_ac {
+                idct_block(&self.coef, out, stride);
+            } else {
+                let v = dc_only(self.coef[0]);
+                for r in 0..8 {
+                    if let Some(row) = out.get_mut(r * stride..r * stride + 8) {
+                        row.fill(v);
+                    }
+                }
             }
-            4 => idct_block(&deq, &mut self.cb[m * 8..], C_STRIDE),
-            _ => idct_block(&deq, &mut self.cr[m * 8..], C_STRIDE),
         }
-        self.coef = [0; 64];
+        if self.has_ac {
+            self.coef = [0; 64];
+            self.has_ac = false;
+        }
         self.k = 0;
         self.block += 1;
         if self.block == 6 {
+            if !self.check_only {
+                self.convert_mcu();
+            }
             self.block = 0;
             self.mcu += 1;
             if self.mcu == self.mcus() {
@@ -234,35 +271,57 @@ impl Decoder {
         Ok(())
     }
 
-    /// The next chunk of pixels from pixel `p` on.
-    fn emit(&mut self, p: u32) -> PixelChunk {
-        let w = u32::from(self.w);
-        let total = w * u32::from(self.h);
-        let n = (total - p).min(PixelChunk::PIXELS as u32);
-        let mut chunk = PixelChunk::EMPTY;
-        let (mut row, mut col) = ((p / w) as usize, (p % w) as usize);
-        for i in 0..n as usize {
-            let y = self.y[row * Y_STRIDE + col];
-            let c = (row / 2) * C_STRIDE + col / 2;
-            let px = ycbcr_to_rgb565(y, self.cb[c], self.cr[c]);
-            let b = if self.big_endian {
-                px.to_be_bytes()
-            } else {
-                px.to_le_bytes()
-            };
-            chunk.bytes[2 * i..2 * i + 2].copy_from_slice(&b);
-            col += 1;
-            if col == self.w as usize {
-                col = 0;
-                row += 1;
+    /// Converts the completed MCU's samples into its 16 columns of the band (4:2:0: the chroma
+    /// terms of each sample are worked out once for its four pixels).
+    fn convert_mcu(&mut self) {
+        let x0 = usize::from(self.mcu) * MCU * 2;
+        for cy in 0..8 {
+            for cx in 0..8 {
+                let t = ChromaTerms::new(self.cb[cy * 8 + cx], self.cr[cy * 8 + cx]);
+                for dy in 0..2 {
+                    let (row, col) = (cy * 2 + dy, cx * 2);
+                    let at = row * BAND_STRIDE + x0 + col * 2;
+                    let ys = &self.y[row * MCU + col..row * MCU + col + 2];
+                    let (a, b) = (rgb565(ys[0], t), rgb565(ys[1], t));
+                    let (a, b) = if self.big_endian {
+                        (a.to_be_bytes(), b.to_be_bytes())
+                    } else {
+                        (a.to_le_bytes(), b.to_le_bytes())
+                    };
+                    if let Some(d) = self.band.get_mut(at..at + 4) {
+                        d.copy_from_slice(&[a[0], a[1], b[0], b[1]]);
+                    }
+                }
             }
         }
+    }
+
+    /// The next chunk of pixels from pixel `p` on: the rest of its row, up to a chunk.
+    fn emit(&mut self, p: u32) -> PixelRun<'static> {
+        if self.check_only {
+            self.stage = Stage::Done;
+            let count = u32::from(self.w) * u32::from(self.h) - p;
+            return PixelRun::Fill {
+                pixel: [0; 2],
+                count,
+            };
+        }
+        let w = u32::from(self.w);
+        let total = w * u32::from(self.h);
+        let (row, col) = ((p / w) as usize, (p % w) as usize);
+        let n = (w as usize - col).min(PixelChunk::PIXELS);
+        let mut chunk = PixelChunk::EMPTY;
+        let at = row * BAND_STRIDE + col * 2;
+        if let Some(src) = self.band.get(at..at + 2 * n) {
+            chunk.bytes[..2 * n].copy_from_slice(src);
+        }
+        let n = n as u32;
         chunk.len = (2 * n) as u8;
         self.stage = if p + n == total {
             Stage::Done
         } else {
             Stage::Emit(p + n)
         };
-        chunk
+        PixelRun::Chunk(chunk)
     }
 }

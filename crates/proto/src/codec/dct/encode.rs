@@ -70,11 +70,11 @@ fn mcu_samples(px: &Pixels<'_>, x0: usize, out: &mut [[f32; 64]; 6]) {
             ];
         }
     }
-    for b in 0..4 {
+    for (b, block) in out.iter_mut().take(4).enumerate() {
         let (bx, by) = ((b & 1) * 8, (b >> 1) * 8);
         for r in 0..8 {
             for c in 0..8 {
-                out[b][r * 8 + c] = ycc[(by + r) * MCU + bx + c][0];
+                block[r * 8 + c] = ycc[(by + r) * MCU + bx + c][0];
             }
         }
     }

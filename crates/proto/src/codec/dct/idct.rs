@@ -73,6 +73,17 @@ fn idct8(v: [i32; 8]) -> [i32; 8] {
     ]
 }
 
+/// The sample value of a block whose only non-zero coefficient is the (dequantised) DC: what
+/// [`idct_block`] produces for it, without the transform.
+#[inline]
+pub(crate) fn dc_only(dc: i32) -> u8 {
+    (descale(
+        dc.clamp(-COEF_LIMIT, COEF_LIMIT) << PASS1_BITS,
+        PASS1_BITS + 3,
+    ) + 128)
+        .clamp(0, 255) as u8
+}
+
 /// Inverse-transforms `coef` (dequantised, natural order) into 8x8 samples (level shift and clamp
 /// to 0..=255 included; every coefficient within ±[`COEF_LIMIT`]), written to `out` with row `r` at `r * stride`.
 pub(crate) fn idct_block(coef: &[i32; 64], out: &mut [u8], stride: usize) {
@@ -149,6 +160,17 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn a_flat_block_takes_the_shortcut_to_the_same_value() {
+        for dc in -COEF_LIMIT..=COEF_LIMIT {
+            let mut coef = [0i32; 64];
+            coef[0] = dc;
+            let mut out = [0u8; 64];
+            idct_block(&coef, &mut out, 8);
+            assert!(out.iter().all(|&v| v == dc_only(dc)), "dc {dc}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! emulator and the firmware produce bit-identical pixels: the server decodes its own output to
 //! know what the panel shows.
 
+mod color;
 mod decode;
 mod encode;
 mod huffman;
@@ -73,19 +74,6 @@ pub fn fits(w: u16, h: u16) -> bool {
 #[inline]
 pub(crate) fn category(v: i32) -> u32 {
     32 - v.unsigned_abs().leading_zeros()
-}
-
-/// YCbCr (JFIF, full range) → RGB565, rounded to the nearest RGB565 level.
-#[inline]
-pub(crate) fn ycbcr_to_rgb565(y: u8, cb: u8, cr: u8) -> u16 {
-    let y = i32::from(y);
-    let cb = i32::from(cb) - 128;
-    let cr = i32::from(cr) - 128;
-    let r = (y + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u32;
-    let g = (y - ((22_554 * cb + 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u32;
-    let b = (y + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u32;
-    (((r * 249 + 1014) >> 11) << 11 | ((g * 253 + 505) >> 10) << 5 | ((b * 249 + 1014) >> 11))
-        as u16
 }
 
 #[cfg(test)]
