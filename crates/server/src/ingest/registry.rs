@@ -99,7 +99,7 @@ struct Entry {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClusterChange {
     /// Put this record.
-    Put(DeviceRecord),
+    Put(Box<DeviceRecord>),
     /// Delete this device (an unregistered one expired here).
     Delete(String),
 }
@@ -335,7 +335,7 @@ impl DeviceRegistry {
         if let Ok(mut m) = self.map.lock() {
             for e in m.values_mut().filter(|e| e.unsent >= want) {
                 e.unsent = Unsent::No;
-                out.push(ClusterChange::Put(e.record.clone()));
+                out.push(ClusterChange::Put(Box::new(e.record.clone())));
             }
         }
         out
@@ -367,14 +367,14 @@ impl DeviceRegistry {
         let Ok(mut m) = self.map.lock() else {
             return Vec::new();
         };
-        m.values_mut()
-            .map(|e| {
-                e.revision = 0;
-                e
-            })
-            .filter(|e| e.unsent == Unsent::No)
-            .map(|e| e.record.clone())
-            .collect()
+        let mut clean = Vec::new();
+        for e in m.values_mut() {
+            e.revision = 0;
+            if e.unsent == Unsent::No {
+                clean.push(e.record.clone());
+            }
+        }
+        clean
     }
 
     /// Revision `revision` of a device's record came from the cluster's KV; true if it is now the
