@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
 
+/// Most expired devices kept for deletion from the cluster's KV while it cannot be reached.
+const MAX_UNSENT_DELETES: usize = 4096;
+
 /// What is stored per device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeviceRecord {
@@ -287,10 +290,13 @@ impl DeviceRegistry {
             for id in &ids {
                 m.remove(id);
             }
+            // Bounded: without a usable KV nobody drains it (the other nodes then expire the
+            // devices themselves).
             if self.node.get().is_some()
                 && let Ok(mut d) = self.deleted.lock()
             {
-                d.extend(ids.iter().cloned());
+                let room = MAX_UNSENT_DELETES.saturating_sub(d.len());
+                d.extend(ids.iter().take(room).cloned());
             }
             ids
         };
