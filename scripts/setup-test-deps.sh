@@ -4,7 +4,8 @@
 # screen-capture tests start private X servers and define RandR monitors), and Debian's Prometheus
 # (`prometheus`, `promtool`) and node exporter (the self-monitoring tests start their own
 # instances on free loopback ports with temporary storage), and Debian's NATS server (`nats-server`:
-# the cluster tests start their own on free loopback ports). Safe to run again.
+# the cluster tests start their own on free loopback ports, with JetStream for the KV buckets:
+# `-js -sd DIR`, which 2.9 and later have). Safe to run again.
 set -euo pipefail
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -28,4 +29,9 @@ if [ "${#need[@]}" -gt 0 ]; then
             esac
         done
     fi
+fi
+# The cluster tests run nats-server with JetStream (`-js -sd DIR`): make sure this one has it.
+if ! nats-server --help 2>&1 | grep -q -- '--jetstream'; then
+    echo "setup-test-deps: nats-server has no JetStream (-js); the cluster tests need 2.9 or later" >&2
+    exit 1
 fi

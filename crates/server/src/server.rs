@@ -190,6 +190,7 @@ pub async fn start(cfg: Config) -> anyhow::Result<Running> {
             settings: cluster.clone(),
             bus: bus.clone(),
             encoders: state.encoders.clone(),
+            cameras: cameras.clone(),
             metrics: metrics.clone(),
             shutdown: signal.clone(),
         }));

@@ -13,32 +13,54 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-/// A `nats-server` on a loopback port, killed when dropped.
-struct Nats {
-    port: u16,
+/// A `nats-server` with JetStream (`-js`, its store in a temp dir kept across restarts) on a
+/// loopback port, killed when dropped.
+pub(crate) struct Nats {
+    pub(crate) port: u16,
     child: Option<Child>,
+    store: std::path::PathBuf,
 }
 
 impl Nats {
-    fn start() -> Nats {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut n = Nats { port, child: None };
+    pub(crate) fn start() -> Nats {
+        let mut n = Nats::new();
         n.restart();
         n
     }
 
+    /// A handle on a server (or proxy) this test does not run, for [`Nats::url`].
+    pub(crate) fn at(port: u16) -> Nats {
+        Nats {
+            port,
+            child: None,
+            store: std::path::PathBuf::new(),
+        }
+    }
+
+    /// Not started yet.
+    pub(crate) fn new() -> Nats {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Nats {
+            port,
+            child: None,
+            store: common::temp_dir("nats-store"),
+        }
+    }
+
     /// Starts the server again on the same port.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.restart_with(&[]);
     }
 
     /// Starts the server again on the same port with `extra` arguments.
-    fn restart_with(&mut self, extra: &[&str]) {
+    pub(crate) fn restart_with(&mut self, extra: &[&str]) {
+        let store = self.store.to_str().expect("utf-8 path").to_string();
         let child = Command::new("nats-server")
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-js", "-sd", &store])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -55,14 +77,14 @@ impl Nats {
         }
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 }
@@ -74,21 +96,36 @@ impl Drop for Nats {
 }
 
 /// A node called `name` with a generated stream of its own, `<name>_pat`.
-async fn node(name: &str, nats: &Nats) -> Running {
+pub(crate) async fn node(name: &str, nats: &Nats) -> Running {
+    node_with(name, nats, "").await
+}
+
+/// [`node`] with `cluster_keys` (TOML lines) added to its `[cluster]` table.
+pub(crate) async fn node_with(name: &str, nats: &Nats, cluster_keys: &str) -> Running {
+    let timing = if cluster_keys.contains("heartbeat_ms") {
+        ""
+    } else {
+        "heartbeat_ms = 200\noffline_after_ms = 1000\n"
+    };
     let extra = format!(
         "[[streams]]\nname = \"{name}_pat\"\nsource = \"pattern\"\nfps = 10\n\
-         [cluster]\nnats_url = \"{}\"\nnode_name = \"{name}\"\nheartbeat_ms = 200\noffline_after_ms = 1000\n",
+         [cluster]\nnats_url = \"{}\"\nnode_name = \"{name}\"\n{timing}{cluster_keys}",
         nats.url()
     );
     start_with_default(&format!("{name}_pat"), &extra).await
 }
 
-async fn streams(addr: SocketAddr) -> Vec<serde_json::Value> {
+pub(crate) async fn streams(addr: SocketAddr) -> Vec<serde_json::Value> {
     serde_json::from_slice(&get(addr, "/api/streams").await.body).expect("JSON")
 }
 
 /// Waits up to `secs` until `node` lists `stream` with `online` as given.
-async fn wait_online(node: SocketAddr, stream: &str, online: bool, secs: u64) -> Duration {
+pub(crate) async fn wait_online(
+    node: SocketAddr,
+    stream: &str,
+    online: bool,
+    secs: u64,
+) -> Duration {
     let t0 = tokio::time::Instant::now();
     loop {
         let all = streams(node).await;
@@ -107,7 +144,7 @@ async fn wait_online(node: SocketAddr, stream: &str, online: bool, secs: u64) ->
 }
 
 /// 320x240: the left half red, the right half blue.
-fn camera_jpeg() -> Vec<u8> {
+pub(crate) fn camera_jpeg() -> Vec<u8> {
     let rgba: Vec<u8> = (0..320 * 240u32)
         .flat_map(|i| {
             if i % 320 < 160 {
@@ -121,7 +158,7 @@ fn camera_jpeg() -> Vec<u8> {
 }
 
 /// Pushes the camera picture into `node` as `/ws/camera/door` at 20 fps until aborted.
-async fn push_camera(node: SocketAddr) -> tokio::task::JoinHandle<()> {
+pub(crate) async fn push_camera(node: SocketAddr) -> tokio::task::JoinHandle<()> {
     let (mut cam, _) = tokio_tungstenite::connect_async(format!("ws://{node}/ws/camera/door"))
         .await
         .expect("camera connects");
@@ -141,7 +178,7 @@ async fn push_camera(node: SocketAddr) -> tokio::task::JoinHandle<()> {
 }
 
 /// Red on the left, blue on the right, within `tol` per channel (RGB rows of `w`).
-fn red_left_blue_right(rgb: &[u8], w: usize, tol: i32) -> bool {
+pub(crate) fn red_left_blue_right(rgb: &[u8], w: usize, tol: i32) -> bool {
     let h = rgb.len() / 3 / w;
     let px = |x: usize, y: usize| &rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
     let near = |p: &[u8], c: [i32; 3]| {
@@ -152,12 +189,12 @@ fn red_left_blue_right(rgb: &[u8], w: usize, tol: i32) -> bool {
     near(px(w / 4, h / 2), [230, 20, 20]) && near(px(3 * w / 4, h / 2), [20, 20, 230])
 }
 
-async fn metrics(addr: SocketAddr) -> String {
+pub(crate) async fn metrics(addr: SocketAddr) -> String {
     String::from_utf8(get(addr, "/metrics").await.body).expect("text")
 }
 
 /// The value of the sample `line` (labels included) in `m`, 0 if absent.
-fn sample(m: &str, line: &str) -> f64 {
+pub(crate) fn sample(m: &str, line: &str) -> f64 {
     m.lines()
         .find_map(|l| l.strip_prefix(line)?.trim().parse().ok())
         .unwrap_or(0.0)
@@ -165,7 +202,7 @@ fn sample(m: &str, line: &str) -> f64 {
 
 /// An H.264 viewer of `stream` on `node`: the time from connecting to the first decoded picture,
 /// and that picture as RGB.
-async fn h264_picture(node: SocketAddr, stream: &str) -> (Duration, u32, u32, Vec<u8>) {
+pub(crate) async fn h264_picture(node: SocketAddr, stream: &str) -> (Duration, u32, u32, Vec<u8>) {
     let t0 = tokio::time::Instant::now();
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{node}/api/streams/{stream}/ws"))
@@ -351,7 +388,7 @@ async fn a_camera_on_node_a_is_served_by_node_b_and_encoded_once() {
 }
 
 /// An H.264 viewer that reads until aborted.
-async fn h264_hold(node: SocketAddr) {
+pub(crate) async fn h264_hold(node: SocketAddr) {
     if let Ok((mut ws, _)) =
         tokio_tungstenite::connect_async(format!("ws://{node}/api/streams/door/ws")).await
     {
@@ -360,7 +397,7 @@ async fn h264_hold(node: SocketAddr) {
 }
 
 /// `PUT /api/displays/{id}` with `{"stream": stream}`.
-async fn put_route(addr: SocketAddr, id: &str, stream: &str) -> (u16, String) {
+pub(crate) async fn put_route(addr: SocketAddr, id: &str, stream: &str) -> (u16, String) {
     let body = format!("{{\"stream\":\"{stream}\"}}");
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let req = format!(
@@ -453,7 +490,11 @@ async fn frames_over_max_payload_are_refused_with_a_metric() {
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let mut nats = Nats { port, child: None };
+    let mut nats = Nats {
+        port,
+        child: None,
+        store: common::temp_dir("nats-store"),
+    };
     nats.restart_with(&["-c", conf.to_str().expect("utf-8 path")]);
     let a = node("a", &nats).await;
     let b = node("b", &nats).await;

@@ -15,6 +15,8 @@ mod common;
 mod browser_viewer;
 mod camera_ingest;
 mod cluster;
+mod cluster_kv;
+mod cluster_three;
 mod dashboard_faults;
 mod dashboard_prometheus;
 mod display_control;

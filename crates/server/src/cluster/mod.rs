@@ -9,9 +9,12 @@
 //!   ([`follow`], [`remote`]); the origin forwards frames (JPEG as received) and H.264 units
 //!   (from its one shared encoder) only while someone somewhere wants them ([`interest`],
 //!   [`origin`]), so a generated stream renders and a stream encodes only while watched;
-//! * what travels is in [`wire`]. Core NATS only (no JetStream): a late joiner gets a picture
-//!   from the origin's GOP ring (the forwarder starts with it) or from a keyframe asked for in its
-//!   interest, within `KEYFRAME_REQUEST_INTERVAL` plus a round trip.
+//! * what travels is in [`wire`]. Media go over core NATS: a late joiner gets a picture from the
+//!   origin's GOP ring (the forwarder starts with it) or from a keyframe asked for in its
+//!   interest, within `KEYFRAME_REQUEST_INTERVAL` plus a round trip;
+//! * the device registry and the stream list are also kept in NATS KV (JetStream) by [`kv`], so
+//!   a device registered on one node is known on all and a joining node knows every stream at
+//!   once; a remote stream withdrawn by its origin, or offline for `forget_after_ms`, is removed.
 //!
 //! This file is the node's task: the NATS connection, announcements, the directory and the
 //! interest table, and the forwarder and follower tasks it starts and stops.
@@ -19,6 +22,7 @@
 pub mod directory;
 pub mod follow;
 pub mod interest;
+pub mod kv;
 pub mod offline;
 pub mod origin;
 pub mod remote;
@@ -58,6 +62,8 @@ pub struct ClusterContext {
     pub bus: Arc<Bus>,
     /// The shared encoders (remote streams get relays).
     pub encoders: Arc<SharedEncoders>,
+    /// The cameras and their device registry (kept cluster-wide in KV).
+    pub cameras: Arc<crate::ingest::CameraHub>,
     /// Metrics.
     pub metrics: Metrics,
     /// Shutdown.
@@ -108,6 +114,7 @@ async fn connect(s: &ClusterSettings, node: &str, metrics: Metrics) -> anyhow::R
                         tracing::warn!(node, "cluster: NATS connection lost; local streams go on, remote ones go offline until it is back");
                     }
                     async_nats::Event::SlowConsumer(_) => {
+                        events.cluster_slow_consumer();
                         tracing::debug!(node, "cluster: a subscription fell behind; its oldest messages were dropped");
                     }
                     other => tracing::debug!(node, event = %other, "cluster: NATS event"),
@@ -130,8 +137,28 @@ pub async fn run(ctx: ClusterContext) {
         }
     };
     tracing::info!(node, url = %ctx.settings.nats_url, "cluster: joining");
+    let (joined_tx, joined) = tokio::sync::mpsc::channel(4);
+    let kv_task = Owned(tokio::spawn(kv::sync(kv::KvContext {
+        client: client.clone(),
+        prefix: ctx.settings.subject_prefix.clone(),
+        node: node.clone(),
+        bus: ctx.bus.clone(),
+        registry: ctx.cameras.clone(),
+        heartbeat: ctx.settings.heartbeat(),
+        offline_after: ctx.settings.offline_after(),
+        joined: joined_tx,
+        metrics: ctx.metrics.clone(),
+        shutdown: ctx.shutdown.clone(),
+    })));
     let mut node_task = Node::new(ctx, node, client);
-    node_task.run().await;
+    node_task.run(joined).await;
+    // The KV task deletes this node's stream entries on shutdown; give it a moment.
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while !kv_task.0.is_finished() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
 
 /// The node's state.
@@ -150,9 +177,10 @@ impl Node {
     fn new(ctx: ClusterContext, node: String, client: Client) -> Self {
         let offline_ms =
             u64::try_from(ctx.settings.offline_after().as_millis()).unwrap_or(u64::MAX);
+        let forget_ms = u64::try_from(ctx.settings.forget_after().as_millis()).unwrap_or(u64::MAX);
         Self {
             subjects: Subjects::new(&ctx.settings.subject_prefix),
-            directory: Directory::new(&node, offline_ms),
+            directory: Directory::new(&node, offline_ms, forget_ms),
             interest: InterestTable::new(offline_ms),
             forwarders: HashMap::new(),
             followers: HashMap::new(),
@@ -162,7 +190,7 @@ impl Node {
         }
     }
 
-    async fn run(&mut self) {
+    async fn run(&mut self, mut joined: tokio::sync::mpsc::Receiver<Vec<Announce>>) {
         let (Ok(mut announces), Ok(mut interests)) = (
             self.client.subscribe(self.subjects.announce_all()).await,
             self.client.subscribe(self.subjects.interest_all()).await,
@@ -191,13 +219,17 @@ impl Node {
                         self.reconcile(&s);
                     }
                 }
-                Some(m) = announces.next() => match serde_json::from_slice::<Announce>(&m.payload) {
-                    Ok(a) => {
+                Some(list) = joined.recv() => {
+                    // The stream list from KV, read as this node (re)joined.
+                    for a in list {
                         let bus = self.ctx.bus.clone();
                         let local = move |n: &str| bus.get(n).is_some_and(|s| s.origin().is_none());
-                        let changes = self.directory.handle_announce(now_ms(), a, local);
+                        let changes = self.directory.handle_listed(now_ms(), a, local);
                         self.apply(changes);
                     }
+                }
+                Some(m) = announces.next() => match serde_json::from_slice::<Announce>(&m.payload) {
+                    Ok(a) => self.handle_announce(a),
                     Err(e) => tracing::debug!(subject = %m.subject, error = %e, "cluster: unreadable announcement ignored"),
                 },
                 Some(m) = interests.next() => match serde_json::from_slice::<Interest>(&m.payload) {
@@ -212,6 +244,13 @@ impl Node {
                 }
             }
         }
+    }
+
+    fn handle_announce(&mut self, a: Announce) {
+        let bus = self.ctx.bus.clone();
+        let local = move |n: &str| bus.get(n).is_some_and(|s| s.origin().is_none());
+        let changes = self.directory.handle_announce(now_ms(), a, local);
+        self.apply(changes);
     }
 
     /// Publishes this node's streams (none when `leaving`).
@@ -236,6 +275,7 @@ impl Node {
         let a = Announce {
             node: self.node.clone(),
             streams,
+            leaving,
         };
         if let Ok(json) = serde_json::to_vec(&a) {
             let _ = self
@@ -337,6 +377,24 @@ impl Node {
                         };
                         Owned(tokio::spawn(remote::follow(ctx, s)))
                     });
+                }
+                Change::Removed { stream } => {
+                    if self
+                        .ctx
+                        .bus
+                        .get(&stream)
+                        .is_some_and(|s| s.origin().is_some())
+                    {
+                        self.followers.remove(&stream);
+                        self.ctx.bus.remove(&stream);
+                        self.ctx.encoders.set_relayed(&stream, false);
+                        self.ctx.metrics.cluster_stream_removed();
+                        self.ctx.metrics.forget_stream(&stream);
+                        tracing::info!(
+                            stream,
+                            "cluster: remote stream removed (withdrawn by its node, or offline past forget_after_ms)"
+                        );
+                    }
                 }
                 Change::Offline { stream } => {
                     let Some(s) = self.ctx.bus.get(&stream).filter(|s| s.origin().is_some()) else {

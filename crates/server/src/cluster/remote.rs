@@ -57,6 +57,9 @@ pub async fn follow(ctx: FollowContext, stream: Arc<Stream>) {
     let (mut frames, mut units): (Option<Subscriber>, Option<Subscriber>) = (None, None);
     let mut relay: Weak<SharedEncoder> = Weak::new();
     let mut ask_keyframe = false;
+    // The origin's sequence number of the last frame used: a jump is frames that never arrived
+    // (skipped at the origin while its link was busy, or lost on the way to a slow node).
+    let mut last_frame_seq: Option<u64> = None;
     let mut tick = tokio::time::interval(POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
@@ -70,6 +73,7 @@ pub async fn follow(ctx: FollowContext, stream: Arc<Stream>) {
                 };
                 relay = enc.as_ref().map(Arc::downgrade).unwrap_or_default();
                 if want.frames != frames.is_some() {
+                    last_frame_seq = None;
                     frames = if want.frames { ctx.client.subscribe(ctx.subjects.frames(&name)).await.ok() } else { None };
                 }
                 if want.h264 != units.is_some() {
@@ -96,6 +100,10 @@ pub async fn follow(ctx: FollowContext, stream: Arc<Stream>) {
                 match frame {
                     Some((h, f)) => {
                         frame_metrics.received(len, latency(h.sent_us));
+                        if last_frame_seq.is_some_and(|l| h.seq > l.saturating_add(1)) {
+                            frame_metrics.dropped(ClusterDrop::Gap);
+                        }
+                        last_frame_seq = Some(h.seq);
                         stream.publish(f);
                     }
                     None => frame_metrics.dropped(ClusterDrop::Malformed),

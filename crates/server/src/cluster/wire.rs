@@ -182,13 +182,17 @@ pub struct AnnouncedStream {
     pub description: crate::bus::StreamDescription,
 }
 
-/// A node's streams, sent every heartbeat (empty when the node stops).
+/// A node's streams, sent every heartbeat (empty, and `leaving`, when the node stops).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Announce {
     /// The node.
     pub node: String,
     /// The streams it is the origin of.
     pub streams: Vec<AnnouncedStream>,
+    /// The node stops: its streams go offline (it may come back); a stream missing from an
+    /// announcement without it was withdrawn and is removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub leaving: bool,
 }
 
 /// What a node watches of a stream, sent every heartbeat while it watches and once when it

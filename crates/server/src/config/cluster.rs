@@ -19,6 +19,8 @@ pub struct ClusterSettings {
     pub heartbeat_ms: u64,
     /// A remote stream whose origin was not heard from for this long is offline.
     pub offline_after_ms: u64,
+    /// A remote stream offline for this long is removed from this node's list.
+    pub forget_after_ms: u64,
 }
 
 impl Default for ClusterSettings {
@@ -29,6 +31,7 @@ impl Default for ClusterSettings {
             subject_prefix: "pixelwire".into(),
             heartbeat_ms: 1000,
             offline_after_ms: 3000,
+            forget_after_ms: 300_000,
         }
     }
 }
@@ -42,6 +45,11 @@ impl ClusterSettings {
     /// [`ClusterSettings::offline_after_ms`], at least two heartbeats.
     pub fn offline_after(&self) -> Duration {
         Duration::from_millis(self.offline_after_ms).max(self.heartbeat() * 2)
+    }
+
+    /// [`ClusterSettings::forget_after_ms`], at least [`ClusterSettings::offline_after`].
+    pub fn forget_after(&self) -> Duration {
+        Duration::from_millis(self.forget_after_ms).max(self.offline_after())
     }
 
     /// The node's name: the configured one, else the host name.

@@ -241,6 +241,7 @@ fn display_settings_and_legacy() {
         one::<u64>("`cluster.offline_after_ms`"),
         cl.offline_after_ms
     );
+    assert_eq!(one::<u64>("`cluster.forget_after_ms`"), cl.forget_after_ms);
 }
 
 #[test]

@@ -3,14 +3,25 @@
 //! Records persist in an embedded database (`redb`, pure Rust) under the data directory, so the
 //! registry survives restarts; registrations and heartbeats are written at once, frame-driven
 //! changes every few seconds by [`DeviceRegistry::flush`].
+//!
+//! In a cluster (`docs/cluster.md`, "The device registry") the records are also kept in NATS KV,
+//! one key per device: this node hands its changes to the cluster task
+//! ([`DeviceRegistry::take_cluster_changes`]: registrations and heartbeats at once, frame-driven
+//! changes each heartbeat) and takes the other nodes' ([`DeviceRegistry::merge_remote`]). The
+//! newest KV revision of a device is its record; a record changed here since it was last put
+//! keeps its local value until it is put (it then becomes the newest revision), so every node
+//! ends with the last one written.
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const DEVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("devices");
+
+/// Most expired devices kept for deletion from the cluster's KV while it cannot be reached.
+const MAX_UNSENT_DELETES: usize = 4096;
 
 /// What is stored per device.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,6 +55,9 @@ pub struct DeviceRecord {
     pub registered: bool,
     /// Frames received, in total.
     pub frames: u64,
+    /// In a cluster, the node the device last talked to (absent on a single node).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub node: String,
 }
 
 /// A device as `GET /api/devices` shows it.
@@ -62,11 +76,35 @@ pub struct DeviceStatus {
     pub kbytes_per_s: f64,
 }
 
+/// Whether a record changed here still has to go to the cluster's KV.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Unsent {
+    /// Nothing new.
+    #[default]
+    No,
+    /// Frame-driven changes: with the next heartbeat.
+    Soon,
+    /// A registration or heartbeat: at once.
+    Now,
+}
+
 #[derive(Debug, Default)]
 struct Entry {
     record: DeviceRecord,
     recent: VecDeque<(u64, u64)>, // (ms, bytes) of recent frames
     dirty: bool,
+    unsent: Unsent,
+    /// The KV revision this record is (0: none known since this node joined).
+    revision: u64,
+}
+
+/// A change of this node's registry for the cluster's KV.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterChange {
+    /// Put this record.
+    Put(Box<DeviceRecord>),
+    /// Delete this device (an unregistered one expired here).
+    Delete(String),
 }
 
 /// The registry; see the module docs.
@@ -74,6 +112,10 @@ pub struct DeviceRegistry {
     db: Option<Arc<Database>>,
     map: Mutex<BTreeMap<String, Entry>>,
     offline_after_ms: u64,
+    /// In a cluster, this node's name; unset, nothing is kept for the cluster.
+    node: OnceLock<String>,
+    /// Devices expired here, to delete from the cluster's KV.
+    deleted: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for DeviceRegistry {
@@ -134,6 +176,8 @@ impl DeviceRegistry {
             db: Some(Arc::new(db)),
             map: Mutex::new(map),
             offline_after_ms,
+            node: OnceLock::new(),
+            deleted: Mutex::new(Vec::new()),
         })
     }
 
@@ -143,6 +187,8 @@ impl DeviceRegistry {
             db: None,
             map: Mutex::new(BTreeMap::new()),
             offline_after_ms,
+            node: OnceLock::new(),
+            deleted: Mutex::new(Vec::new()),
         }
     }
 
@@ -180,6 +226,14 @@ impl DeviceRegistry {
                 e.record.first_seen_ms = now_ms;
             }
             e.record.last_seen_ms = now_ms;
+            if let Some(node) = self.node.get() {
+                e.record.node.clone_from(node);
+                e.unsent = e.unsent.max(if persist_now {
+                    Unsent::Now
+                } else {
+                    Unsent::Soon
+                });
+            }
             f(e);
             e.dirty = !persist_now;
             persist_now.then(|| e.record.clone())
@@ -236,26 +290,145 @@ impl DeviceRegistry {
             for id in &ids {
                 m.remove(id);
             }
+            // Bounded: without a usable KV nobody drains it (the other nodes then expire the
+            // devices themselves).
+            if self.node.get().is_some()
+                && let Ok(mut d) = self.deleted.lock()
+            {
+                let room = MAX_UNSENT_DELETES.saturating_sub(d.len());
+                d.extend(ids.iter().take(room).cloned());
+            }
             ids
         };
-        if !gone.is_empty()
-            && let Some(db) = &self.db
-        {
-            let result = (|| -> Result<(), String> {
-                let tx = db.begin_write().map_err(|e| e.to_string())?;
-                {
-                    let mut t = tx.open_table(DEVICES).map_err(|e| e.to_string())?;
-                    for id in &gone {
-                        t.remove(id.as_str()).map_err(|e| e.to_string())?;
-                    }
+        self.unpersist(&gone);
+        gone.len()
+    }
+
+    fn unpersist(&self, gone: &[String]) {
+        let Some(db) = self.db.as_ref().filter(|_| !gone.is_empty()) else {
+            return;
+        };
+        let result = (|| -> Result<(), String> {
+            let tx = db.begin_write().map_err(|e| e.to_string())?;
+            {
+                let mut t = tx.open_table(DEVICES).map_err(|e| e.to_string())?;
+                for id in gone {
+                    t.remove(id.as_str()).map_err(|e| e.to_string())?;
                 }
-                tx.commit().map_err(|e| e.to_string())
-            })();
-            if let Err(e) = result {
-                tracing::error!(error = %e, "cannot remove expired device records");
+            }
+            tx.commit().map_err(|e| e.to_string())
+        })();
+        if let Err(e) = result {
+            tracing::error!(error = %e, "cannot remove expired device records");
+        }
+    }
+
+    /// Joins a cluster as `node`: from now on changes are kept for the cluster's KV.
+    pub fn set_node(&self, node: &str) {
+        let _ = self.node.set(node.to_string());
+    }
+
+    /// The changes to put into the cluster's KV: registrations and heartbeats always, frame-driven
+    /// changes too when `all` (each heartbeat). Taken changes are not given again unless
+    /// [`DeviceRegistry::cluster_unsent`] says the put failed.
+    pub fn take_cluster_changes(&self, all: bool) -> Vec<ClusterChange> {
+        let want = if all { Unsent::Soon } else { Unsent::Now };
+        let mut out: Vec<ClusterChange> = self
+            .deleted
+            .lock()
+            .map(|mut d| d.drain(..).map(ClusterChange::Delete).collect())
+            .unwrap_or_default();
+        if let Ok(mut m) = self.map.lock() {
+            for e in m.values_mut().filter(|e| e.unsent >= want) {
+                e.unsent = Unsent::No;
+                out.push(ClusterChange::Put(Box::new(e.record.clone())));
             }
         }
-        gone.len()
+        out
+    }
+
+    /// A put of `id` failed: give it again with the next heartbeat.
+    pub fn cluster_unsent(&self, id: &str) {
+        if let Ok(mut m) = self.map.lock()
+            && let Some(e) = m.get_mut(id)
+        {
+            e.unsent = e.unsent.max(Unsent::Soon);
+        }
+    }
+
+    /// This node's put of `id` is KV revision `revision`.
+    pub fn cluster_sent(&self, id: &str, revision: u64) {
+        if let Ok(mut m) = self.map.lock()
+            && let Some(e) = m.get_mut(id)
+        {
+            e.revision = e.revision.max(revision);
+        }
+    }
+
+    /// This node (re)joined the cluster's KV: the revisions it knew may be from a KV since
+    /// lost, so all are forgotten (the watch gives every key's newest again). Returns the records
+    /// with nothing unsent, to create in KV where no node has put them yet; unsent ones are put
+    /// as ever.
+    pub fn cluster_rejoined(&self) -> Vec<DeviceRecord> {
+        let Ok(mut m) = self.map.lock() else {
+            return Vec::new();
+        };
+        let mut clean = Vec::new();
+        for e in m.values_mut() {
+            e.revision = 0;
+            if e.unsent == Unsent::No {
+                clean.push(e.record.clone());
+            }
+        }
+        clean
+    }
+
+    /// Revision `revision` of a device's record came from the cluster's KV; true if it is now the
+    /// record here (not when it is older than the one here, or the device changed here since
+    /// its last put: that change is put next and becomes the newest revision).
+    pub fn merge_remote(&self, record: DeviceRecord, revision: u64) -> bool {
+        if record.id.is_empty() {
+            return false;
+        }
+        let applied = {
+            let Ok(mut m) = self.map.lock() else {
+                return false;
+            };
+            let e = m.entry(record.id.clone()).or_default();
+            if e.unsent != Unsent::No || (revision <= e.revision && !e.record.id.is_empty()) {
+                false
+            } else {
+                e.revision = revision;
+                e.dirty = false;
+                e.record = record.clone();
+                true
+            }
+        };
+        if applied {
+            self.persist(&[record]);
+        }
+        applied
+    }
+
+    /// Revision `revision` of the cluster's KV deleted device `id` (another node expired it);
+    /// true if it is gone here too (by the rule of [`DeviceRegistry::merge_remote`]).
+    pub fn remove_remote(&self, id: &str, revision: u64) -> bool {
+        let removed = {
+            let Ok(mut m) = self.map.lock() else {
+                return false;
+            };
+            match m.get(id) {
+                Some(e) if e.unsent == Unsent::No && revision > e.revision => {
+                    m.remove(id);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if removed {
+            self.unpersist(&[id.to_string()]);
+        }
+        removed
     }
 
     /// The stream a device's frames go to, as stored.
@@ -409,5 +582,79 @@ mod tests {
         assert_eq!(r.id_by_ip("10.0.0.5").as_deref(), Some("ESP32-CAM-001"));
         assert!(!r.list(3000 + 61_000)[0].online);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn record(id: &str, name: &str, node: &str) -> DeviceRecord {
+        DeviceRecord {
+            id: id.into(),
+            name: name.into(),
+            node: node.into(),
+            registered: true,
+            ..DeviceRecord::default()
+        }
+    }
+
+    fn names(r: &DeviceRegistry) -> Vec<String> {
+        r.list(0)
+            .into_iter()
+            .map(|d| format!("{}={}@{}", d.record.id, d.record.name, d.record.node))
+            .collect()
+    }
+
+    #[test]
+    fn cluster_changes_go_out_once_and_failed_puts_again() {
+        let r = DeviceRegistry::in_memory(60_000);
+        // Not in a cluster: nothing is kept for one.
+        r.register("cam", "Cam", "camera", "10.0.0.5", vec![], 1000);
+        assert!(r.take_cluster_changes(true).is_empty());
+        r.set_node("a");
+        r.frame("cam", "http", "cam", "10.0.0.5:1", 100, 1100);
+        // Frame-driven changes wait for the heartbeat...
+        assert!(r.take_cluster_changes(false).is_empty());
+        let c = r.take_cluster_changes(true);
+        assert!(matches!(&c[..], [ClusterChange::Put(d)] if d.node == "a" && d.frames == 1));
+        // ...a heartbeat goes at once, and only once.
+        assert!(r.heartbeat("cam", Some(1), None, None, 1200));
+        assert_eq!(r.take_cluster_changes(false).len(), 1);
+        assert!(r.take_cluster_changes(true).is_empty());
+        r.cluster_unsent("cam");
+        assert_eq!(r.take_cluster_changes(true).len(), 1);
+        r.expire_unregistered(10_000_000, 1);
+        assert!(r.take_cluster_changes(true).is_empty(), "registered: kept");
+        r.frame("stray", "tcp", "stray", "10.0.0.9:2", 1, 1300);
+        r.expire_unregistered(10_000_000, 1);
+        let c = r.take_cluster_changes(true);
+        assert!(c.contains(&ClusterChange::Delete("stray".into())), "{c:?}");
+    }
+
+    #[test]
+    fn the_newest_revision_wins_unless_the_device_changed_here_since() {
+        let r = DeviceRegistry::in_memory(60_000);
+        r.set_node("b");
+        // Another node's device: known here, so its heartbeat here is accepted.
+        assert!(r.merge_remote(record("cam", "one", "a"), 5));
+        assert!(r.heartbeat("cam", None, None, None, 10));
+        assert_eq!(names(&r), ["cam=one@b"]);
+        // Unsent here: a newer revision from elsewhere does not overwrite it...
+        assert!(!r.merge_remote(record("cam", "two", "c"), 6));
+        let c = r.take_cluster_changes(false);
+        assert!(matches!(&c[..], [ClusterChange::Put(d)] if d.name == "one"));
+        r.cluster_sent("cam", 7);
+        // ...its own put echoed back, and anything older, change nothing...
+        assert!(!r.merge_remote(record("cam", "one", "b"), 7));
+        assert!(!r.merge_remote(record("cam", "two", "c"), 6));
+        // ...and a later one is taken as it is.
+        assert!(r.merge_remote(record("cam", "three", "c"), 8));
+        assert_eq!(names(&r), ["cam=three@c"]);
+        // A delete: the same rule.
+        assert!(!r.remove_remote("cam", 8));
+        assert!(r.remove_remote("cam", 9));
+        assert!(names(&r).is_empty());
+        // Rejoining forgets revisions (the KV may be new) and offers clean records for create.
+        assert!(r.merge_remote(record("cam", "four", "c"), 20));
+        assert_eq!(r.cluster_rejoined().len(), 1);
+        assert!(r.merge_remote(record("cam", "five", "c"), 1));
+        assert_eq!(names(&r), ["cam=five@c"]);
+        assert!(!r.merge_remote(record("", "nameless", "c"), 2));
     }
 }

@@ -36,9 +36,43 @@ label_values! {
         PublishFailed => "publish_failed",
         /// Not a pixelwire media message, or a JPEG that does not parse.
         Malformed => "malformed",
-        /// An H.264 unit after a gap: skipped until the next keyframe.
+        /// An H.264 unit after a gap (skipped until the next keyframe), or a jump in the frames'
+        /// numbering (one per jump: frames that never arrived here).
         Gap => "gap",
     }
+}
+
+label_values! {
+    /// A NATS KV bucket of the cluster.
+    pub enum KvBucket {
+        /// The device registry.
+        Devices => "devices",
+        /// The stream list.
+        Streams => "streams",
+    }
+}
+
+label_values! {
+    /// How a KV write went.
+    pub enum KvResult {
+        /// Stored.
+        Ok => "ok",
+        /// Refused or timed out (NATS or JetStream down).
+        Failed => "failed",
+    }
+}
+
+/// `{bucket}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BucketLabel {
+    bucket: KvBucket,
+}
+
+/// `{bucket, result}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabel {
+    bucket: KvBucket,
+    result: KvResult,
 }
 
 /// `{stream, kind}`.
@@ -67,6 +101,11 @@ pub(super) struct ClusterFamilies {
     dropped: Family<DropLabel, Counter>,
     latency: Hist<KindLabel>,
     remote_watchers: Family<StreamLabel, Gauge>,
+    kv_connected: Gauge,
+    kv_writes: Family<WriteLabel, Counter>,
+    kv_applied: Family<BucketLabel, Counter>,
+    slow_consumer: Counter,
+    removed_streams: Counter,
 }
 
 impl ClusterFamilies {
@@ -125,6 +164,36 @@ impl ClusterFamilies {
                 "pixelwire_cluster_remote_watchers",
                 "Other nodes watching one of this node's streams",
                 Family::default(),
+            ),
+            kv_connected: register(
+                r,
+                "pixelwire_cluster_kv_connected",
+                "1 while this node uses the cluster's NATS KV buckets",
+                Gauge::default(),
+            ),
+            kv_writes: register(
+                r,
+                "pixelwire_cluster_kv_writes",
+                "Puts and deletes this node made in the cluster's KV, by bucket and result",
+                Family::default(),
+            ),
+            kv_applied: register(
+                r,
+                "pixelwire_cluster_kv_applied",
+                "Other nodes' KV revisions taken into this node's state, by bucket",
+                Family::default(),
+            ),
+            slow_consumer: register(
+                r,
+                "pixelwire_cluster_slow_consumer",
+                "Times this node's NATS client fell behind a subscription and dropped its oldest messages",
+                Counter::default(),
+            ),
+            removed_streams: register(
+                r,
+                "pixelwire_cluster_removed_streams",
+                "Remote streams taken off this node (withdrawn by their origin, or offline past forget_after_ms)",
+                Counter::default(),
             ),
         }
     }
@@ -219,6 +288,40 @@ impl Metrics {
     /// How many remote streams are online here.
     pub fn cluster_remote_streams(&self, n: usize) {
         self.inner.cluster.remote_streams.set(n as i64);
+    }
+
+    /// Whether this node uses the cluster's KV.
+    pub fn cluster_kv_connected(&self, connected: bool) {
+        self.inner.cluster.kv_connected.set(i64::from(connected));
+    }
+
+    /// A KV write to `bucket` succeeded or not.
+    pub fn cluster_kv_write(&self, bucket: KvBucket, ok: bool) {
+        let result = if ok { KvResult::Ok } else { KvResult::Failed };
+        self.inner
+            .cluster
+            .kv_writes
+            .get_or_create(&WriteLabel { bucket, result })
+            .inc();
+    }
+
+    /// Another node's KV revision in `bucket` was taken here.
+    pub fn cluster_kv_applied(&self, bucket: KvBucket) {
+        self.inner
+            .cluster
+            .kv_applied
+            .get_or_create(&BucketLabel { bucket })
+            .inc();
+    }
+
+    /// The NATS client reported a slow consumer (messages dropped on this node).
+    pub fn cluster_slow_consumer(&self) {
+        self.inner.cluster.slow_consumer.inc();
+    }
+
+    /// A remote stream was taken off this node.
+    pub fn cluster_stream_removed(&self) {
+        self.inner.cluster.removed_streams.inc();
     }
 
     /// How many other nodes watch this node's `stream`.

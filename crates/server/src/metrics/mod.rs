@@ -30,7 +30,7 @@ pub mod viewer;
 pub mod whep;
 
 pub use camera::{CameraMetrics, DropReason, Transport};
-pub use cluster::{ClusterDrop, ClusterKind, ClusterStreamMetrics};
+pub use cluster::{ClusterDrop, ClusterKind, ClusterStreamMetrics, KvBucket};
 pub use dashboard::{DashboardMetrics, PollOutcome};
 pub use display::{DisplayMetrics, ErrorKind, Protocol};
 pub use encoder::{ConsumerGuard, ConsumerKind, EncoderUse};
