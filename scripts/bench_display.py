@@ -12,6 +12,9 @@ screen renders only while watched) next to the rendering time alone (from /metri
 
 Usage: scripts/bench_display.py [--duration 20] [--warmup 3] [--runs 3] [--binary target/release/pixelwire]
                                 [--screens pattern] [--links slow] [--prefer detail]
+                                [--cpu esp32c3] [--codecs raw,rle,palette_rle]
+`--cpu esp32c3` makes the emulated device take the ESP32-C3 cost model's decode time (and the
+server weigh it); `--codecs` sets what it declares (default: every codec, DCT included).
 `--prefer` sets every display's rate-control policy (`prefer` in docs/config.md; default motion,
 the server's default); a row's screen then reads e.g. `pattern (detail)`.
 Prints a markdown table (medians over runs) for BENCHMARKS.md.
@@ -88,10 +91,10 @@ def psnr_sum_count(http, display_id):
     return tuple(out)
 
 
-def run_one(binary, http, display, screen, link_args, duration, warmup):
+def run_one(binary, http, display, screen, link_args, duration, warmup, device_args):
     args = [binary, "display-emu", "--connect", f"127.0.0.1:{display}", "--size", "320x240",
             "--id", f"bench-{screen}", "--duration", str(duration + warmup), "--warmup", str(warmup),
-            "--report-interval", "1"] + link_args
+            "--report-interval", "1"] + link_args + device_args
     emu = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return emu
 
@@ -107,7 +110,11 @@ def main():
                     help="slow: 300 kB/s with 10 ms RTT only")
     ap.add_argument("--prefer", default="motion", choices=["motion", "detail"],
                     help="rate-control policy of every display")
+    ap.add_argument("--cpu", default="", choices=["", "esp32c3"],
+                    help="emulate the device CPU (display-emu --cpu): decode time from the ESP32-C3 cost model")
+    ap.add_argument("--codecs", default="", help="codecs the emulated device declares (display-emu --codecs)")
     a = ap.parse_args()
+    device_args = (["--cpu", a.cpu] if a.cpu else []) + (["--codecs", a.codecs] if a.codecs else [])
     screens = [x for x in a.screens.split(",") if x in SCREENS]
     links = LINKS if a.links == "all" else [LINKS[0]] if a.links == "unthrottled" else [LINKS[1]]
     if not os.path.exists(a.binary):
@@ -125,7 +132,7 @@ def main():
             for screen in screens:
                 samples = []
                 for _ in range(a.runs):
-                    emu = run_one(a.binary, http, display, screen, link_args, a.duration, a.warmup)
+                    emu = run_one(a.binary, http, display, screen, link_args, a.duration, a.warmup, device_args)
                     time.sleep(a.warmup)
                     cpu0, r0, t0 = cpu_seconds(server.pid), render_seconds(http, screen), time.time()
                     q0 = psnr_sum_count(http, f"bench-{screen}")
@@ -145,7 +152,9 @@ def main():
                     time.sleep(1.0)
                 med = lambda k: statistics.median([x[k] for x in samples if x[k] is not None]) \
                     if any(x[k] is not None for x in samples) else None
-                label = screen if a.prefer == "motion" else f"{screen} ({a.prefer})"
+                tags = ([a.prefer] if a.prefer != "motion" else []) + ([a.cpu] if a.cpu else []) \
+                    + ([a.codecs] if a.codecs else [])
+                label = f"{screen} ({', '.join(tags)})" if tags else screen
                 rows.append((link_name, label, med("fps"), med("bytes_per_frame"), med("bytes_per_s"),
                              med("latency_p50_ms"), med("latency_p95_ms"), med("psnr_db"), med("cpu_per_s"),
                              med("render_per_s")))

@@ -9,6 +9,7 @@
 //! (`docs/protocol.md`, "Pixel formats"): the framebuffer is packed as the wire packs it and
 //! snapshots are grey PNGs.
 
+mod device_cpu;
 pub mod legacy;
 pub mod link;
 pub mod panel;
@@ -57,8 +58,8 @@ pub struct EmuOptions {
     /// Frames the emulated device lets be in flight (1..=8).
     #[arg(long, default_value_t = 2)]
     pub window: u8,
-    /// Codecs the emulated device decodes (comma separated: raw,rle,palette_rle).
-    #[arg(long, default_value = "raw,rle,palette_rle", value_parser = parse_codecs)]
+    /// Codecs the emulated device decodes (comma separated: raw,rle,palette_rle,dct).
+    #[arg(long, default_value = "raw,rle,palette_rle,dct", value_parser = parse_codecs)]
     pub codecs: CodecSet,
     /// Seconds between reports.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
@@ -83,6 +84,11 @@ pub struct EmuOptions {
     /// Pixel format declared in HELLO: rgb565, rgb565le, gray8, gray4 or mono1.
     #[arg(long, value_name = "FORMAT", default_value = "rgb565", value_parser = parse_format)]
     pub format: PixelFormat,
+    /// Emulate a device CPU: `esp32c3` announces the ESP32-C3 firmware (so the server weighs its
+    /// decode cost) and takes the decode time its cost model gives (see `device_cpu.rs`);
+    /// without it decoding is instant.
+    #[arg(long, value_name = "CPU", value_parser = ["esp32c3"])]
+    pub cpu: Option<String>,
 }
 
 fn parse_format(s: &str) -> Result<PixelFormat, String> {
@@ -352,8 +358,20 @@ impl Emulator {
             frame_buffer_bytes: 0,
             window: self.opts.window.clamp(1, 8),
             device_id: ShortStr::truncating(&self.opts.id),
-            firmware: ShortStr::truncating(concat!("display-emu ", env!("CARGO_PKG_VERSION"))),
+            firmware: ShortStr::truncating(match self.opts.cpu {
+                Some(_) => concat!(
+                    "pixelwire-esp32c3 (display-emu ",
+                    env!("CARGO_PKG_VERSION"),
+                    ")"
+                ),
+                None => concat!("display-emu ", env!("CARGO_PKG_VERSION")),
+            }),
         };
+        let mut cpu = self
+            .opts
+            .cpu
+            .as_ref()
+            .map(|_| device_cpu::DeviceCpu::new(pixelwire_core::DecodeCost::ESP32C3));
         let mut dev = DeviceSession::new(hello, device_clock_us());
         let _ = upstream.send(dev.take_transmit().to_vec());
         // The panel is busy pushing pixels until this instant; input waits for it.
@@ -374,6 +392,11 @@ impl Emulator {
                 },
                 _ = async { match seg_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                     if let Some(seg) = pending.take() {
+                        let cost = cpu.as_mut().map(|c| c.feed(&seg.bytes)).unwrap_or_default();
+                        if !cost.receive.is_zero() {
+                            // The receive pass checks these bytes before the next arrive.
+                            tokio::time::sleep(cost.receive).await;
+                        }
                         self.window_bytes += seg.bytes.len() as u64;
                         if let Err(e) = dev.handle_input(device_clock_us(), &seg.bytes, &mut self.panel) {
                             let _ = upstream.send(dev.take_transmit().to_vec());
@@ -381,7 +404,9 @@ impl Emulator {
                         }
                         let px = self.panel.take_pixels();
                         self.window_pixels += px;
-                        panel_free = Instant::now() + panel::spi_time(px, self.opts.format.bits_per_pixel(), self.opts.spi_mhz);
+                        let spi = panel::spi_time(px, self.opts.format.bits_per_pixel(), self.opts.spi_mhz);
+                        // Strips are decoded beside the SPI DMA: the slower of the two.
+                        panel_free = Instant::now() + spi.max(cost.present.unwrap_or_default());
                     }
                 }
                 _ = tokio::time::sleep_until(wake_dev) => {
