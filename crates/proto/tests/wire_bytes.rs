@@ -360,7 +360,7 @@ fn dct_rect_bytes() {
     }
 
     let two: Vec<u16> = (0..40u16)
-        .map(|i| (i % 20) * 0x0841 ^ (i / 20) * 0xF800)
+        .map(|i| ((i % 20) * 0x0841) ^ ((i / 20) * 0xF800))
         .collect();
     let n = codec::dct::encode(Pixels::packed(&two, 20, 2), 50, &mut payload).unwrap();
     assert_eq!(
