@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
 cargo build --profile smoke --locked --manifest-path fuzz/Cargo.toml
 bin="$CARGO_TARGET_DIR/smoke"
-for t in decoder device_session server_session codecs gray_codecs legacy \
+for t in decoder device_session server_session codecs gray_codecs dct legacy \
     camera_jpeg picamera_raw yuv_padded viewer_message; do
     if [ -d "fuzz/regressions/$t" ]; then
         "$bin/$t" fuzz/regressions/"$t"/*

@@ -3,7 +3,10 @@
 //! moving then still source. At every ACK the device's front buffer must equal the server's shadow
 //! committed for that frame (packed the way the wire packs it), and once the source stops the panel
 //! must equal the server's target exactly. A device that declares no grey format (RGB565) gets
-//! RGB565, and a grey device never gets a RECT whose `x` is not byte-aligned.
+//! RGB565, and a grey device never gets a RECT whose `x` is not byte-aligned. The lossy DCT codec
+//! (0x03, RGB565 only) goes only to a device whose HELLO lists it: under full motion an RGB565
+//! device with every codec gets DCT, one with the lossless codecs never does, nor does a grey one
+//! that lists DCT (every RECT header on the wire is checked).
 
 mod common;
 
@@ -12,7 +15,8 @@ use pixelwire_core::{
     DisplaySession, Dither, Frame, NoClock, Rgb565Image, SessionConfig, SessionEvent, Timestamp,
 };
 use pixelwire_proto::{
-    CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelFormat, PixelOrder, ShortStr,
+    Codec, CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelFormat, PixelOrder,
+    ShortStr,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,9 +71,64 @@ struct Outcome {
     bytes: u64,
     unaligned: u32,
     psnr_db: Option<f64>,
+    /// RECTs on the wire, by codec id.
+    rect_codecs: [u32; 4],
+    /// Coarsest quality level a frame was sent at (0 = exact).
+    max_level: u8,
+}
+
+/// A source: frame `n` of a `w × h` picture at `t_us`, moving or standing still.
+type Source = fn(w: u32, h: u32, n: u64, moving: bool, t_us: u64) -> Frame;
+
+/// Full motion: smooth gradients scrolling every frame (nothing a palette or a run catches), so
+/// the rate controller goes below exact quality, where the server offers DCT.
+fn gradients(w: u32, h: u32, n: u64, moving: bool, t_us: u64) -> Frame {
+    let (fw, fh) = (u64::from(w), u64::from(h));
+    let k = if moving { n } else { 0 };
+    let mut rgba = Vec::with_capacity((w * h * 4) as usize);
+    for y in 0..fh {
+        for x in 0..fw {
+            let r = ((x + k * 3) * 255 / fw) % 256;
+            let g = ((y + k * 2) * 255 / fh) % 256;
+            let b = (x + y + k) * 128 / (fw + fh) % 256;
+            rgba.extend_from_slice(&[r as u8, g as u8, b as u8, 255]);
+        }
+    }
+    Frame {
+        width: w,
+        height: h,
+        rgba,
+        seq: n,
+        capture_time_us: t_us,
+    }
 }
 
 fn run(format: PixelFormat, w: u32, h: u32, link_bytes_per_s: f64, dither: Dither) -> Outcome {
+    let device = Device {
+        format,
+        w,
+        h,
+        codecs: CodecSet::all(),
+    };
+    run_with(&device, link_bytes_per_s, dither, source_frame)
+}
+
+/// What the simulated device declares in its HELLO.
+#[derive(Clone, Copy)]
+struct Device {
+    format: PixelFormat,
+    w: u32,
+    h: u32,
+    codecs: CodecSet,
+}
+
+fn run_with(dev: &Device, link_bytes_per_s: f64, dither: Dither, source: Source) -> Outcome {
+    let Device {
+        format,
+        w,
+        h,
+        codecs,
+    } = *dev;
     let mut cfg = SessionConfig::default();
     cfg.sink.dither = dither;
     let start = 1_700_000_000_000_000u64;
@@ -79,7 +138,7 @@ fn run(format: PixelFormat, w: u32, h: u32, link_bytes_per_s: f64, dither: Dithe
         width: w as u16,
         height: h as u16,
         pixel_format: format,
-        codecs: CodecSet::all(),
+        codecs,
         max_packet_bytes: 256,
         frame_buffer_bytes: 0,
         window: 2,
@@ -104,12 +163,14 @@ fn run(format: PixelFormat, w: u32, h: u32, link_bytes_per_s: f64, dither: Dithe
         bytes: 0,
         unaligned: 0,
         psnr_db: None,
+        rect_codecs: [0; 4],
+        max_level: 0,
     };
     let (moving_until, end) = (start + 3_000_000, start + 6_000_000);
     let (mut now, mut next_frame, mut frame_no) = (start, start, 0u64);
     while now < end {
         if now >= next_frame {
-            let frame = source_frame(w, h, frame_no, now < moving_until, now);
+            let frame = source(w, h, frame_no, now < moving_until, now);
             server.handle_frame(Timestamp::from_micros(now), Arc::new(frame));
             frame_no += 1;
             next_frame += 1_000_000 / 30;
@@ -124,10 +185,11 @@ fn run(format: PixelFormat, w: u32, h: u32, link_bytes_per_s: f64, dither: Dithe
         while let Some(bytes) = server.poll_transmit() {
             out.bytes += bytes.len() as u64;
             for ev in watch_down.feed(&bytes) {
-                if let Ok(Event::RectBegin(r)) = ev
-                    && r.x % format.x_align() != 0
-                {
-                    out.unaligned += 1;
+                if let Ok(Event::RectBegin(r)) = ev {
+                    out.rect_codecs[r.codec as usize] += 1;
+                    if r.x % format.x_align() != 0 {
+                        out.unaligned += 1;
+                    }
                 }
             }
             down.send(now, &bytes);
@@ -136,6 +198,7 @@ fn run(format: PixelFormat, w: u32, h: u32, link_bytes_per_s: f64, dither: Dithe
             match ev {
                 SessionEvent::Sent(f) => {
                     out.psnr_db = f.psnr_db.or(out.psnr_db);
+                    out.max_level = out.max_level.max(f.level);
                     let shadow = server.shadow().expect("streaming");
                     committed.insert(f.seq, pack(shadow, format));
                 }
@@ -239,6 +302,75 @@ fn a_device_that_declares_no_format_gets_rgb565() {
     let o = run(format, 64, 32, 100_000.0, Dither::Ordered);
     check(format, &o);
     assert_eq!(o.panel.len(), 64 * 32 * 2);
+}
+
+/// The DCT control: an RGB565 device listing every codec gets DCT under full motion (so the
+/// two tests after it would see DCT if the server sent it), and still ends exact.
+#[test]
+fn full_motion_to_an_rgb565_device_with_every_codec_uses_dct() {
+    let format = PixelFormat::Rgb565(PixelOrder::BigEndian);
+    let dev = Device {
+        format,
+        w: 128,
+        h: 64,
+        codecs: CodecSet::all(),
+    };
+    let o = run_with(&dev, 60_000.0, Dither::Ordered, gradients);
+    check(format, &o);
+    assert!(
+        o.rect_codecs[Codec::Dct as usize] > 20,
+        "{:?}",
+        o.rect_codecs
+    );
+}
+
+#[test]
+fn a_device_without_dct_never_gets_it() {
+    // A device from before DCT: its HELLO lists the lossless codecs.
+    for order in [PixelOrder::BigEndian, PixelOrder::LittleEndian] {
+        let format = PixelFormat::Rgb565(order);
+        let dev = Device {
+            format,
+            w: 128,
+            h: 64,
+            codecs: CodecSet::lossless(),
+        };
+        let o = run_with(&dev, 60_000.0, Dither::Ordered, gradients);
+        check(format, &o);
+        assert_eq!(o.rect_codecs[Codec::Dct as usize], 0, "{:?}", o.rect_codecs);
+        // Below exact, where a device with DCT would have got it.
+        assert!(o.max_level > 0, "{format:?} stayed exact");
+        assert!(
+            o.rect_codecs.iter().sum::<u32>() > 100,
+            "{:?}",
+            o.rect_codecs
+        );
+    }
+}
+
+#[test]
+fn a_grey_device_never_gets_dct_even_if_it_lists_it() {
+    for format in [PixelFormat::Gray8, PixelFormat::Gray4, PixelFormat::Mono1] {
+        let dev = Device {
+            format,
+            w: 128,
+            h: 64,
+            codecs: CodecSet::all(),
+        };
+        let o = run_with(&dev, 20_000.0, Dither::Ordered, gradients);
+        check(format, &o);
+        assert_eq!(
+            o.rect_codecs[Codec::Dct as usize],
+            0,
+            "{format:?}: {:?}",
+            o.rect_codecs
+        );
+        assert!(
+            o.rect_codecs.iter().sum::<u32>() > 50,
+            "{format:?}: {:?}",
+            o.rect_codecs
+        );
+    }
 }
 
 /// The figures in BENCHMARKS.md ("grey and mono panels"): bytes sent and PSNR per format for the

@@ -43,7 +43,7 @@ fn hello_bytes() {
          01 00                       # version 1
          40 01 f0 00                 # 320 x 240
          00                          # pixel format: RGB565 big-endian
-         07 00                       # codecs raw|rle|palette_rle
+         0f 00                       # codecs raw|rle|palette_rle|dct
          00 20                       # max_packet_bytes 8192
          00 00 01 00                 # frame_buffer_bytes 65536
          02                          # window 2
@@ -68,7 +68,7 @@ fn welcome_ack_ping_pong_stats_bytes() {
         codecs: CodecSet::all(),
     };
     let n = w.encode(&mut buf).unwrap();
-    assert_eq!(&buf[..n], hex("81 00 07 00 0100 d007 02 0700").as_slice());
+    assert_eq!(&buf[..n], hex("81 00 07 00 0100 d007 02 0f00").as_slice());
     assert_eq!(decode_one(&buf[..n]), Event::Welcome(w));
 
     let a = Ack {
@@ -294,4 +294,83 @@ fn refused_error_code_bytes() {
     assert_eq!(decode_one(&buf[..n]), Event::Error(e));
     assert_eq!(ErrorCode::from_wire(0x07), ErrorCode::Refused);
     assert_eq!(ErrorCode::from_wire(0x08), ErrorCode::Other);
+}
+
+/// One DCT RECT (codec 0x03), frozen: a 16x16 flat orange at quality 50 (the whole message and
+/// the pixels a panel shows), then a 20x2 RECT whose second MCU is mostly edge replication. The
+/// payload is the quality byte then the six blocks of each MCU (Y×4, Cb, Cr; JPEG baseline codes
+/// from the Annex K tables, padded with 1 bits). A change to these bytes is a wire format change:
+/// a device flashed before it would show other pixels than the server's shadow.
+#[test]
+fn dct_rect_bytes() {
+    let orange = 0xFC00u16; // r 31, g 32, b 0
+    let flat = vec![orange; 16 * 16];
+    let mut payload = [0u8; 256];
+    let n = codec::dct::encode(Pixels::packed(&flat, 16, 16), 50, &mut payload).unwrap();
+    assert_eq!(&payload[..n], hex("32 b9 45 14 57 cb 1f 44 7f"));
+    let hdr = RectHeader {
+        x: 8,
+        y: 4,
+        w: 16,
+        h: 16,
+        codec: Codec::Dct,
+    };
+    let mut msg = [0u8; 64];
+    let head = hdr.encode(&mut msg, n).unwrap();
+    msg[head..head + n].copy_from_slice(&payload[..n]);
+    let msg = &msg[..head + n];
+    assert_eq!(
+        msg,
+        hex(
+            "90 00 12 00 0800 0400 1000 1000 03 # RECT, len 18; x 8, y 4, 16x16, DCT
+             32 b9 45 14 57 cb 1f 44 7f          # quality 50, the blocks"
+                .lines()
+                .map(|l| l.split('#').next().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str()
+        )
+        .as_slice()
+    );
+    // Both byte orders, split anywhere: exactly the orange back (a flat block survives).
+    for order in [PixelOrder::BigEndian, PixelOrder::LittleEndian] {
+        for at in 0..=msg.len() {
+            let mut d = Decoder::default().with_format(PixelFormat::Rgb565(order));
+            let mut px = Vec::new();
+            for piece in [&msg[..at], &msg[at..]] {
+                for ev in d.feed(piece) {
+                    match ev.unwrap() {
+                        Event::Chunk(c) => px.extend_from_slice(c.as_bytes()),
+                        Event::RectBegin(h) => assert_eq!(h, hdr),
+                        Event::RectEnd => {}
+                        other => panic!("{other:?}"),
+                    }
+                }
+            }
+            assert!(d.is_idle());
+            let px: Vec<u16> = px
+                .chunks(2)
+                .map(|p| match order {
+                    PixelOrder::BigEndian => u16::from_be_bytes([p[0], p[1]]),
+                    PixelOrder::LittleEndian => u16::from_le_bytes([p[0], p[1]]),
+                })
+                .collect();
+            assert_eq!(px, vec![0xFC00u16; 256], "{order:?} split at {at}");
+        }
+    }
+
+    let two: Vec<u16> = (0..40u16)
+        .map(|i| ((i % 20) * 0x0841) ^ ((i / 20) * 0xF800))
+        .collect();
+    let n = codec::dct::encode(Pixels::packed(&two, 20, 2), 50, &mut payload).unwrap();
+    assert_eq!(
+        &payload[..n],
+        hex(
+            "32 c7 86 08 47 48 90 7d 14 55 f8 55 47 45 03 e8 2a a4 55 76 2a e5 a4 d9 ee e6 10 8a \
+             bd 91 71 18 85 ea 69 77 37 a9 fc e9 ab d2 96 bb 91 f2 f2 6e e7"
+        )
+    );
+    let format = PixelFormat::Rgb565(PixelOrder::BigEndian);
+    let px = codec::decode_format_to_vec(Codec::Dct, format, 20, 2, &payload[..n]).unwrap();
+    assert_eq!(px.len(), 20 * 2 * 2);
 }
