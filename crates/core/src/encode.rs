@@ -156,6 +156,7 @@ pub struct UpdateEncoder {
     /// DCT messages of the band being considered, and their decoded pixels.
     dct: Vec<u8>,
     dct_shown: Vec<u16>,
+    dct_scratch: Box<dct::Scratch>,
     /// Link and device costs, when known; see the module docs.
     cost_model: Option<CostModel>,
     /// Device time of the band in `best`.
@@ -649,7 +650,7 @@ impl UpdateEncoder {
             let mut i = 0;
             // Our own payload: it decodes (an error would leave black, which the shadow would
             // then hold and paint-over would repair).
-            while let Ok((used, run)) = d.step(rest) {
+            while let Ok((used, run)) = d.step(rest, &mut self.dct_scratch) {
                 rest = &rest[used..];
                 match run {
                     Some(PixelRun::Chunk(c)) => {

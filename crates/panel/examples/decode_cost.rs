@@ -17,6 +17,8 @@
 //!   PALETTE_RLE: the 16x16 tiles of at most 16 colours), `present` only: the pure codec cost.
 //! * `frame CONTENT SET`: a full-frame repaint as the server encodes it (`UpdateEncoder`, codecs
 //!   `all` or `raw`, 8 KiB packets), through the whole runner (receive pass + present).
+//! * `check CONTENT CODEC [DCT_QUALITY]`: the same stream as `unit`, through the receive pass only
+//!   (the session's checking-only decoder).
 //! * `info CONTENT`: prints the pixel and byte counts of each case (no measurement).
 //!
 //! Each measured case runs [`REPEAT`] times; divide by it.
@@ -230,6 +232,18 @@ fn measure_present(staged: &[u8]) -> u64 {
     px
 }
 
+/// Checks `stream` `REPEAT` times as the firmware's receive pass does (the session's decoder in
+/// checking-only mode: every byte validated, no pixels produced); returns the events seen.
+#[inline(never)]
+fn measure_check(stream: &[u8]) -> usize {
+    let mut n = 0;
+    for _ in 0..REPEAT {
+        let mut d = pixelwire_proto::Decoder::default().checking_only();
+        n += d.feed(black_box(stream)).filter(|e| e.is_ok()).count();
+    }
+    n
+}
+
 /// The whole device side for `script` (WELCOME, then `REPEAT` frames): framer, protocol session,
 /// staging, present, acks.
 #[inline(never)]
@@ -323,6 +337,18 @@ fn main() {
             assert_eq!(px, pixels * u64::from(REPEAT));
             println!(
                 "unit {} {} pixels {pixels} bytes {}",
+                arg(1),
+                arg(2),
+                stream.len()
+            );
+        }
+        "check" => {
+            let img = load(arg(1));
+            let quality = arg(3).parse().unwrap_or(75);
+            let (stream, pixels) = unit_stream(&img, codec_by_name(arg(2)), quality);
+            assert!(measure_check(&stream) > 0);
+            println!(
+                "check {} {} pixels {pixels} bytes {}",
                 arg(1),
                 arg(2),
                 stream.len()

@@ -52,8 +52,6 @@ pub enum Event<'a> {
     FrameEnd(FrameEnd),
 }
 
-// `RectBody` holds the codec decoder by value (see `CodecDecoder`).
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     Header {
@@ -86,6 +84,8 @@ pub struct Decoder {
     max_rect_payload: u16,
     format: PixelFormat,
     check_only: bool,
+    /// DCT's buffers, allocated with the decoder and reused by every DCT RECT.
+    dct: crate::codec::dct::Scratch,
 }
 
 impl Default for Decoder {
@@ -107,6 +107,7 @@ impl Decoder {
             max_rect_payload,
             format: PixelFormat::default(),
             check_only: false,
+            dct: crate::codec::dct::Scratch::default(),
         }
     }
 
@@ -248,7 +249,7 @@ impl Decoder {
                 if *payload_left == 0 {
                     if codec.is_draining() {
                         // The payload is read; the codec still has pixels to hand out.
-                        let (_, run) = codec.step(&[])?;
+                        let (_, run) = codec.step(&[], &mut self.dct)?;
                         return Ok((0, run.map(run_event)));
                     }
                     if !codec.is_done() {
@@ -258,7 +259,7 @@ impl Decoder {
                     return Ok((0, Some(Event::RectEnd)));
                 }
                 let avail = &input[..input.len().min(*payload_left as usize)];
-                let (used, run) = codec.step(avail)?;
+                let (used, run) = codec.step(avail, &mut self.dct)?;
                 if used == 0 && run.is_none() && !avail.is_empty() {
                     // The codec has produced every pixel but payload bytes remain.
                     return Err(ProtoError::PixelCountMismatch);

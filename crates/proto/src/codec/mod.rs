@@ -252,23 +252,24 @@ pub enum PixelRun<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct PixelChunk {
     /// The bytes; the first `len` are valid.
-    pub bytes: [u8; 64],
+    pub bytes: [u8; 120],
     /// Valid bytes (even).
     pub len: u8,
 }
 
 impl PixelChunk {
-    /// Pixels one chunk holds at most.
-    pub const PIXELS: usize = 32;
+    /// Pixels one chunk holds at most (an [`crate::Event`] is as big as an ERROR's text anyway,
+    /// so a chunk this size costs no memory and halves the events of 32).
+    pub const PIXELS: usize = 60;
     /// An empty chunk.
     pub const EMPTY: Self = Self {
-        bytes: [0; 64],
+        bytes: [0; 120],
         len: 0,
     };
 
     /// The valid bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.bytes[..usize::from(self.len).min(64)]
+        &self.bytes[..usize::from(self.len).min(120)]
     }
 }
 
@@ -279,9 +280,6 @@ impl core::fmt::Debug for PixelChunk {
 }
 
 /// Incremental decoder for one rectangle's codec payload.
-// DCT's row of MCUs (about 4.5 KiB) is held by value: the firmware has no allocator to box it,
-// and one rectangle is decoded at a time.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum CodecDecoder {
     Raw(raw::Decoder),
@@ -325,12 +323,13 @@ impl CodecDecoder {
     pub(crate) fn step<'a>(
         &mut self,
         input: &'a [u8],
+        scratch: &mut dct::Scratch,
     ) -> Result<(usize, Option<PixelRun<'a>>), ProtoError> {
         match self {
             Self::Raw(d) => Ok(d.step(input)),
             Self::Rle(d) => d.step(input),
             Self::Palette(d) => d.step(input),
-            Self::Dct(d) => d.step(input),
+            Self::Dct(d) => d.step(input, scratch),
         }
     }
 
@@ -376,7 +375,7 @@ pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
     let mut rest = payload;
     let mut runs = 0;
     loop {
-        let (used, run) = d.step(rest).expect("valid payload");
+        let (used, run) = d.step(rest, &mut dct::Scratch::default()).expect("valid payload");
         rest = &rest[used..];
         match run {
             Some(_) => runs += 1,
@@ -426,8 +425,9 @@ fn collect(
     // The count is untrusted: grow as pixels arrive rather than reserving it all up front.
     let mut out = alloc::vec::Vec::with_capacity(payload.len().min(1 << 20));
     let mut rest = payload;
+    let mut scratch = dct::Scratch::default();
     loop {
-        let (used, run) = d.step(rest)?;
+        let (used, run) = d.step(rest, &mut scratch)?;
         rest = &rest[used..];
         match run {
             Some(PixelRun::Bytes(b)) => out.extend_from_slice(b),

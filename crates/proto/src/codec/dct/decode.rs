@@ -33,7 +33,7 @@ pub struct Decoder {
     big_endian: bool,
     stage: Stage,
     /// Bit accumulator: the `nbits` low bits are unread input, MSB first.
-    acc: u32,
+    acc: u64,
     nbits: u32,
     /// Dequantisation multipliers (luma, chroma), natural order.
     quant: [[u16; 64]; 2],
@@ -42,6 +42,8 @@ pub struct Decoder {
     coef: [i32; 64],
     /// Whether the block has a non-zero AC coefficient (else it is flat: no transform needed).
     has_ac: bool,
+    /// Largest zigzag index written in the block.
+    kmax: u8,
     /// Check only: decode and validate every bit, but skip the transform and colour work and
     /// emit the pixels as one fill (the firmware's receive pass, whose sink ignores pixels).
     check_only: bool,
@@ -53,12 +55,29 @@ pub struct Decoder {
     pending: Option<u8>,
     /// DC predictors of Y, Cb, Cr.
     pred: [i32; 3],
+}
+
+/// The decoder's sample and pixel buffers (4.5 KiB), kept apart from its per-RECT state so a
+/// protocol decoder allocates them once rather than zeroing and moving them for every RECT.
+#[derive(Debug, Clone)]
+pub struct Scratch {
     /// Samples of the MCU being decoded: Y (16x16), Cb and Cr (8x8 each).
     y: [u8; MCU * MCU],
     cb: [u8; 64],
     cr: [u8; 64],
     /// The row of MCUs in RGB565, device order, row `r` at `r * BAND_STRIDE`.
     band: [u8; BAND_STRIDE * MCU],
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self {
+            y: [0; MCU * MCU],
+            cb: [0; 64],
+            cr: [0; 64],
+            band: [0; BAND_STRIDE * MCU],
+        }
+    }
 }
 
 impl Decoder {
@@ -75,16 +94,13 @@ impl Decoder {
             quant: [[0; 64]; 2],
             coef: [0; 64],
             has_ac: false,
+            kmax: 0,
             check_only: false,
             mcu: 0,
             block: 0,
             k: 0,
             pending: None,
             pred: [0; 3],
-            y: [0; MCU * MCU],
-            cb: [0; 64],
-            cr: [0; 64],
-            band: [0; BAND_STRIDE * MCU],
         }
     }
 
@@ -109,16 +125,18 @@ impl Decoder {
         self.w.div_ceil(MCU as u16)
     }
 
-    /// Consumes a prefix of `input`, maybe producing a run of pixels.
+    /// Consumes a prefix of `input`, maybe producing a run of pixels; `scratch` holds the samples
+    /// between calls (one [`Scratch`] per decoder, used for one RECT at a time).
     pub fn step<'a>(
         &mut self,
         input: &'a [u8],
+        scratch: &mut Scratch,
     ) -> Result<(usize, Option<PixelRun<'a>>), ProtoError> {
         let mut used = 0;
         loop {
             match self.stage {
                 Stage::Done => return Ok((used, None)),
-                Stage::Emit(p) => return Ok((used, Some(self.emit(p)))),
+                Stage::Emit(p) => return Ok((used, Some(self.emit(p, scratch)))),
                 Stage::Quality => {
                     let Some(&q) = input.first() else {
                         return Ok((0, None));
@@ -130,22 +148,27 @@ impl Decoder {
                     used = 1;
                     self.stage = Stage::Blocks;
                 }
-                Stage::Blocks => {
-                    while self.nbits <= 24 && used < input.len() {
-                        self.acc = self.acc << 8 | u32::from(input[used]);
+                Stage::Blocks => loop {
+                    // Up to 64 bits: at least two coefficients (≤ 27 bits each) per refill.
+                    while self.nbits <= 56 && used < input.len() {
+                        self.acc = self.acc << 8 | u64::from(input[used]);
                         self.nbits += 8;
                         used += 1;
                     }
-                    if !self.coefficient()? {
+                    if !self.coefficient(scratch)? {
                         return Ok((used, None));
                     }
-                }
+                    if self.stage != Stage::Blocks {
+                        break;
+                    }
+                },
             }
         }
     }
 
     /// Decodes the next coefficient (or run) if the bits for it are there; false if not.
-    fn coefficient(&mut self) -> Result<bool, ProtoError> {
+    #[inline(always)]
+    fn coefficient(&mut self, scratch: &mut Scratch) -> Result<bool, ProtoError> {
         let class = usize::from(self.block >= 4);
         let sym = match self.pending {
             Some(s) => s,
@@ -203,7 +226,7 @@ impl Decoder {
         let run = sym >> 4;
         if size == 0 {
             match run {
-                0 => return self.end_block().map(|()| true), // EOB
+                0 => return self.end_block(scratch).map(|()| true), // EOB
                 15 => self.k += 16,                          // ZRL
                 _ => return Err(ProtoError::BadField("dct run without value")),
             }
@@ -216,29 +239,31 @@ impl Decoder {
             let q = i32::from(self.quant[usize::from(self.block >= 4)][at]);
             self.coef[at] = (value * q).clamp(-COEF_LIMIT, COEF_LIMIT);
             self.has_ac = true;
+            self.kmax = self.k;
             self.k += 1;
         }
         match self.k {
-            64 => self.end_block().map(|()| true),
+            64 => self.end_block(scratch).map(|()| true),
             k if k > 64 => Err(ProtoError::BadField("dct run past the block")),
             _ => Ok(true),
         }
     }
 
     /// The current block is complete: transform it into the sample buffers.
-    fn end_block(&mut self) -> Result<(), ProtoError> {
+    fn end_block(&mut self, scratch: &mut Scratch) -> Result<(), ProtoError> {
         if !self.check_only {
             let (out, stride): (&mut [u8], usize) = match self.block {
                 b @ 0..=3 => {
                     let x = usize::from(b & 1) * 8;
                     let y = usize::from(b >> 1) * 8;
-                    (&mut self.y[y * MCU + x..], MCU)
+                    (&mut scratch.y[y * MCU + x..], MCU)
                 }
-                4 => (&mut self.cb, 8),
-                _ => (&mut self.cr, 8),
+                4 => (&mut scratch.cb, 8),
+                _ => (&mut scratch.cr, 8),
             };
             if self.has_ac {
-                idct_block(&self.coef, out, stride);
+                // zigzag indices up to 9 all lie in the top-left 4x4
+                idct_block(&self.coef, out, stride, self.kmax <= 9);
             } else {
                 let v = dc_only(self.coef[0]);
                 for r in 0..8 {
@@ -251,12 +276,13 @@ impl Decoder {
         if self.has_ac {
             self.coef = [0; 64];
             self.has_ac = false;
+            self.kmax = 0;
         }
         self.k = 0;
         self.block += 1;
         if self.block == 6 {
             if !self.check_only {
-                self.convert_mcu();
+                self.convert_mcu(scratch);
             }
             self.block = 0;
             self.mcu += 1;
@@ -273,22 +299,22 @@ impl Decoder {
 
     /// Converts the completed MCU's samples into its 16 columns of the band (4:2:0: the chroma
     /// terms of each sample are worked out once for its four pixels).
-    fn convert_mcu(&mut self) {
+    fn convert_mcu(&self, s: &mut Scratch) {
         let x0 = usize::from(self.mcu) * MCU * 2;
         for cy in 0..8 {
             for cx in 0..8 {
-                let t = ChromaTerms::new(self.cb[cy * 8 + cx], self.cr[cy * 8 + cx]);
+                let t = ChromaTerms::new(s.cb[cy * 8 + cx], s.cr[cy * 8 + cx]);
                 for dy in 0..2 {
                     let (row, col) = (cy * 2 + dy, cx * 2);
                     let at = row * BAND_STRIDE + x0 + col * 2;
-                    let ys = &self.y[row * MCU + col..row * MCU + col + 2];
+                    let ys = &s.y[row * MCU + col..row * MCU + col + 2];
                     let (a, b) = (rgb565(ys[0], t), rgb565(ys[1], t));
                     let (a, b) = if self.big_endian {
                         (a.to_be_bytes(), b.to_be_bytes())
                     } else {
                         (a.to_le_bytes(), b.to_le_bytes())
                     };
-                    if let Some(d) = self.band.get_mut(at..at + 4) {
+                    if let Some(d) = s.band.get_mut(at..at + 4) {
                         d.copy_from_slice(&[a[0], a[1], b[0], b[1]]);
                     }
                 }
@@ -297,7 +323,7 @@ impl Decoder {
     }
 
     /// The next chunk of pixels from pixel `p` on: the rest of its row, up to a chunk.
-    fn emit(&mut self, p: u32) -> PixelRun<'static> {
+    fn emit(&mut self, p: u32, scratch: &Scratch) -> PixelRun<'static> {
         if self.check_only {
             self.stage = Stage::Done;
             let count = u32::from(self.w) * u32::from(self.h) - p;
@@ -312,7 +338,7 @@ impl Decoder {
         let n = (w as usize - col).min(PixelChunk::PIXELS);
         let mut chunk = PixelChunk::EMPTY;
         let at = row * BAND_STRIDE + col * 2;
-        if let Some(src) = self.band.get(at..at + 2 * n) {
+        if let Some(src) = scratch.band.get(at..at + 2 * n) {
             chunk.bytes[..2 * n].copy_from_slice(src);
         }
         let n = n as u32;

@@ -69,7 +69,7 @@ impl DecodeTable {
 
     /// Decodes the symbol at the top of the `nbits` low bits of `acc` (MSB first).
     #[inline]
-    pub(crate) fn decode(&self, acc: u32, nbits: u32) -> Symbol {
+    pub(crate) fn decode(&self, acc: u64, nbits: u32) -> Symbol {
         if nbits >= 8 {
             let e = self.lut[((acc >> (nbits - 8)) & 0xFF) as usize];
             if e != 0 {
@@ -184,18 +184,18 @@ mod tests {
                     }
                     n += 1;
                     // the code followed by 16 one bits, and exactly the code alone
-                    let acc = (u32::from(enc.code[sym]) << 16) | 0xFFFF;
+                    let acc = (u64::from(enc.code[sym]) << 16) | 0xFFFF;
                     assert_eq!(
                         dec.decode(acc, len + 16),
                         Symbol::Found(sym as u8, len as u8)
                     );
                     assert_eq!(
-                        dec.decode(u32::from(enc.code[sym]), len),
+                        dec.decode(u64::from(enc.code[sym]), len),
                         Symbol::Found(sym as u8, len as u8)
                     );
                     if len > 1 {
                         assert_eq!(
-                            dec.decode(u32::from(enc.code[sym]) >> 1, len - 1),
+                            dec.decode(u64::from(enc.code[sym]) >> 1, len - 1),
                             Symbol::NeedMore
                         );
                     }

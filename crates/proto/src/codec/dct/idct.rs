@@ -85,12 +85,25 @@ pub(crate) fn dc_only(dc: i32) -> u8 {
 }
 
 /// Inverse-transforms `coef` (dequantised, natural order) into 8x8 samples (level shift and clamp
-/// to 0..=255 included; every coefficient within ±[`COEF_LIMIT`]), written to `out` with row `r` at `r * stride`.
-pub(crate) fn idct_block(coef: &[i32; 64], out: &mut [u8], stride: usize) {
+/// to 0..=255 included; every coefficient within ±[`COEF_LIMIT`]), written to `out` with row `r`
+/// at `r * stride`. `low`: every non-zero coefficient lies in the top-left 4x4 (zigzag index ≤ 9,
+/// the common case for smooth moving content), so the transforms skip the zero half; the result
+/// is the same, since only terms that are zero are left out.
+pub(crate) fn idct_block(coef: &[i32; 64], out: &mut [u8], stride: usize, low: bool) {
+    if low {
+        transform::<true>(coef, out, stride);
+    } else {
+        transform::<false>(coef, out, stride);
+    }
+}
+
+#[inline(always)]
+fn transform<const LOW: bool>(coef: &[i32; 64], out: &mut [u8], stride: usize) {
     let mut ws = [0i32; 64];
+    let columns = if LOW { 4 } else { 8 };
     // pass 1: columns, results scaled by 2^PASS1_BITS
-    for c in 0..8 {
-        let col = |r: usize| coef[r * 8 + c];
+    for c in 0..columns {
+        let col = |r: usize| if LOW && r >= 4 { 0 } else { coef[r * 8 + c] };
         if (1..8).all(|r| col(r) == 0) {
             let dc = col(0) << PASS1_BITS;
             for r in 0..8 {
@@ -114,7 +127,8 @@ pub(crate) fn idct_block(coef: &[i32; 64], out: &mut [u8], stride: usize) {
     }
     // pass 2: rows
     for r in 0..8 {
-        let row: [i32; 8] = ws[r * 8..r * 8 + 8].try_into().unwrap_or([0; 8]);
+        let at = |c: usize| if LOW && c >= 4 { 0 } else { ws[r * 8 + c] };
+        let row = [at(0), at(1), at(2), at(3), at(4), at(5), at(6), at(7)];
         let Some(dst) = out.get_mut(r * stride..r * stride + 8) else {
             return;
         };
@@ -163,12 +177,32 @@ mod tests {
     }
 
     #[test]
+    fn the_low_frequency_path_equals_the_full_transform() {
+        let mut seed = 99u32;
+        for _ in 0..2000 {
+            let mut coef = [0i32; 64];
+            for r in 0..4 {
+                for c in 0..4 {
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    if seed >> 30 != 0 {
+                        coef[r * 8 + c] = ((seed >> 8) % 4095) as i32 - 2047;
+                    }
+                }
+            }
+            let (mut a, mut b) = ([0u8; 64], [0u8; 64]);
+            idct_block(&coef, &mut a, 8, true);
+            idct_block(&coef, &mut b, 8, false);
+            assert_eq!(a, b, "{coef:?}");
+        }
+    }
+
+    #[test]
     fn a_flat_block_takes_the_shortcut_to_the_same_value() {
         for dc in -COEF_LIMIT..=COEF_LIMIT {
             let mut coef = [0i32; 64];
             coef[0] = dc;
             let mut out = [0u8; 64];
-            idct_block(&coef, &mut out, 8);
+            idct_block(&coef, &mut out, 8, false);
             assert!(out.iter().all(|&v| v == dc_only(dc)), "dc {dc}");
         }
     }
@@ -189,7 +223,7 @@ mod tests {
                 coef[k] = rnd() % (400 / (1 + k as i32 / 4)) - 200 / (1 + k as i32 / 4);
             }
             let mut out = [0u8; 64];
-            idct_block(&coef, &mut out, 8);
+            idct_block(&coef, &mut out, 8, false);
             let want = reference(&coef);
             for i in 0..64 {
                 assert!(

@@ -26,7 +26,7 @@ mod huffman;
 mod idct;
 mod tables;
 
-pub use decode::Decoder;
+pub use decode::{Decoder, Scratch};
 pub use encode::encode;
 
 /// Widest DCT RECT, pixels (the decoder holds one row of MCUs this wide).

@@ -126,11 +126,12 @@ fn little_endian_panels_get_the_same_pixels_swapped() {
 fn decode_split(payload: &[u8], w: u16, h: u16, split: usize) -> Result<Vec<u8>, ProtoError> {
     let fmt = PixelFormat::Rgb565(PixelOrder::BigEndian);
     let mut d = CodecDecoder::new(Codec::Dct, fmt, w, h)?;
+    let mut scratch = Scratch::default();
     let mut out = Vec::new();
     for part in [&payload[..split], &payload[split..]] {
         let mut rest = part;
         loop {
-            let (used, run) = d.step(rest)?;
+            let (used, run) = d.step(rest, &mut scratch)?;
             rest = &rest[used..];
             match run {
                 Some(PixelRun::Chunk(c)) => out.extend_from_slice(c.as_bytes()),
