@@ -57,32 +57,51 @@ pub struct DecodeCost {
     pub palette_token_cycles: f64,
     /// Share of the cycles spent in the receive pass (the rest is the present pass).
     pub receive_share: f64,
-    /// DCT: cycles per pixel of the present pass (inverse DCT, colour conversion, strip copy).
-    pub dct_pixel_cycles: f64,
-    /// DCT: cycles per payload byte of one pass (Huffman decoding; each pass does it once).
-    pub dct_byte_cycles: f64,
+    /// DCT, present pass: cycles per pixel (inverse DCT of flat blocks, colour conversion, strip
+    /// copy) and per payload byte (Huffman decoding, and the transforms the coefficients it
+    /// carries call for).
+    pub dct_present: LinearCost,
+    /// DCT, receive pass (the session checks the bits without producing pixels).
+    pub dct_receive: LinearCost,
 }
 
-/// DCT cycles per pixel on the ESP32-C3 (BENCHMARKS.md, "Motion codec": callgrind of the no_std
-/// decoder × 1.7).
-const DCT_PIXEL_CYCLES: f64 = 60.0;
-/// DCT cycles per payload byte on the ESP32-C3 (same source).
-const DCT_BYTE_CYCLES: f64 = 80.0;
+/// Cycles of a pass as `pixels × per_pixel + payload bytes × per_byte`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LinearCost {
+    /// Cycles per pixel.
+    pub per_pixel: f64,
+    /// Cycles per payload byte.
+    pub per_byte: f64,
+}
+
+impl LinearCost {
+    fn cycles(&self, pixels: usize, bytes: usize) -> f64 {
+        pixels as f64 * self.per_pixel + bytes as f64 * self.per_byte
+    }
+}
 
 /// Firmware version strings start with this on the ESP32-C3 firmware (`firmware/esp32c3`).
 pub const ESP32C3_FIRMWARE_PREFIX: &str = "pixelwire-esp32c3";
 
 impl DecodeCost {
     /// The ESP32-C3 firmware at 160 MHz (BENCHMARKS.md, "Device cost figures for the server's codec
-    /// choice"; receive : present = 0.57 : 1).
+    /// choice"; receive : present = 0.57 : 1). DCT: BENCHMARKS.md, "Motion codec" (callgrind of
+    /// `crates/panel/examples/decode_cost.rs` `unit`/`check` on `pattern` at qualities 30 and 90,
+    /// a line through the two, × 1.7 cycles per instruction).
     pub const ESP32C3: Self = Self {
         clock_hz: 160e6,
         raw_pixel_cycles: 13.0,
         rle_token_cycles: 740.0,
         palette_token_cycles: 950.0,
         receive_share: 0.36,
-        dct_pixel_cycles: DCT_PIXEL_CYCLES,
-        dct_byte_cycles: DCT_BYTE_CYCLES,
+        dct_present: LinearCost {
+            per_pixel: 80.0,
+            per_byte: 408.0,
+        },
+        dct_receive: LinearCost {
+            per_pixel: 8.3,
+            per_byte: 204.0,
+        },
     };
 
     /// The cost model of the firmware that announces itself as `firmware` in HELLO, if known.
@@ -101,11 +120,10 @@ impl DecodeCost {
             Codec::Dct => {
                 // The receive pass only decodes the bits (the firmware's session checks without
                 // producing pixels); the present pass decodes them again and transforms.
-                let bits = payload.len() as f64 * self.dct_byte_cycles / self.clock_hz;
-                let pixels = pixels as f64 * self.dct_pixel_cycles / self.clock_hz;
+                let bytes = payload.len();
                 return DeviceTime {
-                    receive_s: bits,
-                    present_s: bits + pixels,
+                    receive_s: self.dct_receive.cycles(pixels, bytes) / self.clock_hz,
+                    present_s: self.dct_present.cycles(pixels, bytes) / self.clock_hz,
                 };
             }
         };

@@ -23,7 +23,7 @@ pub mod quality;
 pub use damage::{DamageTracker, DirtyTile};
 pub use quality::QualityLevel;
 pub mod decode_cost;
-pub use decode_cost::{CostModel, DecodeCost, DeviceTime};
+pub use decode_cost::{CostModel, DecodeCost, DeviceTime, LinearCost};
 pub mod encode;
 pub mod merge;
 
