@@ -63,6 +63,9 @@ pub struct DecodeCost {
     pub dct_present: LinearCost,
     /// DCT, receive pass (the session checks the bits without producing pixels).
     pub dct_receive: LinearCost,
+    /// DCT_HALF, present pass: cycles per panel pixel of doubling the decoded pixels on top of
+    /// `dct_present` for the coded quarter.
+    pub dct_half_output_pixel_cycles: f64,
 }
 
 /// Cycles of a pass as `pixels × per_pixel + payload bytes × per_byte`.
@@ -102,6 +105,7 @@ impl DecodeCost {
             per_pixel: 8.3,
             per_byte: 204.0,
         },
+        dct_half_output_pixel_cycles: 25.0,
     };
 
     /// The cost model of the firmware that announces itself as `firmware` in HELLO, if known.
@@ -124,6 +128,16 @@ impl DecodeCost {
                 return DeviceTime {
                     receive_s: self.dct_receive.cycles(pixels, bytes) / self.clock_hz,
                     present_s: self.dct_present.cycles(pixels, bytes) / self.clock_hz,
+                };
+            }
+            Codec::DctHalf => {
+                // The coded picture is a quarter of the panel pixels; each is then shown 2x2.
+                let (bytes, coded) = (payload.len(), pixels.div_ceil(4));
+                return DeviceTime {
+                    receive_s: self.dct_receive.cycles(coded, bytes) / self.clock_hz,
+                    present_s: (self.dct_present.cycles(coded, bytes)
+                        + pixels as f64 * self.dct_half_output_pixel_cycles)
+                        / self.clock_hz,
                 };
             }
         };

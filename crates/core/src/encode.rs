@@ -78,9 +78,9 @@ pub struct EncodeStats {
     /// Bytes written, headers included.
     pub bytes: u64,
     /// Payload bytes per codec (indexed by codec id).
-    pub codec_bytes: [u64; 4],
+    pub codec_bytes: [u64; 5],
     /// Messages per codec.
-    pub codec_messages: [u32; 4],
+    pub codec_messages: [u32; 5],
     /// Estimated device time of the receive pass, ns (0 without a cost model).
     pub device_receive_ns: u64,
     /// Estimated device time of the present pass, ns (0 without a cost model).
@@ -152,10 +152,13 @@ pub struct UpdateEncoder {
     scratch: Vec<u8>,
     best: Vec<u8>,
     /// Bytes per pixel each codec produced last time, to guess how many rows fit a packet.
-    bytes_per_pixel: [Option<f32>; 4],
+    bytes_per_pixel: [Option<f32>; 5],
     /// DCT messages of the band being considered, and their decoded pixels.
     dct: Vec<u8>,
     dct_shown: Vec<u16>,
+    /// The DCT candidate that won the band so far, and its decoded pixels.
+    dct_won: Vec<u8>,
+    dct_won_shown: Vec<u16>,
     dct_scratch: Box<dct::Scratch>,
     /// Link and device costs, when known; see the module docs.
     cost_model: Option<CostModel>,
@@ -218,11 +221,17 @@ impl UpdateEncoder {
                 format: PixelFormat::Rgb565(_),
                 codecs,
                 ..
-            } if codecs.contains(Codec::Dct) => Some(DctSource {
-                px: &target.px[rect.y as usize * target.width as usize + rect.x as usize..],
-                stride: target.width as usize,
-                level,
-            }),
+            } if codecs.contains(Codec::Dct) || codecs.contains(Codec::DctHalf) => {
+                Some(DctSource {
+                    px: &target.px[rect.y as usize * target.width as usize + rect.x as usize..],
+                    stride: target.width as usize,
+                    level,
+                    codecs: [Codec::DctHalf, Codec::Dct]
+                        .into_iter()
+                        .filter(|c| codecs.contains(*c))
+                        .collect(),
+                })
+            }
             _ => None,
         };
         // Pixels at the wanted level, packed.
@@ -284,8 +293,8 @@ impl UpdateEncoder {
             while y < rect.h {
                 // Where DCT is offered, each band of its height is decided on its own, so a band
                 // DCT loses does not take the rows below it to the lossless codecs too.
-                let band_rows = match dct_source {
-                    Some(_) => (rect.h - y).min(u32::from(dct::MAX_HEIGHT)),
+                let band_rows = match &dct_source {
+                    Some(src) => (rect.h - y).min(src.band_rows()),
                     None => rect.h - y,
                 };
                 let px = Pixels {
@@ -297,21 +306,34 @@ impl UpdateEncoder {
                 let (mut rows, mut msg_len) =
                     self.encode_band(format, px, cap, rect.x + x, rect.y + y);
                 let mut messages = 1;
-                let mut dct_band = false;
+                let mut dct_band = None;
                 if let Some(src) = &dct_source {
                     let band = Pixels {
                         data: &src.px[y as usize * src.stride + x as usize..],
                         stride: src.stride,
                         width: pw as usize,
-                        height: (rect.h - y) as usize,
+                        height: band_rows as usize,
                     };
-                    if let Some((n, count)) =
-                        self.dct_band(band, src.level, cap, rect.x + x, rect.y + y, rows, msg_len)
-                    {
-                        rows = band.height.min(usize::from(dct::MAX_HEIGHT)) as u32;
-                        msg_len = n;
-                        messages = count;
-                        dct_band = true;
+                    let lossless_pixels = rows as usize * band.width;
+                    let mut to_beat = self.per_pixel(msg_len, lossless_pixels, self.best_device);
+                    for &codec in &src.codecs {
+                        if let Some(won) = self.dct_band(
+                            codec,
+                            band,
+                            src.level,
+                            cap,
+                            (rect.x + x, rect.y + y),
+                            to_beat,
+                        ) {
+                            to_beat = won.per_pixel;
+                            rows = won.rows;
+                            msg_len = self.dct.len();
+                            messages = won.messages;
+                            dct_band = Some(codec);
+                            std::mem::swap(&mut self.dct, &mut self.dct_won);
+                            std::mem::swap(&mut self.dct_shown, &mut self.dct_won_shown);
+                            self.best_device = won.device;
+                        }
                     }
                 }
                 let payload = match format {
@@ -327,11 +349,11 @@ impl UpdateEncoder {
                 update.payload += payload;
                 let part = Rect::new(rect.x + x, rect.y + y, pw, rows);
                 let stats = &mut update.stats;
-                if dct_band {
-                    update.bytes.extend_from_slice(&self.dct[..msg_len]);
-                    stats.codec_bytes[Codec::Dct as usize] += msg_len as u64;
-                    stats.codec_messages[Codec::Dct as usize] += messages;
-                    outcome.shown.push((part, self.dct_shown.clone()));
+                if let Some(codec) = dct_band {
+                    update.bytes.extend_from_slice(&self.dct_won[..msg_len]);
+                    stats.codec_bytes[codec as usize] += msg_len as u64;
+                    stats.codec_messages[codec as usize] += messages;
+                    outcome.shown.push((part, self.dct_won_shown.clone()));
                 } else {
                     update.bytes.extend_from_slice(&self.best[..msg_len]);
                     self.note_codec(format, msg_len, stats);
@@ -353,7 +375,7 @@ impl UpdateEncoder {
             WireFormat::Pixelwire { .. } => self.best.get(12).copied().unwrap_or(0),
             WireFormat::Legacy { .. } => 0,
         };
-        let i = usize::from(codec.min(3));
+        let i = usize::from(codec.min(4));
         stats.codec_bytes[i] += msg_len as u64;
         stats.codec_messages[i] += 1;
     }
@@ -528,36 +550,72 @@ fn squared_error(a: u16, b: u16) -> u64 {
         .sum()
 }
 
-/// The unquantised pixels DCT is offered, and the level it stands in for.
-#[derive(Debug, Clone, Copy)]
+/// The unquantised pixels DCT is offered, the level it stands in for, and the DCT codecs the
+/// device decodes (DCT_HALF first: the cheaper to decode, tried before full resolution).
+#[derive(Debug, Clone)]
 struct DctSource<'a> {
     /// The rect's first pixel and what follows it; row `r` at `r * stride`.
     px: &'a [u16],
     stride: usize,
     /// The level DCT stands in for (its quality, and the fidelity it must match).
     level: QualityLevel,
+    codecs: Vec<Codec>,
+}
+
+impl DctSource<'_> {
+    /// Rows of the bands each decided on its own: one DCT_HALF RECT's height if offered, else
+    /// one DCT RECT's.
+    fn band_rows(&self) -> u32 {
+        let rows = u32::from(dct::MAX_HEIGHT);
+        if self.codecs.contains(&Codec::DctHalf) {
+            2 * rows
+        } else {
+            rows
+        }
+    }
+}
+
+/// A DCT candidate that beat what it was offered against.
+#[derive(Debug, Clone, Copy)]
+struct DctWin {
+    /// Rows of the band it covers.
+    rows: u32,
+    /// RECT messages it took.
+    messages: u32,
+    /// Its cost per pixel ([`UpdateEncoder::per_pixel`]).
+    per_pixel: f64,
+    /// Its device time.
+    device: DeviceTime,
 }
 
 impl UpdateEncoder {
-    /// Encodes the top rows of `band` (up to [`dct::MAX_HEIGHT`]) as DCT RECTs at most
-    /// [`dct::MAX_WIDTH`] wide (narrower if one does not fit `cap`) into `self.dct`, decoding them
-    /// into `self.dct_shown`; returns (bytes, messages) if that is at least as faithful as `level`'s
-    /// quantisation and reaches the panel sooner per pixel than the lossless band in `self.best`
-    /// (`rows` rows, `len` bytes; fewer bytes per pixel without a cost model).
-    #[allow(clippy::too_many_arguments)]
+    /// The cost per pixel a band is compared by: seconds to the panel with a cost model, bytes
+    /// without.
+    fn per_pixel(&self, bytes: usize, pixels: usize, device: DeviceTime) -> f64 {
+        let pixels = pixels.max(1);
+        match &self.cost_model {
+            Some(m) => m.band_seconds(bytes, pixels, device) / pixels as f64,
+            None => bytes as f64 / pixels as f64,
+        }
+    }
+
+    /// Encodes the top rows of `band` as `codec` (DCT: 16 rows in RECTs up to 128 wide;
+    /// DCT_HALF: 32 rows, up to 256 wide; narrower if one does not fit `cap`) into `self.dct`,
+    /// decoding them into `self.dct_shown`. Returns the win if that is at least as faithful as
+    /// `level`'s quantisation and costs less per pixel than `to_beat`.
     fn dct_band(
         &mut self,
+        codec: Codec,
         band: Pixels<'_>,
         level: QualityLevel,
         cap: usize,
-        x: u32,
-        y: u32,
-        rows: u32,
-        len: usize,
-    ) -> Option<(usize, u32)> {
+        (x, y): (u32, u32),
+        to_beat: f64,
+    ) -> Option<DctWin> {
         let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
-        let h = band.height.min(usize::from(dct::MAX_HEIGHT));
-        let mut col_w = usize::from(dct::MAX_WIDTH);
+        let scale = if codec == Codec::DctHalf { 2 } else { 1 };
+        let h = band.height.min(scale * usize::from(dct::MAX_HEIGHT));
+        let mut col_w = scale * usize::from(dct::MAX_WIDTH);
         'widths: loop {
             self.dct.clear();
             let mut messages = 0;
@@ -573,7 +631,12 @@ impl UpdateEncoder {
                 };
                 let start = self.dct.len();
                 self.dct.resize(start + head + cap, 0);
-                match dct::encode(part, level.dct_quality(), &mut self.dct[start + head..]) {
+                let out = &mut self.dct[start + head..];
+                let encoded = match codec {
+                    Codec::DctHalf => dct::encode_half(part, level.dct_quality(), out),
+                    _ => dct::encode(part, level.dct_quality(), out),
+                };
+                match encoded {
                     Ok(n) => {
                         self.dct.truncate(start + head + n);
                         let hdr = RectHeader {
@@ -581,12 +644,12 @@ impl UpdateEncoder {
                             y: y as u16,
                             w: w as u16,
                             h: h as u16,
-                            codec: Codec::Dct,
+                            codec,
                         };
                         let _ = hdr.encode(&mut self.dct[start..start + head], n);
                         if let Some(m) = &self.cost_model {
                             let payload = &self.dct[start + head..];
-                            device = device.plus(m.decode.device_time(Codec::Dct, w * h, payload));
+                            device = device.plus(m.decode.device_time(codec, w * h, payload));
                         }
                         messages += 1;
                     }
@@ -599,20 +662,8 @@ impl UpdateEncoder {
                 x0 += w;
             }
             let pixels = band.width * h;
-            let lossless_pixels = rows as usize * band.width;
-            let better = match &self.cost_model {
-                Some(m) => {
-                    let mine = m.band_seconds(self.dct.len(), pixels, device) / pixels as f64;
-                    let theirs = m.band_seconds(len, lossless_pixels, self.best_device)
-                        / lossless_pixels.max(1) as f64;
-                    mine < theirs
-                }
-                None => {
-                    (self.dct.len() as f64 / pixels as f64)
-                        < (len as f64 / lossless_pixels.max(1) as f64)
-                }
-            };
-            if !better {
+            let per_pixel = self.per_pixel(self.dct.len(), pixels, device);
+            if per_pixel >= to_beat {
                 return None;
             }
             self.decode_dct_band(band.width, h);
@@ -628,13 +679,18 @@ impl UpdateEncoder {
             if dct_error > level_error {
                 return None;
             }
-            self.bytes_per_pixel[Codec::Dct as usize] = Some(self.dct.len() as f32 / pixels as f32);
-            self.best_device = device;
-            return Some((self.dct.len(), messages));
+            self.bytes_per_pixel[codec as usize] = Some(self.dct.len() as f32 / pixels as f32);
+            return Some(DctWin {
+                rows: h as u32,
+                messages,
+                per_pixel,
+                device,
+            });
         }
     }
 
-    /// Decodes the DCT RECTs in `self.dct` (covering `w × h`) into `self.dct_shown`, row-major.
+    /// Decodes the DCT or DCT_HALF RECTs in `self.dct` (covering `w × h`) into `self.dct_shown`,
+    /// row-major, with the device's own decoder.
     fn decode_dct_band(&mut self, w: usize, h: usize) {
         self.dct_shown.clear();
         self.dct_shown.resize(w * h, 0);
@@ -645,7 +701,11 @@ impl UpdateEncoder {
             let len = usize::from(u16::from_le_bytes([self.dct[pos + 2], self.dct[pos + 3]]));
             let rw = usize::from(u16::from_le_bytes([self.dct[pos + 8], self.dct[pos + 9]]));
             let payload = &self.dct[pos + head..pos + 4 + len];
-            let mut d = dct::Decoder::new(rw as u16, h as u16, true);
+            let mut d = if self.dct[pos + 12] == Codec::DctHalf as u8 {
+                dct::Decoder::half(rw as u16, h as u16, true)
+            } else {
+                dct::Decoder::new(rw as u16, h as u16, true)
+            };
             let mut rest = payload;
             let mut i = 0;
             // Our own payload: it decodes (an error would leave black, which the shadow would
@@ -752,7 +812,7 @@ mod tests {
     }
 
     /// Encodes `img` whole with `model` and returns (messages per codec, decoded pixels match).
-    fn codecs_chosen(img: &Rgb565Image, model: Option<CostModel>) -> ([u32; 4], EncodeStats) {
+    fn codecs_chosen(img: &Rgb565Image, model: Option<CostModel>) -> ([u32; 5], EncodeStats) {
         let mut enc = UpdateEncoder::new();
         enc.set_cost_model(model);
         let mut u = UpdateBytes::with_budget(usize::MAX);

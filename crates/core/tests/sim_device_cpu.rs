@@ -89,11 +89,15 @@ impl Cpu {
                         // per pixel only: the per-byte part is not known from the header, so
                         // DCT is undercounted here (by about a third on `pattern`)
                         Codec::Dct => px * (c.dct_receive.per_pixel + c.dct_present.per_pixel),
+                        Codec::DctHalf => {
+                            px / 4.0 * (c.dct_receive.per_pixel + c.dct_present.per_pixel)
+                                + px * c.dct_half_output_pixel_cycles
+                        }
                         _ => 0.0,
                     }
                 }
                 Event::Pixels(_) | Event::Fill { .. } => match self.codec {
-                    Codec::Raw | Codec::Dct => 0.0,
+                    Codec::Raw | Codec::Dct | Codec::DctHalf => 0.0,
                     Codec::Rle => c.rle_token_cycles,
                     Codec::PaletteRle => c.palette_token_cycles,
                 },

@@ -136,14 +136,15 @@ fn load(name: &str) -> Rgb565Image {
 /// returns (bytes, pixels).
 fn unit_stream(img: &Rgb565Image, codec: Codec, quality: u8) -> (Vec<u8>, u64) {
     let mut parts = Vec::new();
-    if codec == Codec::Dct {
-        for y in (0..img.height).step_by(16) {
-            for x in (0..img.width).step_by(128) {
+    if matches!(codec, Codec::Dct | Codec::DctHalf) {
+        let s = if codec == Codec::DctHalf { 2 } else { 1 };
+        for y in (0..img.height).step_by(16 * s) {
+            for x in (0..img.width).step_by(128 * s) {
                 parts.push(Rect::new(
                     x,
                     y,
-                    128.min(img.width - x),
-                    16.min(img.height - y),
+                    (128 * s as u32).min(img.width - x),
+                    (16 * s as u32).min(img.height - y),
                 ));
             }
         }
@@ -169,6 +170,9 @@ fn unit_stream(img: &Rgb565Image, codec: Codec, quality: u8) -> (Vec<u8>, u64) {
     for r in parts {
         let encoded = match codec {
             Codec::Dct => pixelwire_proto::codec::dct::encode(img.pixels(r), quality, &mut payload),
+            Codec::DctHalf => {
+                pixelwire_proto::codec::dct::encode_half(img.pixels(r), quality, &mut payload)
+            }
             _ => codec.encode(img.pixels(r), PixelOrder::BigEndian, &mut payload),
         };
         let Ok(n) = encoded else {
@@ -192,7 +196,7 @@ fn unit_stream(img: &Rgb565Image, codec: Codec, quality: u8) -> (Vec<u8>, u64) {
 }
 
 /// A full-frame repaint as the server encodes it, at `level`.
-fn frame_stream(img: &Rgb565Image, codecs: CodecSet, level: QualityLevel) -> (Vec<u8>, [u32; 4]) {
+fn frame_stream(img: &Rgb565Image, codecs: CodecSet, level: QualityLevel) -> (Vec<u8>, [u32; 5]) {
     let mut enc = UpdateEncoder::new();
     let mut u = UpdateBytes::with_budget(usize::MAX);
     let fmt = WireFormat::Pixelwire {

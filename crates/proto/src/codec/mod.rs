@@ -12,6 +12,7 @@
 //! | 0x01 | RLE           | run / literal tokens over pixels (see [`rle`])             |
 //! | 0x02 | PALETTE_RLE   | ≤ 16-colour palette + one-byte (run, index) tokens (see [`palette`]) |
 //! | 0x03 | DCT           | lossy: quality byte + JPEG-baseline blocks, RGB565 only (see [`dct`]) |
+//! | 0x04 | DCT_HALF      | DCT of the rect at half resolution, shown at 2x2 per pixel (see [`dct`]) |
 //!
 //! Why the first three: see `BENCHMARKS.md` ("rect codecs"), which measured them beside LZ4 on the
 //! built-in screens and on a 160 MHz RV32IMC instruction budget. Why DCT: `BENCHMARKS.md` ("Motion
@@ -37,11 +38,19 @@ pub enum Codec {
     PaletteRle = 0x02,
     /// Lossy transform coding (JPEG baseline blocks) for moving content.
     Dct = 0x03,
+    /// DCT of the rectangle at half resolution, each decoded pixel shown as 2x2.
+    DctHalf = 0x04,
 }
 
 impl Codec {
     /// Every codec, cheapest to decode first.
-    pub const ALL: [Codec; 4] = [Codec::Raw, Codec::Rle, Codec::PaletteRle, Codec::Dct];
+    pub const ALL: [Codec; 5] = [
+        Codec::Raw,
+        Codec::Rle,
+        Codec::PaletteRle,
+        Codec::Dct,
+        Codec::DctHalf,
+    ];
 
     /// The lossless codecs: every unit decodes to exactly what was encoded.
     pub const LOSSLESS: [Codec; 3] = [Codec::Raw, Codec::Rle, Codec::PaletteRle];
@@ -53,6 +62,7 @@ impl Codec {
             0x01 => Ok(Self::Rle),
             0x02 => Ok(Self::PaletteRle),
             0x03 => Ok(Self::Dct),
+            0x04 => Ok(Self::DctHalf),
             other => Err(ProtoError::UnknownCodec(other)),
         }
     }
@@ -64,6 +74,7 @@ impl Codec {
             Self::Rle => "rle",
             Self::PaletteRle => "palette_rle",
             Self::Dct => "dct",
+            Self::DctHalf => "dct_half",
         }
     }
 
@@ -85,7 +96,7 @@ impl Codec {
             Self::Raw => raw::encode(px, format, out),
             Self::Rle => rle::encode(px, format, out),
             Self::PaletteRle => palette::encode(px, format, out),
-            Self::Dct => Err(EncodeFail::NotApplicable),
+            Self::Dct | Self::DctHalf => Err(EncodeFail::NotApplicable),
         }
     }
 }
@@ -111,7 +122,7 @@ impl CodecSet {
 
     /// Every codec this crate implements.
     pub const fn all() -> Self {
-        Self(0b1111)
+        Self(0b1_1111)
     }
 
     /// The lossless codecs (RAW, RLE, PALETTE_RLE): what a device decoded before DCT existed.
@@ -303,18 +314,18 @@ impl CodecDecoder {
             Codec::Raw => Self::Raw(raw::Decoder::new(units, unit)),
             Codec::Rle => Self::Rle(rle::Decoder::new(units, unit)),
             Codec::PaletteRle => Self::Palette(palette::Decoder::new(units, unit)),
-            Codec::Dct => {
+            Codec::Dct | Codec::DctHalf => {
                 let PixelFormat::Rgb565(order) = format else {
                     return Err(ProtoError::BadField("dct on a grey panel"));
                 };
-                if !dct::fits(w, h) {
-                    return Err(ProtoError::BadField("dct rect size"));
+                let big = order == crate::PixelOrder::BigEndian;
+                match codec {
+                    Codec::Dct if dct::fits(w, h) => Self::Dct(dct::Decoder::new(w, h, big)),
+                    Codec::DctHalf if dct::fits_half(w, h) => {
+                        Self::Dct(dct::Decoder::half(w, h, big))
+                    }
+                    _ => return Err(ProtoError::BadField("dct rect size")),
                 }
-                Self::Dct(dct::Decoder::new(
-                    w,
-                    h,
-                    order == crate::PixelOrder::BigEndian,
-                ))
             }
         })
     }
@@ -370,12 +381,14 @@ pub(crate) fn runs_emitted(codec: Codec, pixels: u32, payload: &[u8]) -> usize {
         Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
         Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
         Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
-        Codec::Dct => return 0,
+        Codec::Dct | Codec::DctHalf => return 0,
     };
     let mut rest = payload;
     let mut runs = 0;
     loop {
-        let (used, run) = d.step(rest, &mut dct::Scratch::default()).expect("valid payload");
+        let (used, run) = d
+            .step(rest, &mut dct::Scratch::default())
+            .expect("valid payload");
         rest = &rest[used..];
         match run {
             Some(_) => runs += 1,
@@ -397,7 +410,7 @@ pub fn decode_to_vec(
         Codec::Raw => CodecDecoder::Raw(raw::Decoder::new(pixels, 2)),
         Codec::Rle => CodecDecoder::Rle(rle::Decoder::new(pixels, 2)),
         Codec::PaletteRle => CodecDecoder::Palette(palette::Decoder::new(pixels, 2)),
-        Codec::Dct => return Err(ProtoError::BadField("dct rect size")),
+        Codec::Dct | Codec::DctHalf => return Err(ProtoError::BadField("dct rect size")),
     };
     collect(d, 2, payload)
 }

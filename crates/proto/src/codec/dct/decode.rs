@@ -28,8 +28,13 @@ enum Stage {
 /// Incremental decoder for one DCT RECT; see the module docs.
 #[derive(Debug, Clone)]
 pub struct Decoder {
+    /// The RECT's size on the panel.
     w: u16,
     h: u16,
+    /// The coded picture's width: `w`, or half of it for DCT_HALF.
+    coded_w: u16,
+    /// DCT_HALF: every coded pixel covers 2x2 panel pixels.
+    half: bool,
     big_endian: bool,
     stage: Stage,
     /// Bit accumulator: the `nbits` low bits are unread input, MSB first.
@@ -84,9 +89,24 @@ impl Decoder {
     /// A decoder for a `w × h` RECT whose pixels go out in RGB565, big-endian if `big_endian`.
     /// The caller has checked [`super::fits`].
     pub fn new(w: u16, h: u16, big_endian: bool) -> Self {
+        Self::with_scale(w, h, big_endian, false)
+    }
+
+    /// A decoder for a DCT_HALF RECT of `w × h` panel pixels (a coded picture of half that in
+    /// each direction, rounded up, shown at twice its size). The caller has checked
+    /// [`super::fits_half`].
+    pub fn half(w: u16, h: u16, big_endian: bool) -> Self {
+        Self::with_scale(w, h, big_endian, true)
+    }
+
+    fn with_scale(w: u16, h: u16, big_endian: bool, half: bool) -> Self {
+        let scale = if half { 2 } else { 1 };
+        let (w, h) = (w.min(MAX_WIDTH * scale), h.min(super::MAX_HEIGHT * scale));
         Self {
-            w: w.min(MAX_WIDTH),
-            h: h.min(super::MAX_HEIGHT),
+            w,
+            h,
+            coded_w: w.div_ceil(scale),
+            half,
             big_endian,
             stage: Stage::Quality,
             acc: 0,
@@ -122,7 +142,7 @@ impl Decoder {
     }
 
     fn mcus(&self) -> u16 {
-        self.w.div_ceil(MCU as u16)
+        self.coded_w.div_ceil(MCU as u16)
     }
 
     /// Consumes a prefix of `input`, maybe producing a run of pixels; `scratch` holds the samples
@@ -227,7 +247,7 @@ impl Decoder {
         if size == 0 {
             match run {
                 0 => return self.end_block(scratch).map(|()| true), // EOB
-                15 => self.k += 16,                          // ZRL
+                15 => self.k += 16,                                 // ZRL
                 _ => return Err(ProtoError::BadField("dct run without value")),
             }
         } else {
@@ -337,9 +357,39 @@ impl Decoder {
         let (row, col) = ((p / w) as usize, (p % w) as usize);
         let n = (w as usize - col).min(PixelChunk::PIXELS);
         let mut chunk = PixelChunk::EMPTY;
-        let at = row * BAND_STRIDE + col * 2;
-        if let Some(src) = scratch.band.get(at..at + 2 * n) {
-            chunk.bytes[..2 * n].copy_from_slice(src);
+        if self.half {
+            // Each coded pixel twice across, each coded row twice down.
+            let at = (row / 2) * BAND_STRIDE + (col / 2) * 2;
+            let src = scratch.band.get(at..).unwrap_or(&[]);
+            let dst = &mut chunk.bytes[..2 * n];
+            // An odd start takes the second copy of its coded pixel first.
+            let (first, src) = match (col % 2, src) {
+                (1, [a, b, rest @ ..]) => (Some([*a, *b]), rest),
+                _ => (None, src),
+            };
+            let dst = match (first, dst) {
+                (Some(p), [a, b, rest @ ..]) => {
+                    (*a, *b) = (p[0], p[1]);
+                    rest
+                }
+                (_, dst) => dst,
+            };
+            let done = dst.len() / 4;
+            let mut pairs = dst.chunks_exact_mut(4);
+            for (d, p) in (&mut pairs).zip(src.chunks_exact(2)) {
+                // one 16-bit load, one 32-bit store
+                let px = u32::from(u16::from_ne_bytes([p[0], p[1]]));
+                d.copy_from_slice(&(px | px << 16).to_ne_bytes());
+            }
+            let tail = pairs.into_remainder();
+            if let (2, Some(p)) = (tail.len(), src.get(2 * done..2 * done + 2)) {
+                tail.copy_from_slice(p);
+            }
+        } else {
+            let at = row * BAND_STRIDE + col * 2;
+            if let Some(src) = scratch.band.get(at..at + 2 * n) {
+                chunk.bytes[..2 * n].copy_from_slice(src);
+            }
         }
         let n = n as u32;
         chunk.len = (2 * n) as u8;

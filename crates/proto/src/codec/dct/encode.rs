@@ -52,6 +52,38 @@ pub fn encode(px: Pixels<'_>, quality: u8, out: &mut [u8]) -> Result<usize, Enco
     bits.finish()
 }
 
+/// Encodes `px` (RGB565 values, at most 256 × 32) as DCT_HALF at `quality` into `out`: each 2x2
+/// block averaged (its last row or column alone where the size is odd); returns the payload length.
+pub fn encode_half(px: Pixels<'_>, quality: u8, out: &mut [u8]) -> Result<usize, EncodeFail> {
+    let (w, h) = (px.width, px.height);
+    if w > u16::MAX as usize || h > u16::MAX as usize || !super::fits_half(w as u16, h as u16) {
+        return Err(EncodeFail::NotApplicable);
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let mut coded = [0u16; super::MAX_WIDTH as usize * super::MAX_HEIGHT as usize];
+    for y in 0..ch {
+        let rows = [px.row(2 * y), px.row((2 * y + 1).min(h - 1))];
+        for x in 0..cw {
+            let (x0, x1) = (2 * x, (2 * x + 1).min(w - 1));
+            let mut sum = [0u32; 3];
+            for row in rows {
+                for p in [row.get(x0), row.get(x1)].into_iter().flatten() {
+                    let (r, g, b) = expand(*p);
+                    sum[0] += r as u32;
+                    sum[1] += g as u32;
+                    sum[2] += b as u32;
+                }
+            }
+            // to the nearest RGB565 level of the 2x2 mean
+            let [r, g, b] = sum.map(|s| (s + 2) / 4);
+            coded[y * cw + x] = (((r * 31 + 127) / 255) << 11
+                | ((g * 63 + 127) / 255) << 5
+                | (b * 31 + 127) / 255) as u16;
+        }
+    }
+    encode(Pixels::packed(&coded[..cw * ch], cw, ch), quality, out)
+}
+
 /// The six blocks (four Y, Cb, Cr) of the MCU whose left edge is column `x0`, level-shifted
 /// (−128), edge pixels replicated past the rectangle.
 fn mcu_samples(px: &Pixels<'_>, x0: usize, out: &mut [[f32; 64]; 6]) {

@@ -15,7 +15,12 @@
 //! ```
 //!
 //! The encoder replicates edge pixels to fill the last MCU; the decoder decodes whole MCUs and
-//! keeps the `w × h` top-left pixels. The inverse DCT is integer ([`idct`]), so the server, the
+//! keeps the `w × h` top-left pixels.
+//!
+//! DCT_HALF (codec 0x04) is the same payload for a picture of half the RECT's size in each
+//! direction (rounded up; RECTs up to 256 x 32): the encoder averages each 2x2 block, the decoder
+//! shows each decoded pixel as 2x2. A quarter of the decoding work per panel pixel, for motion a
+//! small device could not otherwise decode at full rate. The inverse DCT is integer ([`idct`]), so the server, the
 //! emulator and the firmware produce bit-identical pixels: the server decodes its own output to
 //! know what the panel shows.
 
@@ -27,7 +32,7 @@ mod idct;
 mod tables;
 
 pub use decode::{Decoder, Scratch};
-pub use encode::encode;
+pub use encode::{encode, encode_half};
 
 /// Widest DCT RECT, pixels (the decoder holds one row of MCUs this wide).
 pub const MAX_WIDTH: u16 = 128;
@@ -68,6 +73,12 @@ pub(crate) fn quant_tables(quality: u8) -> [[u16; 64]; 2] {
 /// Whether a `w × h` RECT may use DCT.
 pub fn fits(w: u16, h: u16) -> bool {
     (1..=MAX_WIDTH).contains(&w) && (1..=MAX_HEIGHT).contains(&h)
+}
+
+/// Whether a `w × h` RECT may use DCT_HALF (its coded picture, half the size rounded up, fits
+/// [`fits`]).
+pub fn fits_half(w: u16, h: u16) -> bool {
+    (1..=2 * MAX_WIDTH).contains(&w) && (1..=2 * MAX_HEIGHT).contains(&h)
 }
 
 /// Number of bits needed for `v`'s magnitude (JPEG's SSSS category).
