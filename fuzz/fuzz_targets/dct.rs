@@ -1,5 +1,6 @@
 //! Fuzzes the DCT codec (0x03; `crates/proto/src/codec/dct/`, `docs/protocol.md`) through the
-//! public API, in two modes chosen by bit 0 of the first byte (bit 1 picks the panel's byte order):
+//! public API, in two modes chosen by bit 0 of the first byte (bit 1 picks the panel's byte order,
+//! bit 2 DCT_HALF, codec 0x04, whose RECTs are up to 256 × 32 and decode at half resolution):
 //!
 //! * **decode**: a RECT message with codec 0x03 is crafted around an arbitrary payload (`w`, `h`
 //!   from the input, some past DCT's 128 × 16 limit, some zero) and fed to [`Decoder`] whole and
@@ -126,7 +127,7 @@ fn check_all(order: PixelOrder, hdr: &RectHeader, payload: &[u8], cuts: (u16, u1
         _ => panic!("checking-only decoding disagrees on validity: {checked:?} vs {whole:?}"),
     }
     let reference = decode_format_to_vec(
-        Codec::Dct,
+        hdr.codec,
         PixelFormat::Rgb565(order),
         hdr.w,
         hdr.h,
@@ -147,32 +148,36 @@ fn check_all(order: PixelOrder, hdr: &RectHeader, payload: &[u8], cuts: (u16, u1
     whole
 }
 
-fn fuzz_decode(order: PixelOrder, data: &[u8]) {
+fn fuzz_decode(order: PixelOrder, half: bool, data: &[u8]) {
     let [w, h, c0, c1, c2, payload @ ..] = data else {
         return;
     };
+    let s = if half { 2 } else { 1 };
     let hdr = RectHeader {
         x: u16::from(c2 % 40),
         y: u16::from(c2 / 40 % 20),
-        // 0..=136 × 0..=20: mostly within DCT's limits, some past them, some zero.
-        w: u16::from(*w) % 137,
-        h: u16::from(*h) % 21,
-        codec: Codec::Dct,
+        // 0..=136 × 0..=20 (twice that for DCT_HALF): mostly within the limits, some past them,
+        // some zero.
+        w: (u16::from(*w) * s) % (137 * s),
+        h: (u16::from(*h) * s + u16::from(*c0 & 1)) % (21 * s),
+        codec: if half { Codec::DctHalf } else { Codec::Dct },
     };
     let payload = &payload[..payload.len().min(usize::from(u16::MAX) - RECT_FIELDS_LEN)];
     let cuts = (u16::from_le_bytes([*c0, *c1]), u16::from(*c1) << 4 | u16::from(*c0));
     let whole = check_all(order, &hdr, payload, cuts);
     if whole.is_ok() {
-        assert!(dct::fits(hdr.w, hdr.h), "a {}x{} DCT rect decoded", hdr.w, hdr.h);
+        let fits = if half { dct::fits_half(hdr.w, hdr.h) } else { dct::fits(hdr.w, hdr.h) };
+        assert!(fits, "a {}x{} {:?} rect decoded", hdr.w, hdr.h, hdr.codec);
     }
 }
 
-fn fuzz_round_trip(data: &[u8]) {
+fn fuzz_round_trip(half: bool, data: &[u8]) {
     let [w, h, quality, cut, c0, c1, bytes @ ..] = data else {
         return;
     };
-    let width = usize::from(*w) % usize::from(dct::MAX_WIDTH) + 1;
-    let height = usize::from(*h) % usize::from(dct::MAX_HEIGHT) + 1;
+    let s = if half { 2 } else { 1 };
+    let width = usize::from(*w) % (s * usize::from(dct::MAX_WIDTH)) + 1;
+    let height = usize::from(*h & 0x7F) % (s * usize::from(dct::MAX_HEIGHT)) + 1;
     // Strided storage: a spare column on the right when bit 7 of `h` is set.
     let stride = width + usize::from(*h >> 7);
     let words: Vec<u16> = bytes
@@ -191,8 +196,14 @@ fn fuzz_round_trip(data: &[u8]) {
         height,
     };
     let mut out = vec![0u8; 32 * 1024];
-    let n = dct::encode(px, *quality, &mut out)
-        .unwrap_or_else(|e| panic!("DCT failed on a roomy buffer: {e:?}"));
+    let encode = |out: &mut [u8]| {
+        if half {
+            dct::encode_half(px, *quality, out)
+        } else {
+            dct::encode(px, *quality, out)
+        }
+    };
+    let n = encode(&mut out).unwrap_or_else(|e| panic!("DCT failed on a roomy buffer: {e:?}"));
     let encoded = &out[..n];
     assert_eq!(encoded[0], (*quality).clamp(1, 100), "the quality byte");
     let hdr = RectHeader {
@@ -200,7 +211,7 @@ fn fuzz_round_trip(data: &[u8]) {
         y: 0,
         w: width as u16,
         h: height as u16,
-        codec: Codec::Dct,
+        codec: if half { Codec::DctHalf } else { Codec::Dct },
     };
     let cuts = (u16::from_le_bytes([*c0, *c1]), u16::from_le_bytes([*c1, *cut]));
     let be = check_all(PixelOrder::BigEndian, &hdr, encoded, cuts)
@@ -213,7 +224,7 @@ fn fuzz_round_trip(data: &[u8]) {
     // A smaller buffer: the same bytes or DoesNotFit.
     let small = usize::from(*cut) * n / 255;
     let mut out2 = vec![0u8; small];
-    match dct::encode(px, *quality, &mut out2) {
+    match encode(&mut out2) {
         Ok(m) => assert_eq!(&out2[..m], encoded, "DCT output depends on room"),
         Err(EncodeFail::DoesNotFit) => assert!(small < n),
         Err(e) => panic!("DCT: {e:?} on a small buffer"),
@@ -229,9 +240,10 @@ fuzz_target!(|data: &[u8]| {
     } else {
         PixelOrder::LittleEndian
     };
+    let half = mode & 4 != 0;
     if mode & 1 == 0 {
-        fuzz_decode(order, rest);
+        fuzz_decode(order, half, rest);
     } else {
-        fuzz_round_trip(rest);
+        fuzz_round_trip(half, rest);
     }
 });

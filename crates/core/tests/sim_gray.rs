@@ -72,7 +72,7 @@ struct Outcome {
     unaligned: u32,
     psnr_db: Option<f64>,
     /// RECTs on the wire, by codec id.
-    rect_codecs: [u32; 4],
+    rect_codecs: [u32; 5],
     /// Coarsest quality level a frame was sent at (0 = exact).
     max_level: u8,
 }
@@ -163,7 +163,7 @@ fn run_with(dev: &Device, link_bytes_per_s: f64, dither: Dither, source: Source)
         bytes: 0,
         unaligned: 0,
         psnr_db: None,
-        rect_codecs: [0; 4],
+        rect_codecs: [0; 5],
         max_level: 0,
     };
     let (moving_until, end) = (start + 3_000_000, start + 6_000_000);
@@ -318,7 +318,7 @@ fn full_motion_to_an_rgb565_device_with_every_codec_uses_dct() {
     let o = run_with(&dev, 60_000.0, Dither::Ordered, gradients);
     check(format, &o);
     assert!(
-        o.rect_codecs[Codec::Dct as usize] > 20,
+        o.rect_codecs[Codec::Dct as usize] + o.rect_codecs[Codec::DctHalf as usize] > 20,
         "{:?}",
         o.rect_codecs
     );
@@ -338,6 +338,12 @@ fn a_device_without_dct_never_gets_it() {
         let o = run_with(&dev, 60_000.0, Dither::Ordered, gradients);
         check(format, &o);
         assert_eq!(o.rect_codecs[Codec::Dct as usize], 0, "{:?}", o.rect_codecs);
+        assert_eq!(
+            o.rect_codecs[Codec::DctHalf as usize],
+            0,
+            "{:?}",
+            o.rect_codecs
+        );
         // Below exact, where a device with DCT would have got it.
         assert!(o.max_level > 0, "{format:?} stayed exact");
         assert!(
@@ -360,7 +366,7 @@ fn a_grey_device_never_gets_dct_even_if_it_lists_it() {
         let o = run_with(&dev, 20_000.0, Dither::Ordered, gradients);
         check(format, &o);
         assert_eq!(
-            o.rect_codecs[Codec::Dct as usize],
+            o.rect_codecs[Codec::Dct as usize] + o.rect_codecs[Codec::DctHalf as usize],
             0,
             "{format:?}: {:?}",
             o.rect_codecs

@@ -52,6 +52,8 @@ pub enum Event<'a> {
     FrameEnd(FrameEnd),
 }
 
+// `RectBody` holds the codec decoder by value (see `CodecDecoder`).
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum State {
     Header {

@@ -58,8 +58,8 @@ pub struct EmuOptions {
     /// Frames the emulated device lets be in flight (1..=8).
     #[arg(long, default_value_t = 2)]
     pub window: u8,
-    /// Codecs the emulated device decodes (comma separated: raw,rle,palette_rle,dct).
-    #[arg(long, default_value = "raw,rle,palette_rle,dct", value_parser = parse_codecs)]
+    /// Codecs the emulated device decodes (comma separated: raw,rle,palette_rle,dct,dct_half).
+    #[arg(long, default_value = "raw,rle,palette_rle,dct,dct_half", value_parser = parse_codecs)]
     pub codecs: CodecSet,
     /// Seconds between reports.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]

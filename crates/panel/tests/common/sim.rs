@@ -64,7 +64,7 @@ pub struct World {
     /// Parses the server's output (checking only) to count its RECTs by codec.
     pub wire: Decoder,
     /// RECTs the server sent, by codec id.
-    pub rect_codecs: [u32; 4],
+    pub rect_codecs: [u32; 5],
     /// Wire errors seen while parsing the server's output.
     pub wire_errors: Vec<String>,
 }
@@ -371,7 +371,7 @@ pub fn run(sc: &Scenario) -> Outcome {
         moving_until_us: sc.seconds_moving * 1_000_000,
         source: sc.source,
         wire: Decoder::default().checking_only(),
-        rect_codecs: [0; 4],
+        rect_codecs: [0; 5],
         wire_errors: Vec::new(),
     }));
     let end_us = (sc.seconds_moving + sc.seconds_still) * 1_000_000;

@@ -291,6 +291,9 @@ impl core::fmt::Debug for PixelChunk {
 }
 
 /// Incremental decoder for one rectangle's codec payload.
+// DCT's state (its coefficient block and quantisation tables, about 0.6 KiB) is held by value:
+// the firmware has no allocator to box it, and one rectangle is decoded at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum CodecDecoder {
     Raw(raw::Decoder),

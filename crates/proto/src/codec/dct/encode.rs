@@ -76,9 +76,12 @@ pub fn encode_half(px: Pixels<'_>, quality: u8, out: &mut [u8]) -> Result<usize,
             }
             // to the nearest RGB565 level of the 2x2 mean
             let [r, g, b] = sum.map(|s| (s + 2) / 4);
-            coded[y * cw + x] = (((r * 31 + 127) / 255) << 11
-                | ((g * 63 + 127) / 255) << 5
-                | (b * 31 + 127) / 255) as u16;
+            let (r5, g6, b5) = (
+                (r * 31 + 127) / 255,
+                (g * 63 + 127) / 255,
+                (b * 31 + 127) / 255,
+            );
+            coded[y * cw + x] = ((r5 << 11) | (g6 << 5) | b5) as u16;
         }
     }
     encode(Pixels::packed(&coded[..cw * ch], cw, ch), quality, out)

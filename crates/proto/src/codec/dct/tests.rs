@@ -224,3 +224,50 @@ fn extreme_content_survives_the_clamps() {
         assert!(sg.abs_diff(gg) <= 2, "{s:04x} vs {g:04x}");
     }
 }
+
+#[test]
+fn half_resolution_shows_each_decoded_pixel_as_two_by_two() {
+    let fmt = PixelFormat::Rgb565(PixelOrder::BigEndian);
+    // a flat colour survives exactly at any odd or even size up to the limits
+    for (w, h) in [(1, 1), (3, 5), (32, 32), (33, 31), (256, 32)] {
+        let src = alloc::vec![0xFC00u16; w * h];
+        let mut out = [0u8; 4096];
+        let n = encode_half(Pixels::packed(&src, w, h), 50, &mut out).unwrap();
+        let bytes =
+            decode_format_to_vec(Codec::DctHalf, fmt, w as u16, h as u16, &out[..n]).unwrap();
+        assert_eq!(bytes.len(), w * h * 2);
+        assert!(bytes.chunks(2).all(|p| p == [0xFC, 0x00]), "{w}x{h}");
+    }
+    // a smooth picture: every 2x2 block of the output is one colour, close to the source
+    let (w, h) = (64, 32);
+    let src = picture(w, h);
+    let mut out = [0u8; 4096];
+    let n = encode_half(Pixels::packed(&src, w, h), 90, &mut out).unwrap();
+    let bytes = decode_format_to_vec(Codec::DctHalf, fmt, w as u16, h as u16, &out[..n]).unwrap();
+    let got: Vec<u16> = bytes
+        .chunks(2)
+        .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        .collect();
+    for y in (0..h).step_by(2) {
+        for x in (0..w).step_by(2) {
+            let p = got[y * w + x];
+            assert_eq!(
+                [
+                    got[y * w + x + 1],
+                    got[(y + 1) * w + x],
+                    got[(y + 1) * w + x + 1]
+                ],
+                [p; 3]
+            );
+        }
+    }
+    assert!(psnr(&src, &got) > 20.0, "{:.1}", psnr(&src, &got));
+    // past the limits, and the full-resolution size check stays DCT's
+    assert_eq!(
+        encode_half(Pixels::packed(&picture(257, 2), 257, 2), 50, &mut out),
+        Err(EncodeFail::NotApplicable)
+    );
+    assert!(CodecDecoder::new(Codec::DctHalf, fmt, 256, 32).is_ok());
+    assert!(CodecDecoder::new(Codec::DctHalf, fmt, 256, 33).is_err());
+    assert!(CodecDecoder::new(Codec::Dct, fmt, 256, 32).is_err());
+}
