@@ -9,6 +9,7 @@ use super::tally::Tally;
 use futures_util::{SinkExt, StreamExt};
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -30,10 +31,12 @@ pub struct CameraSpec {
     pub first: usize,
 }
 
-/// Runs until `stop` turns true; counts into `tally` while `counting` is true.
+/// Runs until `stop` turns true; counts into `tally` (and `sent`, this camera's own count) while
+/// `counting` is true.
 pub async fn run(
     spec: CameraSpec,
     tally: Arc<Tally>,
+    sent: Arc<AtomicU64>,
     counting: watch::Receiver<bool>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -77,6 +80,7 @@ pub async fn run(
                 }
                 if *counting.borrow() {
                     tally.counters.frame(len);
+                    sent.fetch_add(1, Ordering::Relaxed);
                     tally.counters.missing(missed);
                 }
             }

@@ -185,8 +185,8 @@ fn emu_options(
     Ok(<Wrap as clap::Parser>::try_parse_from(args)?.emu)
 }
 
-/// Runs the load until the duration ends; prints the interval lines and the summary.
-pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
+/// Runs the load until the duration ends; prints the interval lines and returns the summary.
+pub async fn run(opts: LoadOptions) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!(
         opts.duration > 0.0 && opts.duration <= 3600.0,
         "--duration must be in (0, 3600] s"
@@ -215,6 +215,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
     let offset = Arc::new(viewer::ClockOffset::default());
     let stream = |i: u32| format!("{}-{i}", opts.prefix);
     let mut tasks = tokio::task::JoinSet::new();
+    let mut sent = Vec::with_capacity(opts.cameras as usize);
     for i in 0..opts.cameras {
         let spec = camera::CameraSpec {
             server,
@@ -223,9 +224,12 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
             frames: frames.clone(),
             first: (i as usize * 7) % frames.len(),
         };
+        let n = Arc::new(AtomicU64::new(0));
+        sent.push(n.clone());
         tasks.spawn(camera::run(
             spec,
             kinds.camera.clone(),
+            n,
             counting.clone(),
             stop.clone(),
         ));
@@ -246,6 +250,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
         .unwrap_or(opts.cameras)
         .clamp(1, opts.cameras.max(1));
     let mut units = Vec::with_capacity(opts.viewers as usize);
+    let mut watches = Vec::with_capacity(opts.viewers as usize);
     for v in 0..opts.viewers {
         let spec = viewer::ViewerSpec {
             server,
@@ -254,6 +259,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
         };
         let n = Arc::new(AtomicU64::new(0));
         units.push(n.clone());
+        watches.push((v % viewed) as usize);
         tasks.spawn(viewer::run(
             spec,
             kinds.h264.clone(),
@@ -293,9 +299,9 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs_f64(opts.warmup)).await;
     let _ = count_tx.send(true);
-    let _ = kinds.take_interval(&units);
+    let _ = kinds.take_interval(&sent, &units);
     eprintln!("measuring for {} s", opts.duration);
-    let mut window = Window::new(opts.fps, opts.cameras, opts.viewers);
+    let mut window = Window::new(opts.fps, opts.cameras, watches);
     let start = tokio::time::Instant::now();
     let end = start + Duration::from_secs_f64(opts.duration);
     let mut last = start;
@@ -304,7 +310,7 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
         tokio::time::sleep_until(next).await;
         let secs = next.duration_since(last).as_secs_f64();
         let line = window.interval(
-            &kinds.take_interval(&units),
+            &kinds.take_interval(&sent, &units),
             start.elapsed().as_secs_f64(),
             secs,
         );
@@ -325,14 +331,10 @@ pub async fn run(opts: LoadOptions) -> anyhow::Result<()> {
             Err(e) => eprintln!("display emulator task failed: {e}"),
         }
     }
-    println!(
-        "summary {}",
-        window.summary(start.elapsed().as_secs_f64(), offset.get(), &reports)
-    );
-    Ok(())
+    Ok(window.summary(start.elapsed().as_secs_f64(), offset.get(), &reports))
 }
 
-/// Builds the runtime (`--threads`) and runs.
+/// Builds the runtime (`--threads`), runs and prints the `summary {json}` line.
 pub fn main_with(opts: LoadOptions) -> anyhow::Result<()> {
     let runtime = if opts.threads <= 1 {
         tokio::runtime::Builder::new_current_thread()
@@ -344,5 +346,7 @@ pub fn main_with(opts: LoadOptions) -> anyhow::Result<()> {
             .enable_all()
             .build()?
     };
-    runtime.block_on(run(opts))
+    let summary = runtime.block_on(run(opts))?;
+    println!("summary {summary}");
+    Ok(())
 }
