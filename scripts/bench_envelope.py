@@ -4,7 +4,7 @@
 Each run starts a fresh release `pixelwire serve` on loopback ports with `load-0..N` declared as
 camera streams (default_stream `load-0` for the emulated displays), runs the generator against it
 and reads, beside the generator's own figures, the server's: CPU seconds per second and RSS from
-/proc, CPU by thread name (/proc/PID/task), and counter deltas from /metrics (camera frames and
+/proc (and the generator's CPU, and what the rest of the machine used), and counter deltas from /metrics (camera frames and
 drops, stream frames, frames the H.264 encoder encoded / found unchanged / never took because a
 newer one superseded them, viewer and display skips, display frames sent). Load average is
 recorded beside every figure: the machine is shared.
@@ -24,6 +24,10 @@ Modes:
   displays  1 camera, N emulated 320x240 displays on a 300 kB/s link each; --ramp 1,2,4,8,16
   soak      16 cameras, 200 viewers over 4 of them, MJPEG and snapshot clients, 8 displays, for
             --duration s (600), sampled every --interval s (10): a CSV (--csv) and a markdown table
+
+`--perf S` records the server with `perf record` for S seconds of each step and splits its samples
+by component (H.264 encode, JPEG decode, display sinks, WebSocket/tokio, kernel, ...);
+`--perf-file F` only does that split for an existing recording.
 
 Frames: the 640x480 `pattern` JPEGs of `camera_frames` (quality 85) if --frames-dir names them, else
 the generator's moving bars. Binaries from $CARGO_TARGET_DIR/release (else target/release):
@@ -105,21 +109,6 @@ def rss_mb(pid):
         return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
 
 
-def thread_cpu(pid):
-    """CPU seconds by thread name (all threads of `pid`)."""
-    out = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                s = f.read()
-        except OSError:
-            continue
-        name = s[s.index("(") + 1:s.rindex(")")]
-        fields = s.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
-    return out
-
-
 def metrics(http):
     """Sum of each counter of COUNTERS over its labels, and the display latency histogram."""
     text = urllib.request.urlopen(f"http://127.0.0.1:{http}/metrics", timeout=10).read().decode()
@@ -184,30 +173,41 @@ class Server:
         self.log.close()
 
 
-class Sample:
-    """Server figures between two points in time."""
+def busy_seconds():
+    """CPU seconds the whole machine spent not idle (user, nice, system, irq, softirq, steal)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:9]]
+    return (v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) / TICK
 
-    def __init__(self, srv):
-        self.srv, self.pid = srv, srv.proc.pid
+
+class Sample:
+    """Server and generator figures between two points in time, and what the rest of the machine
+    (other engineers' builds) used meanwhile."""
+
+    def __init__(self, srv, gen_pid):
+        self.srv, self.pid, self.gen = srv, srv.proc.pid, gen_pid
         self.reset()
 
+    def read(self):
+        return (time.monotonic(), cpu_seconds(self.pid), cpu_seconds(self.gen), busy_seconds(),
+                metrics(self.srv.http))
+
     def reset(self):
-        self.t, self.cpu, self.threads = time.monotonic(), cpu_seconds(self.pid), thread_cpu(self.pid)
-        self.m = metrics(self.srv.http)
+        self.t, self.cpu, self.gen_cpu, self.busy, self.m = self.read()
 
     def take(self):
-        t, cpu, threads, m = time.monotonic(), cpu_seconds(self.pid), thread_cpu(self.pid), metrics(self.srv.http)
+        t, cpu, gen_cpu, busy, m = self.read()
         wall = t - self.t
         out = {
             "wall_s": wall,
             "cpu": (cpu - self.cpu) / wall,
-            "threads": {k: (v - self.threads.get(k, 0.0)) / wall for k, v in threads.items()
-                        if v - self.threads.get(k, 0.0) > 0.005 * wall},
+            "gen_cpu": (gen_cpu - self.gen_cpu) / wall,
+            "others": max(0.0, (busy - self.busy) - (cpu - self.cpu) - (gen_cpu - self.gen_cpu)) / wall,
             "rss_mb": rss_mb(self.pid),
             "load": loadavg(),
             **delta(self.m, m),
         }
-        self.t, self.cpu, self.threads, self.m = t, cpu, threads, m
+        self.t, self.cpu, self.gen_cpu, self.busy, self.m = t, cpu, gen_cpu, busy, m
         return out
 
 
@@ -236,7 +236,7 @@ def run_step(a, cameras, on_interval=None, **load):
                     break
             rss_start = rss_mb(srv.proc.pid)
             perf = start_perf(a, srv.proc.pid, data_dir)
-            every, whole, summary, server = Sample(srv), Sample(srv), None, None
+            every, whole, summary, server = Sample(srv, gen.pid), Sample(srv, gen.pid), None, None
             for line in gen.stdout:
                 if line.startswith("interval ") and on_interval:
                     on_interval(json.loads(line[len("interval "):]), every.take())
@@ -264,16 +264,36 @@ def start_perf(a, pid, data_dir):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+PERF_GROUPS = [  # (group, symbol or object patterns), first match wins
+    ("H.264 encode (OpenH264)", r"Wels|loop_get_satd|McHor|McCopy|McChroma|WelsEnc|Sad|Satd|Dct|Quant|Cavlc|DeblockLuma|DeblockChroma|PixelAvg|AnalysisVaa|MdInter|_pred_|ExpandPicture|bgd_|openh264"),
+    ("JPEG decode (libjpeg-turbo)", r"decode_mcu|jsimd_|jpeg_|tjDecompress|decompress|ycc_|h2v2|process_data|turbojpeg"),
+    ("display sinks (resize, RGB565, change detection, codecs, PSNR)", r"fast_image_resize|pixelwire_core|pixelwire_proto|xxhash|__sin|__cos"),
+    ("WebSocket / HTTP / tokio", r"tungstenite|tokio|hyper|axum|futures|mio|pixelwire_server::(viewer|http|bus)"),
+    ("kernel (TCP, scheduling)", r"^\[k\]"),
+    ("libc memcpy/memset", r"mem(move|cpy|set)"),
+    ("allocator", r"malloc|_int_free|cfree|unlink_chunk"),
+]
+
+
 def perf_report(proc, data_dir):
-    """Share of the server's samples by shared object and by symbol (self time, top 12 each)."""
+    """Share of the server's samples by component (self time, symbol patterns of PERF_GROUPS)."""
     proc.wait()
-    out = {}
-    for key in ("dso", "sym"):
-        text = subprocess.run(["perf", "report", "-i", os.path.join(data_dir, "perf.data"), "--stdio",
-                               "--no-children", "-g", "none", "--percent-limit", "1", "--sort", key],
-                              capture_output=True, text=True).stdout
-        out[key] = [" ".join(l.split()) for l in text.splitlines() if l.strip() and not l.startswith("#")][:12]
-    return out
+    text = subprocess.run(["perf", "report", "-i", os.path.join(data_dir, "perf.data"), "--stdio",
+                           "--no-children", "-g", "none", "--percent-limit", "0", "--sort", "sym"],
+                          capture_output=True, text=True).stdout
+    return perf_groups(text)
+
+
+def perf_groups(text):
+    groups = {}
+    for line in text.splitlines():
+        m = re.match(r"\s*([0-9.]+)%\s+(\[.\]\s+.*)$", line)
+        if not m:
+            continue
+        pct, sym = float(m.group(1)), m.group(2)
+        name = next((g for g, pat in PERF_GROUPS if re.search(pat, sym)), "other")
+        groups[name] = groups.get(name, 0.0) + pct
+    return {k: round(v, 1) for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}
 
 
 def losses(g, s):
@@ -292,17 +312,12 @@ def fmt(x, spec=".1f"):
     return "–" if x is None else format(x, spec)
 
 
-def top_threads(s, n=3):
-    items = sorted(s["threads"].items(), key=lambda kv: -kv[1])[:n]
-    return ", ".join(f"{k} {v:.2f}" for k, v in items)
-
-
 def ramp(a):
     default = {"cameras": "4,8,12,16,20,24", "viewers": "50,100,200,400,800",
                "displays": "1,2,4,8,16,32"}[a.mode]
     steps = [int(x) for x in (a.ramp or default).split(",")]
     print(f"### {a.mode}: {a.duration:.0f} s per step after {a.warmup:.0f} s warm-up\n")
-    print("| N | load avg | server CPU (cores) | busiest threads (cores) | camera frames/s | h264 units/s | "
+    print("| N | load avg | server CPU (cores) | generator / others CPU (cores) | camera frames/s | h264 units/s | "
           "slowest viewer fps | latency p50 / p95 / p99 ms | display fps / kB/s / p95 ms | lost: missed, dropped, "
           "superseded, skipped, viewer short, errors | viewer gaps | RSS MB | verdict |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -331,14 +346,14 @@ def ramp(a):
                 reasons.append("display p95 > one display's + 100 ms")
         verdict = "over: " + ", ".join(reasons) if reasons else "ok"
         dcol = f"{d['fps_mean']:.1f} / {d['kbytes_per_s_mean']:.0f} / {fmt(d['latency_p95_ms_worst'], '.0f')}" if d else "–"
-        print(f"| {n} | {s['load']:.2f} | {s['cpu']:.2f} | {top_threads(s)} | {g['camera']['per_s']:.0f} | "
+        print(f"| {n} | {s['load']:.2f} | {s['cpu']:.2f} | {s['gen_cpu']:.2f} / {s['others']:.2f} | {g['camera']['per_s']:.0f} | "
               f"{g['h264']['per_s']:.0f} | {fmt(g['h264'].get('viewer_fps_min'))} | "
               f"{fmt(lat.get('p50'))} / {fmt(lat.get('p95'))} / {fmt(lat.get('p99'))} | {dcol} | "
               f"{lost['camera_missed']:.0f}, {lost['camera_dropped']:.0f}, {lost['superseded']:.0f}, "
               f"{lost['viewer_skipped']:.0f}, {lost['viewer_short']:.0f}, {lost['errors']:.0f} | {g['h264']['missing']} | "
               f"{s['rss_mb']:.0f} | {verdict} |", flush=True)
-        for k, lines in s.get("perf", {}).items():
-            log(f"perf by {k}:\n  " + "\n  ".join(lines))
+        if "perf" in s:
+            log(f"perf, share of server samples by component: {json.dumps(s['perf'])}")
         log(f"{a.mode} N={n}: {verdict}; generator {json.dumps(g)}; server "
             f"{json.dumps({k: v for k, v in s.items() if k != 'display_latency_buckets'})}")
         if reasons:
@@ -356,7 +371,7 @@ def soak(a):
         snap = g["snapshot"].get("latency_ms", {})
         row = {
             "t_s": round(g["t_s"]), "load": s["load"], "rss_mb": round(s["rss_mb"], 1),
-            "cpu": round(s["cpu"], 2),
+            "cpu": round(s["cpu"], 2), "gen_cpu": round(s["gen_cpu"], 2), "others": round(s["others"], 2),
             "camera_fps": round(g["camera"]["per_s"], 1), "h264_units_s": round(g["h264"]["per_s"]),
             "slowest_viewer_fps": round(g["h264"].get("slowest_viewer_fps") or 0, 1),
             "lat_p50": lat.get("p50"), "lat_p95": lat.get("p95"), "lat_p99": lat.get("p99"),
@@ -380,7 +395,7 @@ def soak(a):
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
             w.writeheader()
             w.writerows(rows)
-    cols = ["t_s", "load", "rss_mb", "cpu", "camera_fps", "h264_units_s", "slowest_viewer_fps", "lat_p50",
+    cols = ["t_s", "load", "others", "rss_mb", "cpu", "gen_cpu", "camera_fps", "h264_units_s", "slowest_viewer_fps", "lat_p50",
             "lat_p95", "lat_p99", "mjpeg_parts_s", "snapshots", "snapshot_p95", "display_sent",
             "display_skipped", "display_p95", "camera_frames", "stream_frames", "encoded", "superseded",
             "camera_missed", "camera_dropped", "viewer_skipped", "viewer_short", "viewer_gaps", "errors"]
@@ -392,7 +407,7 @@ def soak(a):
         print("| " + " | ".join(fmt(r[c], ".1f") if isinstance(r[c], float) else str(r[c]) for c in cols) + " |")
     rss = [r["rss_mb"] for r in rows]
     print(f"\nRSS start {s['rss_start_mb']:.1f} MB, first sample {rss[0]:.1f}, end {rss[-1]:.1f}, max {max(rss):.1f}; "
-          f"server CPU mean {s['cpu']:.2f} cores; load avg mean {sum(r['load'] for r in rows) / len(rows):.2f}")
+          f"server CPU mean {s['cpu']:.2f} cores, generator {s['gen_cpu']:.2f}, others {s['others']:.2f}; load avg mean {sum(r['load'] for r in rows) / len(rows):.2f}")
     print(f"whole run: generator {json.dumps(g)}")
     print(f"whole run: server {json.dumps({k: v for k, v in s.items() if k != 'display_latency_buckets'})}")
 
@@ -406,11 +421,17 @@ def main():
     p.add_argument("--interval", type=float, default=None)
     p.add_argument("--frames-dir", default=None)
     p.add_argument("--csv", default=None)
+    p.add_argument("--perf-file", default=None, help="only group an existing `perf record` file's symbols")
     p.add_argument("--past", type=int, default=1, help="steps run past the first over the limit")
     p.add_argument("--perf", type=float, default=0, help="perf record the server this many seconds per step")
     p.add_argument("--mjpeg", type=int, default=8, help="soak: MJPEG readers")
     p.add_argument("--snapshots", type=int, default=8, help="soak: snapshot pollers (one a second each)")
     a = p.parse_args()
+    if a.perf_file:
+        text = subprocess.run(["perf", "report", "-i", a.perf_file, "--stdio", "--no-children", "-g", "none",
+                               "--percent-limit", "0", "--sort", "sym"], capture_output=True, text=True).stdout
+        print(json.dumps(perf_groups(text)))
+        return
     if a.mode == "soak":
         a.duration = a.duration or 600.0
         a.interval = a.interval or 10.0
