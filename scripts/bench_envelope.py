@@ -2,7 +2,8 @@
 """One-node load envelope and mixed soak (issue 12 part 1), driving `pixelwire-load`.
 
 Each run starts a fresh release `pixelwire serve` on loopback ports with `load-0..N` declared as
-camera streams (default_stream `load-0` for the emulated displays), runs the generator against it
+camera streams (default_stream `load-0` for the emulated displays; the per-peer connection caps
+raised, since every client is 127.0.0.1 where real devices each have an address), runs the generator against it
 and reads, beside the generator's own figures, the server's: CPU seconds per second and RSS from
 /proc (and the generator's CPU, and what the rest of the machine used), and counter deltas from /metrics (camera frames and
 drops, stream frames, frames the H.264 encoder encoded / found unchanged / never took because a
@@ -67,6 +68,8 @@ tcp_listen = []
 listen = []
 [webrtc]
 enabled = false
+[limits]
+display_connections_per_peer = 256
 """
 STREAM = """[[streams]]
 name = "load-{i}"
