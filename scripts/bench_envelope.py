@@ -28,7 +28,8 @@ Modes:
 
 `--perf S` records the server with `perf record` for S seconds of each step and splits its samples
 by component (H.264 encode, JPEG decode, display sinks, WebSocket/tokio, kernel, ...);
-`--perf-file F` only does that split for an existing recording.
+`--perf-file F` only does that split for an existing recording; `soak --summarise soak.csv`
+condenses a soak's CSV to one row a minute.
 
 Frames: the 640x480 `pattern` JPEGs of `camera_frames` (quality 85) if --frames-dir names them, else
 the generator's moving bars. Binaries from $CARGO_TARGET_DIR/release (else target/release):
@@ -415,6 +416,35 @@ def soak(a):
     print(f"whole run: server {json.dumps({k: v for k, v in s.items() if k != 'display_latency_buckets'})}")
 
 
+def summarise(path, minutes=1):
+    """A soak CSV condensed to one row per `minutes`: means, maxima and sums of its samples."""
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    span = 60 * minutes
+    print("| s | load avg | others (cores) | server CPU | generator | RSS MB end / max | camera fps | slowest viewer "
+          "fps | latency p50 mean / p95 max / p99 max ms | MJPEG parts/s | snapshots ok / failed / p95 max ms | "
+          "display fps / p95 max ms | lost: missed, dropped, superseded, skipped, viewer short | camera = stream frames |")
+    print("|" + "---|" * 14)
+    end = max(float(r["t_s"]) for r in rows)
+    t = 0
+    while t < end:
+        rs = [r for r in rows if t < float(r["t_s"]) <= t + span]
+        t += span
+        if not rs:
+            continue
+        v = lambda k: [float(r[k]) for r in rs]
+        mean = lambda k: sum(v(k)) / len(rs)
+        print(f"| {t - span:.0f}–{t:.0f} | {mean('load'):.1f} | {mean('others'):.2f} | {mean('cpu'):.2f} | "
+              f"{mean('gen_cpu'):.2f} | {v('rss_mb')[-1]:.1f} / {max(v('rss_mb')):.1f} | {mean('camera_fps'):.0f} | "
+              f"{min(v('slowest_viewer_fps')):.1f} | {mean('lat_p50'):.1f} / {max(v('lat_p95')):.1f} / "
+              f"{max(v('lat_p99')):.1f} | {mean('mjpeg_parts_s'):.0f} | {sum(v('snapshots')):.0f} / "
+              f"{sum(v('snapshot_failed')):.0f} / {max(v('snapshot_p95')):.0f} | "
+              f"{sum(v('display_sent')) / span / 8:.1f} / {max(v('display_p95')):.0f} | "
+              f"{sum(v('camera_missed')):.0f}, {sum(v('camera_dropped')):.0f}, {sum(v('superseded')):.0f}, "
+              f"{sum(v('viewer_skipped')):.0f}, {sum(v('viewer_short')):.0f} | "
+              f"{sum(v('camera_frames')):.0f} = {sum(v('stream_frames')):.0f} |")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mode", choices=["cameras", "viewers", "displays", "soak"])
@@ -425,11 +455,15 @@ def main():
     p.add_argument("--frames-dir", default=None)
     p.add_argument("--csv", default=None)
     p.add_argument("--perf-file", default=None, help="only group an existing `perf record` file's symbols")
+    p.add_argument("--summarise", default=None, metavar="CSV", help="only condense a soak CSV to one row a minute")
     p.add_argument("--past", type=int, default=1, help="steps run past the first over the limit")
     p.add_argument("--perf", type=float, default=0, help="perf record the server this many seconds per step")
     p.add_argument("--mjpeg", type=int, default=8, help="soak: MJPEG readers")
     p.add_argument("--snapshots", type=int, default=8, help="soak: snapshot pollers (one a second each)")
     a = p.parse_args()
+    if a.summarise:
+        summarise(a.summarise)
+        return
     if a.perf_file:
         text = subprocess.run(["perf", "report", "-i", a.perf_file, "--stdio", "--no-children", "-g", "none",
                                "--percent-limit", "0", "--sort", "sym"], capture_output=True, text=True).stdout
