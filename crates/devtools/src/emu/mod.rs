@@ -89,6 +89,10 @@ pub struct EmuOptions {
     /// without it decoding is instant.
     #[arg(long, value_name = "CPU", value_parser = ["esp32c3"])]
     pub cpu: Option<String>,
+    /// Print no line per report interval and no reconnection notes (only the summary); for a load
+    /// generator that runs many emulators in one process.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 fn parse_format(s: &str) -> Result<PixelFormat, String> {
@@ -157,20 +161,31 @@ fn parse_codecs(s: &str) -> Result<CodecSet, String> {
         })
 }
 
-/// Running figures and the end-of-run summary.
-#[derive(Debug, Default, serde::Serialize)]
-struct Report {
-    frames: u64,
-    bytes: u64,
-    packets: u64,
-    elapsed_s: f64,
-    fps: f64,
-    bytes_per_s: f64,
-    bytes_per_frame: f64,
-    latency_p50_ms: Option<f64>,
-    latency_p95_ms: Option<f64>,
-    latency_max_ms: Option<f64>,
-    reconnects: u64,
+/// Running figures and the end-of-run summary (after the warm-up).
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Report {
+    /// Frames presented.
+    pub frames: u64,
+    /// Bytes received.
+    pub bytes: u64,
+    /// Legacy packets received.
+    pub packets: u64,
+    /// Seconds measured.
+    pub elapsed_s: f64,
+    /// Frames presented per second.
+    pub fps: f64,
+    /// Bytes received per second.
+    pub bytes_per_s: f64,
+    /// Bytes per presented frame.
+    pub bytes_per_frame: f64,
+    /// Capture-to-display latency, median, ms.
+    pub latency_p50_ms: Option<f64>,
+    /// Capture-to-display latency, 95th percentile, ms.
+    pub latency_p95_ms: Option<f64>,
+    /// Capture-to-display latency, largest, ms.
+    pub latency_max_ms: Option<f64>,
+    /// Connections after the first.
+    pub reconnects: u64,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -208,7 +223,7 @@ impl Emulator {
             self.total.bytes += self.window_bytes;
             self.total.packets += self.window_packets;
         }
-        if !last {
+        if !last && !self.opts.quiet {
             let lat = match (percentile(&l, 0.5), percentile(&l, 0.95)) {
                 (Some(a), Some(b)) => format!("latency p50 {a:.1} ms p95 {b:.1} ms"),
                 _ => "latency n/a".into(),
@@ -472,7 +487,14 @@ fn describe(e: DeviceError) -> String {
 }
 
 /// Runs the emulator until `--duration` or Ctrl-C; prints a JSON summary line at the end.
-pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
+pub async fn run(opts: EmuOptions) -> anyhow::Result<()> {
+    let summary = emulate(opts).await?;
+    println!("summary {}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+/// Runs the emulator until `--duration` or Ctrl-C and returns its figures after the warm-up.
+pub async fn emulate(mut opts: EmuOptions) -> anyhow::Result<Report> {
     let now = Instant::now();
     if !opts.format.is_rgb565() && (opts.legacy || opts.panel.is_some()) {
         anyhow::bail!(
@@ -520,10 +542,12 @@ pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
         if emu.done() || reason == "interrupted" {
             break;
         }
-        eprintln!(
-            "display-emu: {reason}; reconnecting in {:.1} s",
-            backoff.as_secs_f32()
-        );
+        if !emu.opts.quiet {
+            eprintln!(
+                "display-emu: {reason}; reconnecting in {:.1} s",
+                backoff.as_secs_f32()
+            );
+        }
         emu.total.reconnects += 1;
         let wait = tokio::time::sleep(backoff);
         tokio::select! {
@@ -535,7 +559,5 @@ pub async fn run(mut opts: EmuOptions) -> anyhow::Result<()> {
         }
         backoff = (backoff * 2).min(Duration::from_secs(8));
     }
-    let summary = emu.summary();
-    println!("summary {}", serde_json::to_string(&summary)?);
-    Ok(())
+    Ok(emu.summary())
 }

@@ -146,7 +146,7 @@ impl MockCameraOptions {
     }
 }
 
-fn parse_size(s: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s
         .split_once(['x', 'X'])
         .ok_or("expected WxH, e.g. 640x480")?;

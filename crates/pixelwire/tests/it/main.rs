@@ -29,6 +29,7 @@ mod hostile_ingest;
 mod hostile_peers;
 mod http_api;
 mod https;
+mod load_generator;
 mod loopback_processes;
 mod prometheus_self_monitoring;
 mod recording;

@@ -6,6 +6,7 @@
 
 pub mod ring;
 pub mod shared_encoder;
+pub mod superseded;
 pub mod unit;
 
 pub use ring::GopRing;

@@ -235,8 +235,8 @@ pub async fn stream(
                 [r, g, b, 255]
             })
             .collect();
-        let seq = ctx.bus.get(&stream).map_or(0, |s| s.next_seq());
-        let frame = MediaFrame::from_rgba(w, h, rgba, seq, crate::clock::now().as_micros());
+        // `publish` numbers it.
+        let frame = MediaFrame::from_rgba(w, h, rgba, 0, crate::clock::now().as_micros());
         if let Err(e) = hub.publish(&feed, frame, data.len() as u64) {
             return refused_frame(&e);
         }

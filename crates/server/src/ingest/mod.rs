@@ -360,8 +360,8 @@ impl CameraHub {
     /// complete JPEG, has more pixels than allowed, or needs a stream or device beyond the limits.
     pub fn publish_jpeg(&self, feed: &CameraFeed, data: Bytes) -> Result<(), Refused> {
         let len = data.len() as u64;
-        let seq = self.bus.get(&feed.stream).map_or(0, |s| s.next_seq());
-        let checked = MediaFrame::from_jpeg(data, seq, crate::clock::now().as_micros())
+        // Numbered by `publish` once it is on the stream.
+        let checked = MediaFrame::from_jpeg(data, 0, crate::clock::now().as_micros())
             .map_err(Refused::from)
             .and_then(|f| {
                 let max = self.settings.max_frame_pixels.get();
@@ -388,8 +388,14 @@ impl CameraHub {
     }
 
     /// Publishes a decoded frame from `feed` (`bytes` arrived on the wire); refused only by the
-    /// stream and device limits.
-    pub fn publish(&self, feed: &CameraFeed, frame: MediaFrame, bytes: u64) -> Result<(), Refused> {
+    /// stream and device limits. The frame is numbered here, so a stream's sequence numbers count
+    /// only frames it published: a gap a consumer sees is frames superseded, never refused ones.
+    pub fn publish(
+        &self,
+        feed: &CameraFeed,
+        mut frame: MediaFrame,
+        bytes: u64,
+    ) -> Result<(), Refused> {
         let now_ms = crate::clock::now().as_micros() / 1000;
         let max_devices = self.settings.max_unregistered_devices.get();
         if !self.registry.admits(&feed.device, max_devices) {
@@ -416,6 +422,7 @@ impl CameraHub {
         {
             *l = Some(feed.stream.clone());
         }
+        frame.seq = s.next_seq();
         s.publish(frame);
         Ok(())
     }

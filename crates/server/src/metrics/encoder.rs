@@ -1,6 +1,6 @@
 //! The shared H.264 encoder of each stream (`crates/server/src/encoded/`): whether it runs, how
-//! often it started, which consumers it serves by kind, and the frames it skipped because nothing
-//! changed. "One encoder per stream, whoever consumes it" is checkable here:
+//! often it started, which consumers it serves by kind, the frames it skipped because nothing
+//! changed and the frames it never took because a newer one replaced them first (newest wins). "One encoder per stream, whoever consumes it" is checkable here:
 //! `pixelwire_stream_h264_encoders{stream}` stays at 1 while WebCodecs viewers, RTSP, WHEP and the
 //! recorder all read the stream (`pixelwire_stream_encoded_consumers{stream,kind}`).
 
@@ -48,6 +48,7 @@ pub(super) struct EncoderFamilies {
     starts: Family<StreamLabel, Counter>,
     consumers: Family<ConsumerLabel, Gauge>,
     unchanged: Family<StreamLabel, Counter>,
+    superseded: Family<StreamLabel, Counter>,
 }
 
 impl EncoderFamilies {
@@ -69,6 +70,7 @@ impl EncoderFamilies {
         self.running.remove(l);
         self.starts.remove(l);
         self.unchanged.remove(l);
+        self.superseded.remove(l);
         for &kind in ConsumerKind::ALL {
             self.consumers.remove(&ConsumerLabel {
                 stream: l.stream.clone(),
@@ -104,6 +106,12 @@ impl EncoderFamilies {
                 "Frames not encoded because their picture had not changed (a still camera)",
                 Family::default(),
             ),
+            superseded: register(
+                r,
+                "pixelwire_stream_h264_superseded_frames",
+                "Frames published while the encoder ran that it never took because a newer one replaced them first (newest frame wins)",
+                Family::default(),
+            ),
         }
     }
 }
@@ -113,12 +121,20 @@ impl EncoderFamilies {
 pub struct EncoderUse {
     running: Gauge,
     unchanged: Counter,
+    superseded: Counter,
 }
 
 impl EncoderUse {
     /// A frame was not encoded: its picture had not changed.
     pub fn unchanged(&self) {
         self.unchanged.inc();
+    }
+
+    /// `n` frames were replaced by newer ones before the encoder took them.
+    pub fn superseded(&self, n: u64) {
+        if n > 0 {
+            self.superseded.inc_by(n);
+        }
     }
 }
 
@@ -149,6 +165,7 @@ impl Metrics {
         EncoderUse {
             running,
             unchanged: f.unchanged.get_or_create_owned(&l),
+            superseded: f.superseded.get_or_create_owned(&l),
         }
     }
 
