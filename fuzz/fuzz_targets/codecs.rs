@@ -69,7 +69,7 @@ fn fuzz_decode(data: &[u8]) {
     let [codec, w, h, split, payload @ ..] = data else {
         return;
     };
-    let codec = Codec::ALL[usize::from(codec % 3)];
+    let codec = Codec::LOSSLESS[usize::from(codec % 3)];
     // Small sizes mostly (so the payload can be complete); bit 7 asks for a large rect.
     let side = |b: u8| {
         if b & 0x80 == 0 {
@@ -140,7 +140,7 @@ fn fuzz_round_trip(data: &[u8]) {
     };
     for order in [PixelOrder::BigEndian, PixelOrder::LittleEndian] {
         let want: Vec<u8> = px.iter().flat_map(|p| order.to_bytes(p)).collect();
-        for codec in Codec::ALL {
+        for codec in Codec::LOSSLESS {
             let mut out = vec![0u8; px.len() * 3 + 64];
             let n = match codec.encode(px, order, &mut out) {
                 Ok(n) => n,

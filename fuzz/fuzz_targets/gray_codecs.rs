@@ -78,7 +78,7 @@ fn fuzz_decode(format: PixelFormat, data: &[u8]) {
     let [codec, w, h, split, x, payload @ ..] = data else {
         return;
     };
-    let codec = Codec::ALL[usize::from(codec % 3)];
+    let codec = Codec::LOSSLESS[usize::from(codec % 3)];
     let side = |b: u8| {
         if b & 0x80 == 0 {
             u16::from(b) + 1
@@ -147,7 +147,7 @@ fn fuzz_round_trip(format: PixelFormat, data: &[u8]) {
         .encode(px, format, &mut raw)
         .expect("RAW fits its exact size");
     assert_eq!(n, raw.len());
-    for codec in Codec::ALL {
+    for codec in Codec::LOSSLESS {
         let mut out = vec![0u8; raw.len() * 2 + 64];
         let n = match codec.encode(px, format, &mut out) {
             Ok(n) => n,

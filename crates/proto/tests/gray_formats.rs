@@ -183,7 +183,7 @@ fn every_codec_round_trips_in_every_grey_format() {
                 let px = content(format, w, h, seed);
                 let want = packed(format, &px, w);
                 assert_eq!(want.len(), format.row_bytes(w) * h);
-                for codec in Codec::ALL {
+                for codec in Codec::LOSSLESS {
                     let bytes = match encode(codec, format, &px, w) {
                         Ok(b) => b,
                         Err(EncodeFail::NotApplicable) if codec == Codec::PaletteRle => continue,

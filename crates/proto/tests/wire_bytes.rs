@@ -43,7 +43,7 @@ fn hello_bytes() {
          01 00                       # version 1
          40 01 f0 00                 # 320 x 240
          00                          # pixel format: RGB565 big-endian
-         0f 00                       # codecs raw|rle|palette_rle|dct
+         1f 00                       # codecs raw|rle|palette_rle|dct|dct_half
          00 20                       # max_packet_bytes 8192
          00 00 01 00                 # frame_buffer_bytes 65536
          02                          # window 2
@@ -68,7 +68,7 @@ fn welcome_ack_ping_pong_stats_bytes() {
         codecs: CodecSet::all(),
     };
     let n = w.encode(&mut buf).unwrap();
-    assert_eq!(&buf[..n], hex("81 00 07 00 0100 d007 02 0f00").as_slice());
+    assert_eq!(&buf[..n], hex("81 00 07 00 0100 d007 02 1f00").as_slice());
     assert_eq!(decode_one(&buf[..n]), Event::Welcome(w));
 
     let a = Ack {
