@@ -10,7 +10,7 @@
 //! * legacy (seed 000): 12-byte big-endian header + RGB565 big-endian, bands of at most
 //!   `max_payload` bytes with the same x and w (`seed-protocols.md` §A.2, §A.5 step 3).
 //!
-//! Below exact quality, a device that decodes DCT ([`pixelwire_proto::codec::dct`]) is also offered
+//! From level 2 on ([`DCT_FROM_LEVEL`]), a device that decodes DCT ([`pixelwire_proto::codec::dct`]) is also offered
 //! the band as DCT blocks of the unquantised pixels, at the quality [`QualityLevel::dct_quality`]
 //! maps the level to. DCT wins a band when it is at least as faithful as the level's colour
 //! quantisation there (squared error against the target, measured on the decoder's own output)
@@ -221,7 +221,9 @@ impl UpdateEncoder {
                 format: PixelFormat::Rgb565(_),
                 codecs,
                 ..
-            } if codecs.contains(Codec::Dct) || codecs.contains(Codec::DctHalf) => {
+            } if level >= DCT_FROM_LEVEL
+                && (codecs.contains(Codec::Dct) || codecs.contains(Codec::DctHalf)) =>
+            {
                 Some(DctSource {
                     px: &target.px[rect.y as usize * target.width as usize + rect.x as usize..],
                     stride: target.width as usize,
@@ -539,6 +541,13 @@ impl UpdateEncoder {
         }
     }
 }
+
+/// The finest level DCT is offered at. Level 1 drops one bit per channel, which DCT rarely
+/// matches in fidelity, and a DCT-shown tile turns every later small change in it into a
+/// whole-tile update (the shadow no longer equals the quantised target anywhere): on the `cpu`
+/// dashboard that cost 64 % more bytes per frame for 0.9 dB less (BENCHMARKS.md, "Motion codec").
+/// From level 2 on, where content moves too much for the link, DCT pays.
+const DCT_FROM_LEVEL: QualityLevel = QualityLevel::new(2);
 
 /// Squared error between two RGB565 values, their channels widened to 8 bits.
 #[inline]

@@ -51,13 +51,19 @@ struct RateMeter {
 }
 
 impl RateMeter {
+    /// Counts a frame captured at `now_us`. Capture times come from the source (a camera, another
+    /// node) and may go backwards; such a frame counts without evicting anything.
     fn tick(&mut self, now_us: u64) {
         self.times_us.push_back(now_us);
         while self
             .times_us
             .front()
-            .is_some_and(|t| now_us - t > 2_000_000)
+            .is_some_and(|t| now_us.saturating_sub(*t) > 2_000_000)
         {
+            self.times_us.pop_front();
+        }
+        // A source whose clock jumped back far would otherwise keep every later frame queued.
+        while self.times_us.len() > 4096 {
             self.times_us.pop_front();
         }
     }
@@ -345,6 +351,25 @@ pub async fn fresh_frame(bus: &Bus, name: &str) -> Result<Arc<MediaFrame>, NoFra
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A capture clock that goes backwards (a frame from another node, a camera that reset) is
+    /// counted, not a panic (the cluster test hit `now - t` underflowing).
+    #[test]
+    fn rate_meter_takes_capture_times_that_go_backwards() {
+        let mut m = RateMeter::default();
+        m.tick(10_000_000);
+        m.tick(9_000_000);
+        m.tick(5_000);
+        assert_eq!(m.times_us.len(), 3);
+        m.tick(12_500_000);
+        // the 10 s and 9 s frames are over 2 s older than 12.5 s: evicted from the front
+        assert!(m.times_us.len() <= 3);
+        assert!((m.fps(12_500_000) - 0.5).abs() < 1e-6);
+        for t in 0..10_000u64 {
+            m.tick(t);
+        }
+        assert!(m.times_us.len() <= 4096);
+    }
 
     fn desc() -> StreamDescription {
         StreamDescription {
