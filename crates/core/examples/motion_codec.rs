@@ -1,7 +1,8 @@
 //! Measures the motion codec candidates on the built-in screens' golden frames and a camera-like
 //! frame, for `BENCHMARKS.md` ("Motion codec"): for each quality level below exact, a full-frame
 //! update as the server's encoder builds it with the lossless codecs only (the level's colour
-//! quantisation) and with DCT offered, and DCT alone at a range of qualities. Per row: wire bytes,
+//! quantisation) and with DCT and DCT_HALF offered (from level 2 on, as the server does), and each
+//! alone at a range of qualities. Per row: wire bytes,
 //! PSNR of what the panel shows against the source frame (RGBA), and the ESP32-C3 device time the
 //! cost model estimates (`DecodeCost::ESP32C3`, both passes).
 //!
@@ -130,14 +131,24 @@ fn decode(bytes: &[u8], w: u32, h: u32) -> Rgb565Image {
     img
 }
 
-/// DCT alone over the frame in 128x16 RECTs at `quality`: (bytes, PSNR).
-fn dct_only(img: &Rgb565Image, rgba: &[u8], quality: u8) -> (u64, f64) {
+/// DCT alone over the frame in 128x16 RECTs (DCT_HALF: 256x32) at `quality`: (bytes, PSNR).
+fn dct_only(img: &Rgb565Image, rgba: &[u8], quality: u8, half: bool) -> (u64, f64) {
+    let (codec, s) = if half {
+        (Codec::DctHalf, 2)
+    } else {
+        (Codec::Dct, 1)
+    };
     let mut shown = Rgb565Image::filled(img.width, img.height, 0);
     let mut out = vec![0u8; 65536];
     let mut bytes = 0u64;
-    for y in (0..img.height).step_by(16) {
-        for x in (0..img.width).step_by(128) {
-            let r = Rect::new(x, y, 128.min(img.width - x), 16.min(img.height - y));
+    for y in (0..img.height).step_by(16 * s as usize) {
+        for x in (0..img.width).step_by(128 * s as usize) {
+            let r = Rect::new(
+                x,
+                y,
+                (128 * s).min(img.width - x),
+                (16 * s).min(img.height - y),
+            );
             let start = (y * img.width + x) as usize;
             let px = Pixels {
                 data: &img.px[start..],
@@ -145,10 +156,15 @@ fn dct_only(img: &Rgb565Image, rgba: &[u8], quality: u8) -> (u64, f64) {
                 width: r.w as usize,
                 height: r.h as usize,
             };
-            let n = dct::encode(px, quality, &mut out).expect("fits");
+            let n = if half {
+                dct::encode_half(px, quality, &mut out)
+            } else {
+                dct::encode(px, quality, &mut out)
+            }
+            .expect("fits");
             bytes += n as u64 + 13;
             let dec = pixelwire_proto::codec::decode_format_to_vec(
-                Codec::Dct,
+                codec,
                 PixelFormat::default(),
                 r.w as u16,
                 r.h as u16,
@@ -187,19 +203,26 @@ fn main() {
             );
         }
     }
-    println!("\n### DCT alone, 128x16 RECTs (bytes include the 13-byte RECT headers)\n");
-    println!("| content | q30 | q50 | q60 | q75 | q85 | q90 | q95 |");
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, rgba) in &frames {
-        let mut img = Rgb565Image::filled(320, 240, 0);
-        Rgb565Converter::new(ColorCorrection::default(), Dither::None).convert(rgba, &mut img);
-        let cells: Vec<String> = [30, 50, 60, 75, 85, 90, 95]
-            .iter()
-            .map(|&q| {
-                let (b, p) = dct_only(&img, rgba, q);
-                format!("{b} B {p:.1} dB")
-            })
-            .collect();
-        println!("| {name} | {} |", cells.join(" | "));
+    for half in [false, true] {
+        let (name, rects) = if half {
+            ("DCT_HALF", "256x32")
+        } else {
+            ("DCT", "128x16")
+        };
+        println!("\n### {name} alone, {rects} RECTs (bytes include the 13-byte RECT headers)\n");
+        println!("| content | q30 | q50 | q60 | q75 | q85 | q90 | q95 |");
+        println!("|---|---|---|---|---|---|---|---|");
+        for (name, rgba) in &frames {
+            let mut img = Rgb565Image::filled(320, 240, 0);
+            Rgb565Converter::new(ColorCorrection::default(), Dither::None).convert(rgba, &mut img);
+            let cells: Vec<String> = [30, 50, 60, 75, 85, 90, 95]
+                .iter()
+                .map(|&q| {
+                    let (b, p) = dct_only(&img, rgba, q, half);
+                    format!("{b} B {p:.1} dB")
+                })
+                .collect();
+            println!("| {name} | {} |", cells.join(" | "));
+        }
     }
 }
