@@ -317,6 +317,14 @@ impl UpdateEncoder {
                         height: band_rows as usize,
                     };
                     let lossless_pixels = rows as usize * band.width;
+                    // A DCT band of several RECTs must fit what the frame may still stage; the
+                    // lossless band always does (its one RECT was cut to fit).
+                    let room = match format {
+                        WireFormat::Pixelwire { .. } => {
+                            update.payload_limit.saturating_sub(update.payload)
+                        }
+                        WireFormat::Legacy { .. } => usize::MAX,
+                    };
                     let mut to_beat = self.per_pixel(msg_len, lossless_pixels, self.best_device);
                     for &codec in &src.codecs {
                         if let Some(won) = self.dct_band(
@@ -326,6 +334,7 @@ impl UpdateEncoder {
                             cap,
                             (rect.x + x, rect.y + y),
                             to_beat,
+                            room,
                         ) {
                             to_beat = won.per_pixel;
                             rows = won.rows;
@@ -610,8 +619,9 @@ impl UpdateEncoder {
 
     /// Encodes the top rows of `band` as `codec` (DCT: 16 rows in RECTs up to 128 wide;
     /// DCT_HALF: 32 rows, up to 256 wide; narrower if one does not fit `cap`) into `self.dct`,
-    /// decoding them into `self.dct_shown`. Returns the win if that is at least as faithful as
-    /// `level`'s quantisation and costs less per pixel than `to_beat`.
+    /// decoding them into `self.dct_shown`. Returns the win if its messages fit `room` bytes, it
+    /// is at least as faithful as `level`'s quantisation and costs less per pixel than `to_beat`.
+    #[allow(clippy::too_many_arguments)]
     fn dct_band(
         &mut self,
         codec: Codec,
@@ -620,6 +630,7 @@ impl UpdateEncoder {
         cap: usize,
         (x, y): (u32, u32),
         to_beat: f64,
+        room: usize,
     ) -> Option<DctWin> {
         let head = pixelwire_proto::message::HEADER_LEN + RECT_FIELDS_LEN;
         let scale = if codec == Codec::DctHalf { 2 } else { 1 };
@@ -672,7 +683,7 @@ impl UpdateEncoder {
             }
             let pixels = band.width * h;
             let per_pixel = self.per_pixel(self.dct.len(), pixels, device);
-            if per_pixel >= to_beat {
+            if per_pixel >= to_beat || self.dct.len() > room {
                 return None;
             }
             self.decode_dct_band(band.width, h);
@@ -945,6 +956,42 @@ mod tests {
             frames += 1;
         }
         assert!(frames > 10, "{frames} frames");
+    }
+
+    /// Frame buffer sizes, bytes, from a few RECTs to plenty.
+    const LIMITS: [usize; 8] = [300, 500, 700, 900, 1200, 1600, 2400, 100_000];
+
+    /// Smooth moving content below exact quality to a DCT device with frame buffers from tiny to
+    /// plenty: every frame stays within the device's `frame_buffer_bytes` and makes progress,
+    /// whichever codec wins (a band of several DCT RECTs only goes if it fits what is left), and
+    /// DCT is used where there is room.
+    #[test]
+    fn dct_frames_fit_small_frame_buffers_and_progress() {
+        let mut img = Rgb565Image::filled(320, 64, 0);
+        for y in 0..64u32 {
+            for x in 0..320u32 {
+                // smooth waves: posterised badly by level 3, cheap for DCT
+                let (fx, fy) = (x as f32, y as f32);
+                let r = 16.0 + 15.0 * (fx / 23.0 + fy / 31.0).sin();
+                let g = 32.0 + 31.0 * (fx / 37.0 - fy / 19.0).cos();
+                let b = 16.0 + 15.0 * (fx / 29.0).sin();
+                img.px[(y * 320 + x) as usize] =
+                    ((r as u32) << 11 | (g as u32) << 5 | b as u32) as u16;
+            }
+        }
+        let mut enc = UpdateEncoder::new();
+        let mut dct_messages = 0;
+        for limit in LIMITS {
+            let mut u = UpdateBytes::with_limits(usize::MAX, limit);
+            let out = enc.encode_rect(&pw(8192), &img, img.bounds(), QualityLevel::new(3), &mut u);
+            assert!(u.payload <= limit, "{} > {limit}", u.payload);
+            assert!(
+                !out.sent.is_empty(),
+                "a {limit}-byte frame made no progress"
+            );
+            dct_messages += u.stats.codec_messages[3] + u.stats.codec_messages[4];
+        }
+        assert!(dct_messages > 0);
     }
 
     /// The smallest frame buffer a mono device may declare (one RAW row: 4 + 9 + 1 bytes for a
