@@ -66,7 +66,7 @@ impl DeviceView {
             match ev {
                 Event::Welcome(w) => {
                     assert!(w.window >= 1 && w.window <= self.hello.window, "{w:?}");
-                    assert_eq!(w.codecs.bits() & !self.hello.codecs.bits() & 0b111, 0);
+                    assert_eq!(w.codecs.bits() & !self.hello.codecs.bits() & 0b1_1111, 0);
                     self.agreed = w.codecs;
                 }
                 Event::RectBegin(r) => {
@@ -78,7 +78,7 @@ impl DeviceView {
                     assert!(self.agreed.contains(r.codec), "codec not agreed: {r:?}");
                 }
                 Event::Error(_) | Event::Ping(_) | Event::Pong(_) | Event::FrameEnd(_) => {}
-                Event::Pixels(_) | Event::Fill { .. } | Event::RectEnd => {}
+                Event::Pixels(_) | Event::Chunk(_) | Event::Fill { .. } | Event::RectEnd => {}
                 Event::Hello(_) | Event::Ack(_) | Event::Stats(_) => {
                     panic!("server sent a device message: {ev:?}")
                 }

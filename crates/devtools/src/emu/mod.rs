@@ -13,6 +13,7 @@ mod device_cpu;
 pub mod legacy;
 pub mod link;
 pub mod panel;
+mod server_quality;
 
 use link::LinkModel;
 use panel::EmuPanel;
@@ -93,6 +94,10 @@ pub struct EmuOptions {
     /// generator that runs many emulators in one process.
     #[arg(long)]
     pub quiet: bool,
+    /// The server's HTTP address (host:port): the summary then carries the mean PSNR the server
+    /// measured for this display (`/api/displays`), since the emulator has no source frame.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub server_http: Option<String>,
 }
 
 fn parse_format(s: &str) -> Result<PixelFormat, String> {
@@ -186,6 +191,9 @@ pub struct Report {
     pub latency_max_ms: Option<f64>,
     /// Connections after the first.
     pub reconnects: u64,
+    /// Mean PSNR of what the server sent this display, dB (`--server-http`; the server's figure:
+    /// the panel against the frames it was built from).
+    pub psnr_db_mean: Option<f64>,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -559,5 +567,12 @@ pub async fn emulate(mut opts: EmuOptions) -> anyhow::Result<Report> {
         }
         backoff = (backoff * 2).min(Duration::from_secs(8));
     }
-    Ok(emu.summary())
+    let mut report = emu.summary();
+    if let Some(server) = &emu.opts.server_http {
+        match server_quality::mean_psnr_db(server, &emu.opts.id).await {
+            Ok(p) => report.psnr_db_mean = p,
+            Err(e) => eprintln!("display-emu: no quality figure from {server}: {e:#}"),
+        }
+    }
+    Ok(report)
 }

@@ -289,7 +289,8 @@ fn sigterm_says_goodbye_to_displays_and_exits_cleanly() {
 
 /// `display-emu`'s summary counts what follows the warm-up whatever the report interval (with an
 /// interval longer than the run it used to count nothing: the only window began before the
-/// warm-up ended).
+/// warm-up ended), and with `--server-http` carries the quality the server measured for it
+/// (issue 15 part 1).
 #[test]
 fn emulator_summary_counts_after_the_warmup_with_a_long_report_interval() {
     let dir = std::env::temp_dir().join(format!("pixelwire-emu-summary-{}", std::process::id()));
@@ -303,9 +304,10 @@ fn emulator_summary_counts_after_the_warmup_with_a_long_report_interval() {
         ),
     )
     .unwrap();
-    let (_server, _http, display) = serve(&cfg);
+    let (_server, http, display) = serve(&cfg);
     let out = Command::new(BIN)
         .args(["display-emu", "--connect", &display, "--id", "summary"])
+        .args(["--server-http", &http])
         .args([
             "--duration",
             "4",
@@ -326,6 +328,13 @@ fn emulator_summary_counts_after_the_warmup_with_a_long_report_interval() {
     assert!(
         frames >= 20,
         "3 s at 20 fps after the warm-up counted {frames} frames: {summary}"
+    );
+    // the server's figure for this display, passed through (a debug server on a busy machine
+    // may run coarser than exact, so only a plausible PSNR is asserted)
+    let psnr = summary["psnr_db_mean"].as_f64();
+    assert!(
+        psnr.is_some_and(|p| (15.0..=100.0).contains(&p)),
+        "psnr_db_mean {psnr:?}: {summary}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
