@@ -344,6 +344,9 @@ impl UpdateEncoder {
                             std::mem::swap(&mut self.dct, &mut self.dct_won);
                             std::mem::swap(&mut self.dct_shown, &mut self.dct_won_shown);
                             self.best_device = won.device;
+                            // DCT_HALF won: full resolution would cost four times its decoding
+                            // for the same rows; not worth encoding and decoding it too.
+                            break;
                         }
                     }
                 }
