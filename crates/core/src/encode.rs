@@ -156,9 +156,6 @@ pub struct UpdateEncoder {
     /// DCT messages of the band being considered, and their decoded pixels.
     dct: Vec<u8>,
     dct_shown: Vec<u16>,
-    /// The DCT candidate that won the band so far, and its decoded pixels.
-    dct_won: Vec<u8>,
-    dct_won_shown: Vec<u16>,
     dct_scratch: Box<dct::Scratch>,
     /// Link and device costs, when known; see the module docs.
     cost_model: Option<CostModel>,
@@ -325,7 +322,9 @@ impl UpdateEncoder {
                         }
                         WireFormat::Legacy { .. } => usize::MAX,
                     };
-                    let mut to_beat = self.per_pixel(msg_len, lossless_pixels, self.best_device);
+                    let to_beat = self.per_pixel(msg_len, lossless_pixels, self.best_device);
+                    // The first that wins is kept: DCT_HALF is tried first, and full resolution
+                    // (four times its decoding for the same rows) only where it did not win.
                     for &codec in &src.codecs {
                         if let Some(won) = self.dct_band(
                             codec,
@@ -336,16 +335,11 @@ impl UpdateEncoder {
                             to_beat,
                             room,
                         ) {
-                            to_beat = won.per_pixel;
                             rows = won.rows;
                             msg_len = self.dct.len();
                             messages = won.messages;
                             dct_band = Some(codec);
-                            std::mem::swap(&mut self.dct, &mut self.dct_won);
-                            std::mem::swap(&mut self.dct_shown, &mut self.dct_won_shown);
                             self.best_device = won.device;
-                            // DCT_HALF won: full resolution would cost four times its decoding
-                            // for the same rows; not worth encoding and decoding it too.
                             break;
                         }
                     }
@@ -364,10 +358,10 @@ impl UpdateEncoder {
                 let part = Rect::new(rect.x + x, rect.y + y, pw, rows);
                 let stats = &mut update.stats;
                 if let Some(codec) = dct_band {
-                    update.bytes.extend_from_slice(&self.dct_won[..msg_len]);
+                    update.bytes.extend_from_slice(&self.dct[..msg_len]);
                     stats.codec_bytes[codec as usize] += msg_len as u64;
                     stats.codec_messages[codec as usize] += messages;
-                    outcome.shown.push((part, self.dct_won_shown.clone()));
+                    outcome.shown.push((part, self.dct_shown.clone()));
                 } else {
                     update.bytes.extend_from_slice(&self.best[..msg_len]);
                     self.note_codec(format, msg_len, stats);
@@ -603,8 +597,6 @@ struct DctWin {
     rows: u32,
     /// RECT messages it took.
     messages: u32,
-    /// Its cost per pixel ([`UpdateEncoder::per_pixel`]).
-    per_pixel: f64,
     /// Its device time.
     device: DeviceTime,
 }
@@ -706,7 +698,6 @@ impl UpdateEncoder {
             return Some(DctWin {
                 rows: h as u32,
                 messages,
-                per_pixel,
                 device,
             });
         }
