@@ -24,6 +24,8 @@ pub use damage::{DamageTracker, DirtyTile};
 pub use quality::QualityLevel;
 pub mod decode_cost;
 pub use decode_cost::{CostModel, DecodeCost, DeviceTime, LinearCost};
+pub mod device_cpu;
+pub use device_cpu::DeviceCpu;
 pub mod encode;
 pub mod merge;
 

@@ -9,7 +9,6 @@
 //! (`docs/protocol.md`, "Pixel formats"): the framebuffer is packed as the wire packs it and
 //! snapshots are grey PNGs.
 
-mod device_cpu;
 pub mod legacy;
 pub mod link;
 pub mod panel;
@@ -86,7 +85,7 @@ pub struct EmuOptions {
     #[arg(long, value_name = "FORMAT", default_value = "rgb565", value_parser = parse_format)]
     pub format: PixelFormat,
     /// Emulate a device CPU: `esp32c3` announces the ESP32-C3 firmware (so the server weighs its
-    /// decode cost) and takes the decode time its cost model gives (see `device_cpu.rs`);
+    /// decode cost) and takes the decode time its cost model gives (`pixelwire_core::DeviceCpu`);
     /// without it decoding is instant.
     #[arg(long, value_name = "CPU", value_parser = ["esp32c3"])]
     pub cpu: Option<String>,
@@ -394,11 +393,15 @@ impl Emulator {
             .opts
             .cpu
             .as_ref()
-            .map(|_| device_cpu::DeviceCpu::new(pixelwire_core::DecodeCost::ESP32C3));
+            .map(|_| pixelwire_core::DeviceCpu::new(pixelwire_core::DecodeCost::ESP32C3));
         let mut dev = DeviceSession::new(hello, device_clock_us());
         let _ = upstream.send(dev.take_transmit().to_vec());
-        // The panel is busy pushing pixels until this instant; input waits for it.
+        // The panel is busy pushing pixels until this instant; input waits for it. The CPU is
+        // busy with the receive pass until `cpu_free`: kept as a deadline rather than slept
+        // per segment, since a timer sleep rounds each sub-millisecond pass up to the timer's tick
+        // (1 ms) and a frame's dozens of RECTs would add tens of milliseconds the model never had.
         let mut panel_free = Instant::now();
+        let mut cpu_free = Instant::now();
         let mut pending: Option<link::Segment> = None;
         loop {
             if self.done() {
@@ -407,7 +410,7 @@ impl Emulator {
             let wake_dev = tokio::time::Instant::from_std(pixelwire_media::clock::instant_of(
                 pixelwire_core::Timestamp::from_micros(dev.poll_timeout()),
             ));
-            let seg_at = pending.as_ref().map(|s| s.at.max(panel_free));
+            let seg_at = pending.as_ref().map(|s| s.at.max(panel_free).max(cpu_free));
             tokio::select! {
                 s = segments.recv(), if pending.is_none() => match s {
                     Some(s) if !s.bytes.is_empty() => pending = Some(s),
@@ -416,20 +419,37 @@ impl Emulator {
                 _ = async { match seg_at { Some(t) => tokio::time::sleep_until(t).await, None => std::future::pending().await } } => {
                     if let Some(seg) = pending.take() {
                         let cost = cpu.as_mut().map(|c| c.feed(&seg.bytes)).unwrap_or_default();
-                        if !cost.receive.is_zero() {
-                            // The receive pass checks these bytes before the next arrive.
-                            tokio::time::sleep(cost.receive).await;
-                        }
+                        // The receive pass checks these bytes before the next are taken; the
+                        // deadline runs from when this segment could start (not from when the
+                        // timer fired), so timer lateness does not add up.
+                        let started = seg.at.max(panel_free).max(cpu_free);
+                        cpu_free = started + cost.receive;
                         self.window_bytes += seg.bytes.len() as u64;
+                        let latencies_before = self.panel.latencies_ms.len();
                         if let Err(e) = dev.handle_input(device_clock_us(), &seg.bytes, &mut self.panel) {
                             let _ = upstream.send(dev.take_transmit().to_vec());
                             return describe(e);
                         }
                         let px = self.panel.take_pixels();
                         self.window_pixels += px;
-                        let spi = panel::spi_time(px, self.opts.format.bits_per_pixel(), self.opts.spi_mhz);
-                        // Strips are decoded beside the SPI DMA: the slower of the two.
-                        panel_free = Instant::now() + spi.max(cost.present.unwrap_or_default());
+                        let bpp = self.opts.format.bits_per_pixel();
+                        if cpu.is_some() {
+                            // The firmware stages a frame and presents it at FRAME_END: its strips
+                            // are decoded beside the SPI DMA of the whole frame, the slower of the
+                            // two, after the frame's receive pass.
+                            if let Some(present) = cost.present {
+                                let spi = panel::spi_time(cost.frame_pixels, bpp, self.opts.spi_mhz);
+                                panel_free = cpu_free + spi.max(present);
+                                // The frame is on the glass when the panel is done with it.
+                                let more = panel_free.saturating_duration_since(Instant::now());
+                                for l in &mut self.panel.latencies_ms[latencies_before..] {
+                                    *l += more.as_secs_f64() * 1e3;
+                                }
+                            }
+                        } else if px > 0 {
+                            // Without a CPU model the pixels go to the panel as they arrive.
+                            panel_free = cpu_free + panel::spi_time(px, bpp, self.opts.spi_mhz);
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(wake_dev) => {
@@ -446,7 +466,9 @@ impl Emulator {
             if dev.has_transmit() {
                 // Acks leave after the panel finished the frame they acknowledge.
                 let bytes = dev.take_transmit().to_vec();
-                let delay = panel_free.saturating_duration_since(Instant::now());
+                let delay = panel_free
+                    .max(cpu_free)
+                    .saturating_duration_since(Instant::now());
                 let up = upstream.clone();
                 if delay.is_zero() {
                     let _ = up.send(bytes);

@@ -1,14 +1,15 @@
-//! `--cpu esp32c3`: the emulated device's decode time, from the same cost model the server uses
-//! (`pixelwire_core::DecodeCost::ESP32C3`, measured with callgrind on the firmware's own no_std
-//! code). The emulator otherwise decodes instantly, so a benchmark would show link-bound frame
-//! rates a real 160 MHz device cannot reach.
+//! A device's decode time over the server's byte stream, from a [`DecodeCost`] model (for the
+//! ESP32-C3 firmware: `DecodeCost::ESP32C3`, measured with callgrind on the firmware's own no_std
+//! code). `display-emu --cpu esp32c3` and the virtual-time display benchmark
+//! (`examples/device_bound.rs`) take their device time from it, so a benchmark shows the frame
+//! rates a real 160 MHz device reaches rather than link-bound ones.
 //!
 //! Every RECT message is reassembled from the byte stream (split anywhere) and costed as it
 //! completes: its receive-pass time delays the bytes after it (the firmware checks as bytes
 //! arrive), and its present-pass time is added up until FRAME_END, when the panel is busy for the
 //! larger of that and the SPI transfer (the firmware decodes strips beside the SPI DMA).
 
-use pixelwire_core::{DecodeCost, DeviceTime};
+use crate::decode_cost::{DecodeCost, DeviceTime};
 use pixelwire_proto::Codec;
 use pixelwire_proto::message::{HEADER_LEN, RECT_FIELDS_LEN};
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub struct DeviceCpu {
     msg: Vec<u8>,
     /// Present-pass seconds of the frame being received.
     present_s: f64,
+    /// Pixels of the RECTs of the frame being received.
+    pixels: u64,
 }
 
 /// What one piece of input cost.
@@ -34,6 +37,8 @@ pub struct Cost {
     pub receive: Duration,
     /// Present-pass time of the frame whose FRAME_END it completed, if any.
     pub present: Option<Duration>,
+    /// Pixels of that frame's RECTs (what the panel is sent), with `present`.
+    pub frame_pixels: u64,
 }
 
 impl DeviceCpu {
@@ -43,6 +48,7 @@ impl DeviceCpu {
             cost,
             msg: Vec::new(),
             present_s: 0.0,
+            pixels: 0,
         }
     }
 
@@ -74,11 +80,14 @@ impl DeviceCpu {
                                 .device_time(codec, usize::from(w) * usize::from(h), payload);
                         receive_s += t.receive_s;
                         self.present_s += t.present_s;
+                        self.pixels += u64::from(w) * u64::from(h);
                     }
                 }
                 KIND_FRAME_END => {
                     out.present = Some(Duration::from_secs_f64(self.present_s));
+                    out.frame_pixels = self.pixels;
                     self.present_s = 0.0;
+                    self.pixels = 0;
                 }
                 _ => {}
             }
@@ -124,6 +133,7 @@ mod tests {
             let receive = (a.receive + b.receive).as_secs_f64();
             assert!((receive - want.receive_s).abs() < 1e-9, "split {split}");
             let present = a.present.or(b.present).expect("FRAME_END seen");
+            assert_eq!(a.frame_pixels + b.frame_pixels, 100);
             assert!((present.as_secs_f64() - want.present_s).abs() < 1e-9);
         }
     }
