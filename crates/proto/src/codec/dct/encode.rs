@@ -138,18 +138,35 @@ fn expand(p: u16) -> (f32, f32, f32) {
 }
 
 /// Forward DCT and quantisation of one block; the result is in zigzag order.
+///
+/// Both passes run over whole rows of eight outputs (which the compiler vectorises), each output
+/// summed over its eight inputs in ascending order as the plain definition does, so the
+/// coefficients (and the wire bytes) are exactly those of the textbook loops.
 fn forward(block: &[f32; 64], quant: &[u16; 64]) -> [i32; 64] {
-    let mut tmp = [0f32; 64];
-    for r in 0..8 {
-        for (u, basis) in BASIS.iter().enumerate() {
-            tmp[r * 8 + u] = (0..8).map(|x| basis[x] * block[r * 8 + x]).sum();
+    // rows: tmp[r][u] = Σ_x BASIS[u][x] · block[r][x]
+    let mut tmp = [[0f32; 8]; 8];
+    for (r, out) in tmp.iter_mut().enumerate() {
+        for x in 0..8 {
+            let s = block[r * 8 + x];
+            for (u, o) in out.iter_mut().enumerate() {
+                *o += BASIS_T[x][u] * s;
+            }
+        }
+    }
+    // columns: f[v][u] = Σ_y BASIS[v][y] · tmp[y][u]
+    let mut f = [[0f32; 8]; 8];
+    for (v, out) in f.iter_mut().enumerate() {
+        for (y, t) in tmp.iter().enumerate() {
+            let b = BASIS[v][y];
+            for (o, t) in out.iter_mut().zip(t) {
+                *o += b * t;
+            }
         }
     }
     let mut out = [0i32; 64];
     for (zz, &nat) in ZIGZAG.iter().enumerate() {
-        let (v, u) = (usize::from(nat) / 8, usize::from(nat) % 8);
-        let f: f32 = (0..8).map(|y| BASIS[v][y] * tmp[y * 8 + u]).sum();
-        let q = f / f32::from(quant[usize::from(nat)]);
+        let nat = usize::from(nat);
+        let q = f[nat / 8][nat % 8] / f32::from(quant[nat]);
         // round half away from zero, as the decoder's DC range allows
         out[zz] = if q >= 0.0 {
             (q + 0.5) as i32
@@ -159,6 +176,21 @@ fn forward(block: &[f32; 64], quant: &[u16; 64]) -> [i32; 64] {
     }
     out
 }
+
+/// [`BASIS`] transposed: `BASIS_T[x][u] = BASIS[u][x]`.
+const BASIS_T: [[f32; 8]; 8] = {
+    let mut t = [[0f32; 8]; 8];
+    let mut x = 0;
+    while x < 8 {
+        let mut u = 0;
+        while u < 8 {
+            t[x][u] = BASIS[u][x];
+            u += 1;
+        }
+        x += 1;
+    }
+    t
+};
 
 fn encode_block(
     bits: &mut BitWriter<'_>,
