@@ -1,7 +1,9 @@
 //! Build-time settings: a variable set in the environment wins; otherwise `config.env` (KEY=VALUE
 //! lines, next to Cargo.toml, ignored by git) supplies it; otherwise the placeholder from
-//! `.cargo/config.toml` stays. Also links esp-hal's scripts (done by `.cargo/config.toml`) and warns
-//! when the WiFi credentials are still placeholders.
+//! `.cargo/config.toml` stays. Also links esp-hal's scripts (done by `.cargo/config.toml`), warns
+//! when the WiFi credentials are still placeholders, and sets `cfg(panel_ssd1306)` when `PANEL` is
+//! `ssd1306`, which selects the monochrome OLED's glue (`src/display.rs`); the settings themselves
+//! are checked by `src/config.rs`, which also checks that this cfg agrees with them.
 
 use std::collections::HashMap;
 
@@ -13,7 +15,7 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
     ("SERVER", "192.168.1.10:8888"),
     ("DEVICE_ID", ""),
     ("PANEL", "ili9341"),
-    ("ROTATION", "90"),
+    ("ROTATION", ""),
     ("INVERT", ""),
     ("BGR", ""),
     ("MIRROR", ""),
@@ -21,7 +23,7 @@ const PLACEHOLDERS: &[(&str, &str)] = &[
     ("HEIGHT", ""),
     ("OFFSET_X", ""),
     ("OFFSET_Y", ""),
-    ("SPI_MHZ", "40"),
+    ("SPI_MHZ", ""),
     ("SPI_MODE", "0"),
 ];
 
@@ -53,6 +55,7 @@ fn read_config_env() -> HashMap<String, String> {
 }
 
 fn main() {
+    println!("cargo::rustc-check-cfg=cfg(panel_ssd1306)");
     println!("cargo:rerun-if-changed=config.env");
     println!("cargo:rerun-if-changed=build.rs");
     let file = read_config_env();
@@ -73,6 +76,9 @@ fn main() {
         };
         // Always set, so the value the firmware sees is the one chosen here.
         println!("cargo:rustc-env={key}={value}");
+        if *key == "PANEL" && value.eq_ignore_ascii_case("ssd1306") {
+            println!("cargo::rustc-cfg=panel_ssd1306");
+        }
         if (*key == "SSID" || *key == "PASSWORD") && value == *placeholder {
             println!(
                 "cargo:warning={key} is the placeholder: set it in the environment or in \

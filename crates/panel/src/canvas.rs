@@ -1,7 +1,13 @@
-//! A horizontal band of the screen in RAM, as an `embedded-graphics` draw target: the status screen
-//! is drawn band by band into one strip buffer and each band is pushed to the panel in one window,
-//! so text needs no framebuffer and no per-pixel SPI transactions.
+//! `embedded-graphics` draw targets for the firmware's own screens ([`crate::status`]):
+//!
+//! * [`StripCanvas`], a horizontal band of an RGB565 screen in RAM: a DCS panel's status screen is
+//!   drawn band by band into one strip buffer and each band is pushed to the panel in one window,
+//!   so text needs no framebuffer and no per-pixel SPI transactions;
+//! * [`PackedCanvas`], rows of a grey or monochrome [`PackedFrame`]: the same RGB565 drawing,
+//!   each colour turned into its grey level (luma, rounded to the format's depth, so on `mono1`
+//!   a colour is lit when its luma is at least half).
 
+use crate::packed::PackedFrame;
 use core::convert::Infallible;
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::pixelcolor::raw::RawU16;
@@ -101,5 +107,123 @@ impl DrawTarget for StripCanvas<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// Rows `top..bottom` of a packed framebuffer as an RGB565 draw target; see the module docs.
+/// Pixels outside those rows are left alone.
+#[derive(Debug)]
+pub struct PackedCanvas<'f, 'b> {
+    frame: &'f mut PackedFrame<'b>,
+    top: u16,
+    bottom: u16,
+}
+
+impl<'f, 'b> PackedCanvas<'f, 'b> {
+    /// Rows `[top, bottom)` of `frame` (clipped to it).
+    pub fn new(frame: &'f mut PackedFrame<'b>, top: u16, bottom: u16) -> Self {
+        let bottom = bottom.min(frame.height());
+        Self { frame, top, bottom }
+    }
+
+    /// The grey level of `c` in the frame's format: luma (ITU-R BT.601 weights) scaled to the
+    /// format's white and rounded.
+    pub fn level(&self, c: Rgb565) -> u16 {
+        let (r, g, b) = (u32::from(c.r()), u32::from(c.g()), u32::from(c.b()));
+        // Each channel to 0..=255, then luma 0..=255.
+        let (r, g, b) = (r * 255 / 31, g * 255 / 63, b * 255 / 31);
+        let luma = (299 * r + 587 * g + 114 * b) / 1000;
+        let max = u32::from(self.frame.format().max_value());
+        ((luma * max + 127) / 255) as u16
+    }
+
+    fn put(&mut self, p: Point, level: u16) {
+        if p.x < 0 || p.y < i32::from(self.top) || p.y >= i32::from(self.bottom) {
+            return;
+        }
+        // Both fit a u16: x is checked by `set_pixel`, y against `bottom` above.
+        self.frame
+            .set_pixel(p.x.min(i32::from(u16::MAX)) as u16, p.y as u16, level);
+    }
+}
+
+impl OriginDimensions for PackedCanvas<'_, '_> {
+    fn size(&self) -> Size {
+        Size::new(
+            u32::from(self.frame.width()),
+            u32::from(self.frame.height()),
+        )
+    }
+}
+
+impl DrawTarget for PackedCanvas<'_, '_> {
+    type Color = Rgb565;
+    type Error = Infallible;
+
+    fn draw_iter<I>(&mut self, pixels: I) -> Result<(), Infallible>
+    where
+        I: IntoIterator<Item = Pixel<Rgb565>>,
+    {
+        for Pixel(p, c) in pixels {
+            let level = self.level(c);
+            self.put(p, level);
+        }
+        Ok(())
+    }
+
+    fn fill_solid(&mut self, area: &Rectangle, color: Rgb565) -> Result<(), Infallible> {
+        let rows = Rectangle::new(
+            Point::new(0, i32::from(self.top)),
+            Size::new(
+                u32::from(self.frame.width()),
+                u32::from(self.bottom.saturating_sub(self.top)),
+            ),
+        );
+        let level = self.level(color);
+        for p in area.intersection(&rows).points() {
+            self.put(p, level);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pixelwire_proto::PixelFormat;
+
+    #[test]
+    fn colours_become_grey_levels_and_only_the_rows_given_change() {
+        let mut fb = [0u8; 16 * 4];
+        let mut f = PackedFrame::new(PixelFormat::Mono1, 16, 4, &mut fb).unwrap();
+        let mut c = PackedCanvas::new(&mut f, 1, 3);
+        assert_eq!(c.level(Rgb565::WHITE), 1);
+        assert_eq!(c.level(Rgb565::new(0, 0, 21)), 0, "the status blue is dark");
+        assert_eq!(
+            c.level(Rgb565::new(24, 48, 24)),
+            1,
+            "the label grey is light"
+        );
+        c.clear(Rgb565::WHITE).unwrap();
+        Pixel(Point::new(3, 2), Rgb565::BLACK).draw(&mut c).unwrap();
+        Pixel(Point::new(-1, 2), Rgb565::BLACK)
+            .draw(&mut c)
+            .unwrap();
+        Pixel(Point::new(99, 2), Rgb565::BLACK)
+            .draw(&mut c)
+            .unwrap();
+        for y in 0..4 {
+            for x in 0..16 {
+                let lit = (1..3).contains(&y) && (x, y) != (3, 2);
+                assert_eq!(f.pixel(x, y), u16::from(lit), "({x}, {y})");
+            }
+        }
+        let mut fb = [0u8; 4];
+        let mut g = PackedFrame::new(PixelFormat::Gray8, 2, 2, &mut fb).unwrap();
+        let c = PackedCanvas::new(&mut g, 0, 2);
+        assert_eq!(
+            (c.level(Rgb565::WHITE), c.level(Rgb565::new(0, 63, 0))),
+            (255, 149)
+        );
     }
 }

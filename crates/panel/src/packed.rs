@@ -83,6 +83,26 @@ impl<'b> PackedFrame<'b> {
         self.format.unpack(self.row(y), usize::from(x))
     }
 
+    /// Sets pixel `(x, y)` to grey `level` (masked to the format's depth); nothing off the panel.
+    pub fn set_pixel(&mut self, x: u16, y: u16, level: u16) {
+        if x >= self.width || y >= self.height {
+            return;
+        }
+        let stride = self.format.row_bytes(usize::from(self.width));
+        let x = usize::from(x);
+        let level = level & self.format.max_value();
+        let (at, shift, mask) = match self.format {
+            PixelFormat::Gray8 => (x, 0, 0xFF),
+            PixelFormat::Gray4 => (x / 2, if x.is_multiple_of(2) { 4 } else { 0 }, 0x0F),
+            PixelFormat::Mono1 => (x / 8, 7 - x % 8, 0x01),
+            // `new` refuses RGB565.
+            PixelFormat::Rgb565(_) => return,
+        };
+        if let Some(b) = self.fb.get_mut(usize::from(y) * stride + at) {
+            *b = (*b & !(mask << shift)) | ((level as u8) << shift);
+        }
+    }
+
     /// Decodes `staged` (whole RECT messages in this format) into the framebuffer. The session's
     /// decoder accepted these bytes already; an error here (which cannot happen then) stops at the
     /// bad message, the RECTs before it applied.
@@ -147,5 +167,25 @@ mod tests {
         assert_eq!((f.pixel(8, 1), f.pixel(7, 1), f.pixel(8, 3)), (1, 0, 0));
         assert_eq!(f.apply(&msg[..k + 1]), Err(ProtoError::PixelCountMismatch));
         assert!(PackedFrame::new(PixelFormat::Gray4, 16, 4, &mut [0u8; 31]).is_none());
+    }
+
+    #[test]
+    fn set_pixel_writes_one_pixel_of_every_packed_format() {
+        for format in [PixelFormat::Gray8, PixelFormat::Gray4, PixelFormat::Mono1] {
+            let mut fb = [0u8; 16 * 3];
+            let mut f = PackedFrame::new(format, 16, 3, &mut fb).unwrap();
+            let max = format.max_value();
+            f.set_pixel(9, 1, max);
+            f.set_pixel(10, 1, 0xFFFF);
+            f.set_pixel(10, 1, 0);
+            f.set_pixel(16, 1, max);
+            f.set_pixel(0, 3, max);
+            for y in 0..3 {
+                for x in 0..16 {
+                    let want = if (x, y) == (9, 1) { max } else { 0 };
+                    assert_eq!(f.pixel(x, y), want, "{format:?} ({x}, {y})");
+                }
+            }
+        }
     }
 }

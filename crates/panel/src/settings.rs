@@ -2,6 +2,9 @@
 //! `docs/firmware.md`, "Configuration"). Everything is a `const fn` so the firmware evaluates it in a
 //! `const` item: a bad value fails the build with the message below instead of booting a device that
 //! cannot work. The same functions are tested on the host.
+//!
+//! [`display_config`] is what the firmware asks: a DCS TFT ([`panel_config`]) or an SSD1306-class
+//! monochrome OLED ([`MonoConfig`]); [`spi_mhz`] checks the SPI clock against it.
 
 use crate::dcs::{ColorOrder, Controller, PanelConfig, Rotation};
 
@@ -9,9 +12,11 @@ use crate::dcs::{ColorOrder, Controller, PanelConfig, Rotation};
 /// empty string counts as not set).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct PanelSettings<'a> {
-    /// `ili9341`, `st7789` or `st7735` (case-insensitive). Default `ili9341`.
+    /// `ili9341`, `st7789`, `st7735` ([`panel_config`]) or `ssd1306` ([`display_config`])
+    /// (case-insensitive). Default `ili9341`.
     pub panel: Option<&'a str>,
-    /// `0`, `90`, `180` or `270`. Default `90` (landscape).
+    /// `0`, `90`, `180` or `270`. Default `90` (landscape); an SSD1306 takes `0` (default) or
+    /// `180`.
     pub rotation: Option<&'a str>,
     /// `0`/`1` (or `false`/`true`): INVON. Default: the controller's usual module.
     pub invert: Option<&'a str>,
@@ -19,9 +24,9 @@ pub struct PanelSettings<'a> {
     pub bgr: Option<&'a str>,
     /// `0`/`1`: the glass is mirrored (ILI9341 modules are). Default: the controller's usual module.
     pub mirror: Option<&'a str>,
-    /// Glass width in portrait orientation, pixels.
+    /// Glass width in portrait orientation, pixels (an SSD1306: 128).
     pub width: Option<&'a str>,
-    /// Glass height in portrait orientation, pixels.
+    /// Glass height in portrait orientation, pixels (an SSD1306: 64 or 32).
     pub height: Option<&'a str>,
     /// Glass column offset in the GRAM (portrait).
     pub offset_x: Option<&'a str>,
@@ -83,7 +88,8 @@ const fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Builds the panel configuration from the settings.
+/// Builds the configuration of a DCS panel (ILI9341, ST7789, ST7735) from the settings; any other
+/// `PANEL` is refused.
 pub const fn panel_config(s: PanelSettings<'_>) -> Result<PanelConfig, &'static str> {
     let controller = match set(s.panel) {
         None => Controller::Ili9341,
@@ -155,6 +161,174 @@ pub const fn panel_config(s: PanelSettings<'_>) -> Result<PanelConfig, &'static 
     match c.validate() {
         Ok(()) => Ok(c),
         Err(e) => Err(e),
+    }
+}
+
+/// An SSD1306-class monochrome OLED on 4-wire SPI (`PANEL=ssd1306`,
+/// [`crate::ssd1306::Ssd1306`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonoConfig {
+    /// Width in pixels: 128.
+    pub width: u16,
+    /// Height in pixels: 64 or 32.
+    pub height: u16,
+    /// 0°, or 180° for a module mounted upside down.
+    pub rotation: Rotation,
+}
+
+impl MonoConfig {
+    /// The controller's name, as settings and the status screen spell it.
+    pub const NAME: &'static str = "ssd1306";
+    /// Bytes of the framebuffer of the largest module (128x64, 1 bit a pixel).
+    pub const MAX_FRAME_BYTES: usize = 128 * 64 / 8;
+    /// The controller's fastest serial write clock (SSD1306 datasheet, 4-wire SPI: a 100 ns
+    /// clock cycle).
+    pub const MAX_SPI_MHZ: u32 = 10;
+}
+
+/// What `PANEL` asks for; see [`display_config`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisplayConfig {
+    /// A MIPI DCS TFT, RGB565.
+    Dcs(PanelConfig),
+    /// An SSD1306-class OLED, `mono1`.
+    Mono(MonoConfig),
+}
+
+impl DisplayConfig {
+    /// The controller's name.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Dcs(c) => c.controller.name(),
+            Self::Mono(_) => MonoConfig::NAME,
+        }
+    }
+
+    /// Width after rotation, as HELLO declares it.
+    pub const fn width(&self) -> u16 {
+        match self {
+            Self::Dcs(c) => c.width(),
+            Self::Mono(m) => m.width,
+        }
+    }
+
+    /// Height after rotation.
+    pub const fn height(&self) -> u16 {
+        match self {
+            Self::Dcs(c) => c.height(),
+            Self::Mono(m) => m.height,
+        }
+    }
+
+    /// Content rotation.
+    pub const fn rotation(&self) -> Rotation {
+        match self {
+            Self::Dcs(c) => c.rotation,
+            Self::Mono(m) => m.rotation,
+        }
+    }
+
+    /// The SPI clock when `SPI_MHZ` is not set: 40 MHz for a DCS panel (2.5 Mpixel/s), the
+    /// controller's limit of 10 MHz for an SSD1306 (a whole 128x64 frame in 0.8 ms).
+    pub const fn default_spi_mhz(&self) -> u32 {
+        match self {
+            Self::Dcs(_) => 40,
+            Self::Mono(_) => MonoConfig::MAX_SPI_MHZ,
+        }
+    }
+}
+
+/// Builds the display configuration from the settings: `PANEL=ssd1306` is a [`MonoConfig`]
+/// (128x64 unless `HEIGHT=32`, `ROTATION` 0 or 180, no colour, mirroring or offset settings);
+/// anything else goes to [`panel_config`].
+pub const fn display_config(s: PanelSettings<'_>) -> Result<DisplayConfig, &'static str> {
+    match set(s.panel) {
+        Some(p) if eq_ignore_case(p, MonoConfig::NAME) => match mono_config(s) {
+            Ok(m) => Ok(DisplayConfig::Mono(m)),
+            Err(e) => Err(e),
+        },
+        Some(p)
+            if !eq_ignore_case(p, "ili9341")
+                && !eq_ignore_case(p, "st7789")
+                && !eq_ignore_case(p, "st7735") =>
+        {
+            Err("PANEL must be ili9341, st7789, st7735 or ssd1306")
+        }
+        _ => match panel_config(s) {
+            Ok(c) => Ok(DisplayConfig::Dcs(c)),
+            Err(e) => Err(e),
+        },
+    }
+}
+
+const fn mono_config(s: PanelSettings<'_>) -> Result<MonoConfig, &'static str> {
+    const SIZE: &str = "WIDTH x HEIGHT must be 128x64 or 128x32 for ssd1306";
+    let rotation = match set(s.rotation) {
+        None => Rotation::Deg0,
+        Some(r) => match parse_u16(r) {
+            Some(0) => Rotation::Deg0,
+            Some(180) => Rotation::Deg180,
+            _ => {
+                return Err(
+                    "ROTATION must be 0 or 180 for ssd1306 (180 for a module mounted upside down)",
+                );
+            }
+        },
+    };
+    if set(s.invert).is_some() {
+        return Err("INVERT does not apply to ssd1306: leave it empty");
+    }
+    if set(s.bgr).is_some() {
+        return Err("BGR does not apply to ssd1306 (monochrome): leave it empty");
+    }
+    if set(s.mirror).is_some() {
+        return Err("MIRROR does not apply to ssd1306: leave it empty (ROTATION=180 turns it)");
+    }
+    if set(s.offset_x).is_some() || set(s.offset_y).is_some() {
+        return Err("OFFSET_X and OFFSET_Y do not apply to ssd1306: leave them empty");
+    }
+    let width = match set(s.width) {
+        None => 128,
+        Some(v) => match parse_u16(v) {
+            Some(128) => 128,
+            _ => return Err(SIZE),
+        },
+    };
+    let height = match set(s.height) {
+        None => 64,
+        Some(v) => match parse_u16(v) {
+            Some(h) if h == 64 || h == 32 => h,
+            _ => return Err(SIZE),
+        },
+    };
+    Ok(MonoConfig {
+        width,
+        height,
+        rotation,
+    })
+}
+
+/// The SPI clock in MHz from `SPI_MHZ` (empty: the display's
+/// [`DisplayConfig::default_spi_mhz`]): 80 divided by an integer (the ESP32-C3's SPI clock
+/// dividers; 26 stands for 80/3), and at most 10 for an SSD1306.
+pub const fn spi_mhz(setting: Option<&str>, display: &DisplayConfig) -> Result<u32, &'static str> {
+    let mhz = match set(setting) {
+        None => return Ok(display.default_spi_mhz()),
+        Some(s) => match parse_u16(s) {
+            Some(m) if m >= 1 && m <= 80 && 80 % m == 0 => m as u32,
+            Some(26) => 26,
+            _ => {
+                return Err(
+                    "SPI_MHZ must be 80 divided by an integer: 80, 40, 26, 20, 16, 10, 8, 5, ...",
+                );
+            }
+        },
+    };
+    match display {
+        DisplayConfig::Mono(_) if mhz > MonoConfig::MAX_SPI_MHZ => Err(
+            "SPI_MHZ must be at most 10 for ssd1306 (its datasheet write clock limit): 10, 8, 5, 4, ...",
+        ),
+        _ => Ok(mhz),
     }
 }
 
@@ -347,6 +521,169 @@ mod tests {
         })
         .unwrap();
         assert_eq!(c.rotation, Rotation::Deg90);
+    }
+
+    #[test]
+    fn mono_panels() {
+        let mono = |s: PanelSettings<'static>| {
+            display_config(PanelSettings {
+                panel: Some("SSD1306"),
+                ..s
+            })
+        };
+        let m = |width, height, rotation| {
+            Ok(DisplayConfig::Mono(MonoConfig {
+                width,
+                height,
+                rotation,
+            }))
+        };
+        assert_eq!(mono(PanelSettings::default()), m(128, 64, Rotation::Deg0));
+        // Empty strings (the `[env]` placeholders) mean "default".
+        let empty = PanelSettings {
+            rotation: Some(""),
+            width: Some(""),
+            height: Some(""),
+            invert: Some(""),
+            bgr: Some(""),
+            mirror: Some(""),
+            offset_x: Some(""),
+            offset_y: Some(""),
+            ..Default::default()
+        };
+        assert_eq!(mono(empty), m(128, 64, Rotation::Deg0));
+        let s = PanelSettings {
+            rotation: Some("180"),
+            width: Some("128"),
+            height: Some("32"),
+            ..Default::default()
+        };
+        assert_eq!(mono(s), m(128, 32, Rotation::Deg180));
+        let c = mono(s).unwrap();
+        assert_eq!(
+            (c.name(), c.width(), c.height(), c.rotation()),
+            ("ssd1306", 128, 32, Rotation::Deg180)
+        );
+        for (bad, why) in [
+            (
+                PanelSettings {
+                    width: Some("320"),
+                    height: Some("240"),
+                    ..Default::default()
+                },
+                "WIDTH x HEIGHT must be 128x64 or 128x32 for ssd1306",
+            ),
+            (
+                PanelSettings {
+                    height: Some("48"),
+                    ..Default::default()
+                },
+                "WIDTH x HEIGHT must be 128x64 or 128x32 for ssd1306",
+            ),
+            (
+                PanelSettings {
+                    width: Some("64"),
+                    ..Default::default()
+                },
+                "WIDTH x HEIGHT must be 128x64 or 128x32 for ssd1306",
+            ),
+            (
+                PanelSettings {
+                    rotation: Some("90"),
+                    ..Default::default()
+                },
+                "ROTATION must be 0 or 180 for ssd1306 (180 for a module mounted upside down)",
+            ),
+            (
+                PanelSettings {
+                    bgr: Some("1"),
+                    ..Default::default()
+                },
+                "BGR does not apply to ssd1306 (monochrome): leave it empty",
+            ),
+            (
+                PanelSettings {
+                    invert: Some("1"),
+                    ..Default::default()
+                },
+                "INVERT does not apply to ssd1306: leave it empty",
+            ),
+            (
+                PanelSettings {
+                    mirror: Some("0"),
+                    ..Default::default()
+                },
+                "MIRROR does not apply to ssd1306: leave it empty (ROTATION=180 turns it)",
+            ),
+            (
+                PanelSettings {
+                    offset_y: Some("2"),
+                    ..Default::default()
+                },
+                "OFFSET_X and OFFSET_Y do not apply to ssd1306: leave them empty",
+            ),
+        ] {
+            assert_eq!(mono(bad), Err(why), "{bad:?}");
+        }
+        // The DCS panels pass through; an unknown one names all four.
+        assert_eq!(
+            display_config(PanelSettings::default()),
+            Ok(DisplayConfig::Dcs(
+                panel_config(PanelSettings::default()).unwrap()
+            ))
+        );
+        let c = display_config(PanelSettings::default()).unwrap();
+        assert_eq!(
+            (c.name(), c.width(), c.height(), c.rotation()),
+            ("ili9341", 320, 240, Rotation::Deg90)
+        );
+        assert_eq!(
+            display_config(PanelSettings {
+                panel: Some("sh1106"),
+                ..Default::default()
+            }),
+            Err("PANEL must be ili9341, st7789, st7735 or ssd1306")
+        );
+        assert_eq!(
+            display_config(PanelSettings {
+                panel: Some("st7789"),
+                rotation: Some("45"),
+                ..Default::default()
+            }),
+            Err("ROTATION must be 0, 90, 180 or 270")
+        );
+    }
+
+    #[test]
+    fn spi_clocks() {
+        let dcs = display_config(PanelSettings::default()).unwrap();
+        let mono = display_config(PanelSettings {
+            panel: Some("ssd1306"),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(spi_mhz(None, &dcs), Ok(40));
+        assert_eq!(spi_mhz(Some(""), &dcs), Ok(40));
+        assert_eq!(spi_mhz(Some(""), &mono), Ok(10));
+        for (s, want) in [("80", 80), ("26", 26), ("20", 20), ("10", 10), ("1", 1)] {
+            assert_eq!(spi_mhz(Some(s), &dcs), Ok(want), "{s}");
+        }
+        for s in ["10", "8", "5", "1"] {
+            assert!(spi_mhz(Some(s), &mono).is_ok(), "{s}");
+        }
+        for s in ["0", "30", "81", "fast", "-1"] {
+            assert!(spi_mhz(Some(s), &dcs).is_err(), "{s}");
+        }
+        for s in ["40", "20", "16", "26"] {
+            assert_eq!(
+                spi_mhz(Some(s), &mono),
+                Err(
+                    "SPI_MHZ must be at most 10 for ssd1306 (its datasheet write clock limit): \
+                     10, 8, 5, 4, ..."
+                ),
+                "{s}"
+            );
+        }
     }
 
     #[test]

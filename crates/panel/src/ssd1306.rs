@@ -11,7 +11,9 @@
 //! window takes all the changed pages in one data transaction per strip.
 
 use crate::Clock;
-use crate::display::Display;
+use crate::canvas::PackedCanvas;
+use crate::dcs::Rotation;
+use crate::display::{Display, Painter};
 use crate::driver::PanelError;
 use crate::packed::PackedFrame;
 use crate::present::{PresentError, PresentReport};
@@ -40,8 +42,12 @@ pub mod cmd {
     pub const ADDRESSING: u8 = 0x20;
     /// Column 127 is SEG0: with [`COM_SCAN_DEC`], column 0 and page 0 at the top left.
     pub const SEGMENT_REMAP: u8 = 0xA1;
+    /// Column 0 is SEG0: with [`COM_SCAN_INC`], the image turned by 180°.
+    pub const SEGMENT_NORMAL: u8 = 0xA0;
     /// COM scan from COM[N−1] to COM0.
     pub const COM_SCAN_DEC: u8 = 0xC8;
+    /// COM scan from COM0 to COM[N−1].
+    pub const COM_SCAN_INC: u8 = 0xC0;
     /// COM pins hardware configuration, 1 argument.
     pub const COM_PINS: u8 = 0xDA;
     /// Contrast, 1 argument.
@@ -66,6 +72,7 @@ pub struct Ssd1306<'b, SPI, DC> {
     spi: SPI,
     dc: DC,
     frame: PackedFrame<'b>,
+    rotation: Rotation,
 }
 
 /// The error type of an [`Ssd1306`] over `SPI` and `DC`.
@@ -87,7 +94,31 @@ where
             return None;
         }
         let frame = PackedFrame::new(PixelFormat::Mono1, width, height, fb)?;
-        Some(Self { spi, dc, frame })
+        Some(Self {
+            spi,
+            dc,
+            frame,
+            rotation: Rotation::Deg0,
+        })
+    }
+
+    /// This module with its content turned by `rotation`: 0° (column 0, page 0 at the top left
+    /// with the module's pins at the top) or 180° (a module mounted upside down), set by the
+    /// segment remap and COM scan direction at [`Ssd1306::init`]. `None` for 90° and 270°: the
+    /// controller cannot scan columns as rows, and the glass is landscape anyway.
+    pub fn with_rotation(mut self, rotation: Rotation) -> Option<Self> {
+        match rotation {
+            Rotation::Deg0 | Rotation::Deg180 => {
+                self.rotation = rotation;
+                Some(self)
+            }
+            Rotation::Deg90 | Rotation::Deg270 => None,
+        }
+    }
+
+    /// The content rotation.
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
     }
 
     /// The framebuffer (what the panel shows after the last present).
@@ -106,8 +137,8 @@ where
     }
 
     /// The power-up sequence (a hardware reset on RST is the caller's business and comes first):
-    /// horizontal addressing, column 0 / page 0 at the top left, charge pump on, then the
-    /// (black) framebuffer written whole, then display on.
+    /// horizontal addressing, column 0 / page 0 at the top left (bottom right at 180°), charge
+    /// pump on, then the framebuffer written whole, then display on.
     pub async fn init(
         &mut self,
         delay: &mut impl DelayNs,
@@ -115,6 +146,10 @@ where
     ) -> Result<(), Ssd1306Error<SPI, DC>> {
         let h = self.frame.height();
         let com_pins = if h > 32 { 0x12 } else { 0x02 };
+        let (segments, com_scan) = match self.rotation {
+            Rotation::Deg180 => (cmd::SEGMENT_NORMAL, cmd::COM_SCAN_INC),
+            _ => (cmd::SEGMENT_REMAP, cmd::COM_SCAN_DEC),
+        };
         self.commands(&[
             cmd::DISPLAY_OFF,
             cmd::SET_CLOCK,
@@ -128,8 +163,8 @@ where
             0x14,
             cmd::ADDRESSING,
             0x00,
-            cmd::SEGMENT_REMAP,
-            cmd::COM_SCAN_DEC,
+            segments,
+            com_scan,
             cmd::COM_PINS,
             com_pins,
             cmd::CONTRAST,
@@ -236,5 +271,18 @@ where
             spi_us: end.saturating_sub(t0),
             total_us: end.saturating_sub(start),
         })
+    }
+
+    /// Into the framebuffer ([`PackedCanvas`]), then the pages of those rows to the controller
+    /// through `scratch`.
+    async fn paint<P: Painter>(
+        &mut self,
+        top: u16,
+        bottom: u16,
+        scratch: &mut [u8],
+        painter: &P,
+    ) -> Result<(), Self::Error> {
+        painter.paint(&mut PackedCanvas::new(&mut self.frame, top, bottom));
+        self.flush_rows(top, bottom, scratch).await
     }
 }

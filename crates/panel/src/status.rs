@@ -4,19 +4,22 @@
 //! count and the last error. Shown at boot and until the first frame arrives; after that a lost
 //! connection only overlays one line at the bottom ([`draw_overlay`]) so the last image stays.
 //!
-//! Drawn with `embedded-graphics` into one strip buffer band by band ([`crate::canvas`]).
+//! Panels under [`COMPACT_BELOW_ROWS`] rows (128x64 and 128x32 OLEDs) get a compact screen
+//! without labels, its lines in order of importance.
+//!
+//! Drawn with `embedded-graphics` in RGB565 through [`Display::paint`]: band by band into one strip
+//! buffer on a DCS panel, into the packed framebuffer on a monochrome one, where the dark
+//! background goes dark and the light text lit ([`crate::canvas`]).
 
-use crate::canvas::StripCanvas;
-use crate::driver::{ErrorOf, Panel, Window};
+use crate::display::{Display, Painter};
+use core::convert::Infallible;
 use core::fmt::Write as _;
 use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::mono_font::ascii::FONT_6X10;
 use embedded_graphics::pixelcolor::Rgb565;
 use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{Line, PrimitiveStyle};
+use embedded_graphics::primitives::{Line, PrimitiveStyle, Rectangle};
 use embedded_graphics::text::{Baseline, Text};
-use embedded_hal::digital::OutputPin;
-use embedded_hal_async::spi::SpiDevice;
 
 /// Background of the status screen (seed 000: `TFT_BLUE`).
 pub const BACKGROUND: Rgb565 = Rgb565::new(0, 0, 21);
@@ -118,7 +121,10 @@ pub struct StatusInfo<'a> {
 }
 
 /// Lays the status screen out for a `width`-pixel-wide panel and draws what falls into `canvas`.
-fn draw_screen(canvas: &mut StripCanvas<'_>, width: u16, height: u16, s: &StatusInfo<'_>) {
+fn draw_screen<T>(canvas: &mut T, width: u16, height: u16, s: &StatusInfo<'_>)
+where
+    T: DrawTarget<Color = Rgb565, Error = Infallible>,
+{
     let w = i32::from(width);
     let h = i32::from(height);
     let _ = canvas.clear(BACKGROUND);
@@ -145,7 +151,7 @@ fn draw_screen(canvas: &mut StripCanvas<'_>, width: u16, height: u16, s: &Status
         .draw(canvas);
     y += 2;
 
-    let row = |canvas: &mut StripCanvas<'_>, y: &mut i32, name: &str, text: &str, bad: bool| {
+    let row = |canvas: &mut T, y: &mut i32, name: &str, text: &str, bad: bool| {
         let _ =
             Text::with_baseline(name, Point::new(MARGIN, *y), label, Baseline::Top).draw(canvas);
         let style = if bad { alert } else { value };
@@ -226,6 +232,74 @@ fn draw_screen(canvas: &mut StripCanvas<'_>, width: u16, height: u16, s: &Status
     .draw(canvas);
 }
 
+/// Panels lower than this get the compact status screen ([`draw_compact`]): the full one needs
+/// about 180 rows for all its lines.
+pub const COMPACT_BELOW_ROWS: u16 = 120;
+
+/// Line height of the compact screen (the font's own height: the lines touch, as on a terminal).
+const COMPACT_LINE_H: i32 = 10;
+
+/// The status screen for small panels (128x64 and 128x32 OLEDs, 160x80 TFTs): no labels, one
+/// value per line in order of importance, as many lines as fit: device id, link state, WiFi (the
+/// IP address once there is one), server, then the last error over the lines left (or the
+/// firmware and panel when there is none). A 32-row panel shows the first three.
+fn draw_compact<T>(canvas: &mut T, width: u16, height: u16, s: &StatusInfo<'_>)
+where
+    T: DrawTarget<Color = Rgb565, Error = Infallible>,
+{
+    let _ = canvas.clear(BACKGROUND);
+    let value = MonoTextStyle::new(&FONT_6X10, VALUE);
+    let alert = MonoTextStyle::new(&FONT_6X10, ALERT);
+    let cols = ((i32::from(width) - 2) / CHAR_W).max(1) as usize;
+    let lines = (i32::from(height) / COMPACT_LINE_H).max(1);
+    let mut y = (i32::from(height) - lines * COMPACT_LINE_H) / 2;
+    let mut room = lines;
+    // Draws one line if there is room; true while there is room for more.
+    let mut line = |canvas: &mut T, text: &str, bad: bool| {
+        if room > 0 {
+            let style = if bad { alert } else { value };
+            let _ = Text::with_baseline(cut(text, cols), Point::new(1, y), style, Baseline::Top)
+                .draw(canvas);
+            y += COMPACT_LINE_H;
+            room -= 1;
+        }
+        room > 0
+    };
+    let mut t: TextBuf<64> = TextBuf::new();
+    line(canvas, s.device_id, false);
+    let _ = write!(t, "[{}]", s.link);
+    line(canvas, t.as_str(), s.retries > 0);
+    t.clear();
+    match s.ip {
+        Some([a, b, c, d]) => {
+            let _ = write!(t, "{a}.{b}.{c}.{d}");
+        }
+        None => {
+            let _ = write!(t, "WiFi [{}]", s.wifi);
+        }
+    }
+    if s.rssi_dbm != 0 {
+        let _ = write!(t, " {}dBm", s.rssi_dbm);
+    }
+    line(canvas, t.as_str(), !s.wifi.starts_with("connected"));
+    t.clear();
+    let _ = write!(t, "> {}", s.server);
+    line(canvas, t.as_str(), false);
+    if s.last_error.is_empty() {
+        line(canvas, s.firmware, false);
+        line(canvas, s.panel, false);
+        return;
+    }
+    let mut rest = s.last_error;
+    while !rest.is_empty() {
+        let piece = cut(rest, cols);
+        rest = rest.get(piece.len()..).unwrap_or("");
+        if !line(canvas, piece, true) {
+            break;
+        }
+    }
+}
+
 /// The longest prefix of `s` of at most `chars` characters.
 fn cut(s: &str, chars: usize) -> &str {
     match s.char_indices().nth(chars) {
@@ -234,82 +308,83 @@ fn cut(s: &str, chars: usize) -> &str {
     }
 }
 
-/// Draws the whole status screen, band by band through `scratch` (any size of at least one row).
-pub async fn draw_status<SPI, DC>(
-    panel: &mut Panel<SPI, DC>,
+/// The status screen as a [`Painter`]: the full layout, or the compact one on a small panel.
+struct StatusScreen<'a, 'b> {
+    info: &'a StatusInfo<'b>,
+    width: u16,
+    height: u16,
+}
+
+impl Painter for StatusScreen<'_, '_> {
+    fn paint<T>(&self, target: &mut T)
+    where
+        T: DrawTarget<Color = Rgb565, Error = Infallible>,
+    {
+        if self.height < COMPACT_BELOW_ROWS {
+            draw_compact(target, self.width, self.height, self.info);
+        } else {
+            draw_screen(target, self.width, self.height, self.info);
+        }
+    }
+}
+
+/// Draws the whole status screen on `display` ([`Display::paint`]: band by band through
+/// `scratch` on a DCS panel, which must hold at least one row, through the framebuffer on a
+/// monochrome one).
+pub async fn draw_status<D: Display>(
+    display: &mut D,
     scratch: &mut [u8],
     info: &StatusInfo<'_>,
-) -> Result<(), ErrorOf<SPI, DC>>
-where
-    SPI: SpiDevice,
-    DC: OutputPin,
-{
-    let (w, h) = (panel.width(), panel.height());
-    let mut top = 0u16;
-    while top < h {
-        let mut canvas = StripCanvas::new(scratch, w, top, h - top);
-        let rows = canvas.rows();
-        if rows == 0 {
-            return Ok(());
-        }
-        draw_screen(&mut canvas, w, h, info);
-        panel
-            .set_window(Window {
-                x: 0,
-                y: top,
-                w,
-                h: rows,
-            })
-            .await?;
-        panel.write_pixels(canvas.bytes()).await?;
-        top += rows;
-    }
-    Ok(())
+) -> Result<(), D::Error> {
+    let (width, height) = (display.width(), display.height());
+    let screen = StatusScreen {
+        info,
+        width,
+        height,
+    };
+    display.paint(0, height, scratch, &screen).await
 }
 
 /// Height of the overlay line, pixels.
 pub const OVERLAY_ROWS: u16 = 12;
 
-/// Draws one line of `text` over the bottom of the panel, leaving the rest of the image alone.
-pub async fn draw_overlay<SPI, DC>(
-    panel: &mut Panel<SPI, DC>,
-    scratch: &mut [u8],
-    text: &str,
-) -> Result<(), ErrorOf<SPI, DC>>
-where
-    SPI: SpiDevice,
-    DC: OutputPin,
-{
-    let (w, h) = (panel.width(), panel.height());
-    let rows = OVERLAY_ROWS.min(h);
-    let top = h - rows;
-    let mut band_top = top;
-    while band_top < h {
-        let mut canvas = StripCanvas::new(scratch, w, band_top, h - band_top);
-        let n = canvas.rows();
-        if n == 0 {
-            return Ok(());
-        }
-        let _ = canvas.clear(OVERLAY);
-        let cols = ((i32::from(w) - 2 * MARGIN) / CHAR_W).max(1) as usize;
+/// The overlay line as a [`Painter`].
+struct OverlayLine<'a> {
+    text: &'a str,
+    width: u16,
+    top: u16,
+}
+
+impl Painter for OverlayLine<'_> {
+    fn paint<T>(&self, target: &mut T)
+    where
+        T: DrawTarget<Color = Rgb565, Error = Infallible>,
+    {
+        let area = Rectangle::new(
+            Point::new(0, i32::from(self.top)),
+            Size::new(u32::from(self.width), u32::from(OVERLAY_ROWS)),
+        );
+        let _ = target.fill_solid(&area, OVERLAY);
+        let cols = ((i32::from(self.width) - 2 * MARGIN) / CHAR_W).max(1) as usize;
         let style = MonoTextStyle::new(&FONT_6X10, VALUE);
         let _ = Text::with_baseline(
-            cut(text, cols),
-            Point::new(MARGIN, i32::from(top) + 1),
+            cut(self.text, cols),
+            Point::new(MARGIN, i32::from(self.top) + 1),
             style,
             Baseline::Top,
         )
-        .draw(&mut canvas);
-        panel
-            .set_window(Window {
-                x: 0,
-                y: band_top,
-                w,
-                h: n,
-            })
-            .await?;
-        panel.write_pixels(canvas.bytes()).await?;
-        band_top += n;
+        .draw(target);
     }
-    Ok(())
+}
+
+/// Draws one line of `text` over the bottom of `display`, leaving the rest of the image alone.
+pub async fn draw_overlay<D: Display>(
+    display: &mut D,
+    scratch: &mut [u8],
+    text: &str,
+) -> Result<(), D::Error> {
+    let (width, height) = (display.width(), display.height());
+    let top = height - OVERLAY_ROWS.min(height);
+    let line = OverlayLine { text, width, top };
+    display.paint(top, height, scratch, &line).await
 }

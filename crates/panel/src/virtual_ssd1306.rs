@@ -91,9 +91,9 @@ impl State {
                 self.pages = (a(0) & 7, a(1) & 7);
                 self.cursor.1 = self.pages.0;
             }
-            0xA0 => self.segment_remap = false,
+            cmd::SEGMENT_NORMAL => self.segment_remap = false,
             cmd::SEGMENT_REMAP => self.segment_remap = true,
-            0xC0 => self.com_dec = false,
+            cmd::COM_SCAN_INC => self.com_dec = false,
             cmd::COM_SCAN_DEC => self.com_dec = true,
             cmd::DISPLAY_OFF => self.display_on = false,
             cmd::DISPLAY_ON => self.display_on = true,

@@ -58,6 +58,12 @@ fn status_screen_on_every_panel() {
             PanelConfig::new(Controller::St7789).with_glass((240, 240), (0, 0))
         }),
         ("st7735", PanelConfig::new(Controller::St7735)),
+        // 80 rows: the compact layout, drawn in bands like the full one.
+        ("st7735-160x80", {
+            PanelConfig::new(Controller::St7735)
+                .with_glass((80, 160), (26, 1))
+                .with_rotation(Rotation::Deg90)
+        }),
     ] {
         let vp = VirtualPanel::for_config(&cfg);
         let mut panel = Panel::new(vp.spi(), vp.dc(), cfg);

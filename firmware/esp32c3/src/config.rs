@@ -1,9 +1,13 @@
 //! The build-time settings (`docs/firmware.md`, "Configuration"), checked at compile time: a bad
 //! value stops the build with a message instead of booting a device that cannot work.
 
+#[cfg(not(panel_ssd1306))]
 use pixelwire_panel::PanelConfig;
+#[cfg(panel_ssd1306)]
+use pixelwire_panel::settings::MonoConfig;
 use pixelwire_panel::settings::{
-    PanelSettings, ServerAddr, panel_config, parse_server, parse_u16, valid_device_id,
+    DisplayConfig, PanelSettings, ServerAddr, display_config, parse_server, parse_u16, spi_mhz,
+    valid_device_id,
 };
 
 /// WiFi network name.
@@ -27,8 +31,8 @@ pub const DEVICE_ID: Option<&str> = match option_env!("DEVICE_ID") {
     }
     _ => None,
 };
-/// The panel.
-pub const PANEL: PanelConfig = match panel_config(PanelSettings {
+/// The panel: a DCS TFT or an SSD1306 OLED.
+pub const DISPLAY: DisplayConfig = match display_config(PanelSettings {
     panel: option_env!("PANEL"),
     rotation: option_env!("ROTATION"),
     invert: option_env!("INVERT"),
@@ -42,14 +46,10 @@ pub const PANEL: PanelConfig = match panel_config(PanelSettings {
     Ok(c) => c,
     Err(e) => panic!("{}", e),
 };
-/// SPI clock, MHz.
-pub const SPI_MHZ: u32 = match option_env!("SPI_MHZ") {
-    Some(s) if !s.is_empty() => match parse_u16(s) {
-        Some(m) if m >= 1 && m <= 80 && 80 % m == 0 => m as u32,
-        Some(26) => 26,
-        _ => panic!("SPI_MHZ must be 80 divided by an integer: 80, 40, 26, 20, 16, 10, ..."),
-    },
-    _ => 40,
+/// SPI clock, MHz (default 40 for a TFT, 10 for an SSD1306, which allows no more).
+pub const SPI_MHZ: u32 = match spi_mhz(option_env!("SPI_MHZ"), &DISPLAY) {
+    Ok(m) => m,
+    Err(e) => panic!("{}", e),
 };
 
 /// SPI mode: 0, or 3 for modules without a CS pin (most 240x240 ST7789 boards).
@@ -70,3 +70,18 @@ const _: () = assert!(
     PASSWORD.is_empty() || (PASSWORD.len() >= 8 && PASSWORD.len() <= 64),
     "PASSWORD must be empty (open network) or 8 to 64 bytes"
 );
+
+/// The TFT of a DCS build. `build.rs` sets `cfg(panel_ssd1306)` from the same `PANEL` setting;
+/// should the two ever disagree, the build stops here.
+#[cfg(not(panel_ssd1306))]
+pub const PANEL: PanelConfig = match DISPLAY {
+    DisplayConfig::Dcs(c) => c,
+    DisplayConfig::Mono(_) => panic!("build.rs did not set cfg(panel_ssd1306) for PANEL=ssd1306"),
+};
+
+/// The OLED of an SSD1306 build (see [`PANEL`]).
+#[cfg(panel_ssd1306)]
+pub const MONO: MonoConfig = match DISPLAY {
+    DisplayConfig::Mono(m) => m,
+    DisplayConfig::Dcs(_) => panic!("build.rs set cfg(panel_ssd1306) for another PANEL"),
+};

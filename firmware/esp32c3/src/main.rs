@@ -2,20 +2,24 @@
 //! status screen, then streams whatever the pixelwire server routes to this display, reconnecting
 //! with backoff and keeping the last image when the connection drops.
 //!
-//! This file is glue only. The protocol, the panel driver, frame staging, strips and the status
+//! This file is glue only. The protocol, the panel drivers, frame staging, strips and the status
 //! screen live in `crates/panel` (`pixelwire-panel`) and `crates/proto`, which are tested on the
-//! host. `docs/firmware.md` describes wiring, configuration, building and flashing.
+//! host. `docs/firmware.md` describes wiring, configuration, building and flashing. Which panel
+//! (a DCS TFT or an SSD1306 OLED) is chosen at build time, in `display.rs`.
 //!
 //! RAM plan (docs/firmware.md, "Memory"): staging 64 KiB (the declared `frame_buffer_bytes`), two
-//! 5 KiB strips, a 4 KiB receive chunk, a 16 KiB TCP receive buffer, a 100 KiB heap for the WiFi
-//! driver (64 KiB of it in RAM the bootloader hands back), the rest stack. No framebuffer.
+//! 5 KiB strips for a TFT (no framebuffer) or one 1 KiB strip and a 1 KiB framebuffer for an
+//! SSD1306, a 4 KiB receive chunk, a 16 KiB TCP receive buffer, a 100 KiB heap for the WiFi driver
+//! (64 KiB of it in RAM the bootloader hands back), the rest stack.
 #![no_std]
 #![no_main]
 
 mod config;
+mod display;
 mod net;
 
 use core::fmt::Write as _;
+use display::{FwDisplay, STRIP_BYTES};
 use embassy_executor::Spawner;
 use embassy_futures::select::{Either, select};
 use embassy_net::tcp::TcpSocket;
@@ -34,7 +38,7 @@ use esp_radio::wifi::{ControllerConfig, Interface, WifiController};
 use net::WifiState;
 use pixelwire_panel::runner::{DeviceHooks, RunnerEvent};
 use pixelwire_panel::status::{StatusInfo, TextBuf, draw_overlay, draw_status};
-use pixelwire_panel::{Buffers, Clock, Panel, Runner, RunnerConfig};
+use pixelwire_panel::{Buffers, Clock, Runner, RunnerConfig};
 use pixelwire_proto::ShortStr;
 use static_cell::{ConstStaticCell, StaticCell};
 
@@ -45,8 +49,6 @@ const FIRMWARE: &str = concat!("pixelwire-esp32c3 ", env!("CARGO_PKG_VERSION"));
 
 /// Frame staging buffer = `frame_buffer_bytes` in HELLO.
 const STAGING_BYTES: usize = 64 * 1024;
-/// One strip: 8 lines of the widest supported panel (320 px) in RGB565.
-const STRIP_BYTES: usize = 320 * 8 * 2;
 /// Socket reads land here.
 const RX_CHUNK_BYTES: usize = 4096;
 /// smoltcp socket buffers: a large receive window keeps the sender going while frames are drawn.
@@ -56,8 +58,8 @@ const TCP_TX_BYTES: usize = 1024;
 const MAX_PACKET_BYTES: u16 = 8192;
 
 static STAGING: ConstStaticCell<[u8; STAGING_BYTES]> = ConstStaticCell::new([0; STAGING_BYTES]);
-static STRIP_A: ConstStaticCell<[u8; STRIP_BYTES]> = ConstStaticCell::new([0; STRIP_BYTES]);
-static STRIP_B: ConstStaticCell<[u8; STRIP_BYTES]> = ConstStaticCell::new([0; STRIP_BYTES]);
+static STRIP_A: ConstStaticCell<[u8; STRIP_BYTES[0]]> = ConstStaticCell::new([0; STRIP_BYTES[0]]);
+static STRIP_B: ConstStaticCell<[u8; STRIP_BYTES[1]]> = ConstStaticCell::new([0; STRIP_BYTES[1]]);
 static RX_CHUNK: ConstStaticCell<[u8; RX_CHUNK_BYTES]> = ConstStaticCell::new([0; RX_CHUNK_BYTES]);
 static TCP_RX: ConstStaticCell<[u8; TCP_RX_BYTES]> = ConstStaticCell::new([0; TCP_RX_BYTES]);
 static TCP_TX: ConstStaticCell<[u8; TCP_TX_BYTES]> = ConstStaticCell::new([0; TCP_TX_BYTES]);
@@ -156,9 +158,7 @@ impl Link {
     }
 }
 
-type PanelSpi =
-    ExclusiveDevice<esp_hal::spi::master::SpiDma<'static, esp_hal::Async>, Output<'static>, Delay>;
-type FwRunner = Runner<'static, Panel<PanelSpi, Output<'static>>>;
+type FwRunner = Runner<'static, FwDisplay>;
 
 /// Redraws the full status screen (before any image was shown) or the one-line overlay.
 async fn show(runner: &mut FwRunner, link: &Link, image_shown: bool) {
@@ -177,7 +177,7 @@ async fn show(runner: &mut FwRunner, link: &Link, image_shown: bool) {
         draw_status(panel, scratch, &info).await
     };
     if let Err(e) = drawn {
-        log::warn!("status screen: {e}");
+        log::warn!("status screen: {e:?}");
     }
 }
 
@@ -199,7 +199,8 @@ async fn main(spawner: Spawner) -> ! {
     rtc.rwdt.enable();
     let wdt = &mut rtc.rwdt;
 
-    // Panel: SPI2 on the IO_MUX pins (SCK 6, MOSI 7, CS 10) with DMA; DC 4, RST 5, backlight 3.
+    // Panel: SPI2 on the IO_MUX pins (SCK 6, MOSI 7, CS 10) with DMA; DC 4, RST 5, backlight 3 (a
+    // TFT's; an OLED has none, and the pin stays low).
     let spi_cfg = SpiConfig::default()
         .with_frequency(Rate::from_mhz(config::SPI_MHZ))
         .with_mode(if config::SPI_MODE == 3 {
@@ -230,11 +231,8 @@ async fn main(spawner: Spawner) -> ! {
     Timer::after_millis(10).await;
     rst.set_high();
     Timer::after_millis(120).await;
-    let mut panel = Panel::new(spi_dev, dc, config::PANEL);
-    if let Err(e) = panel.init(&mut Delay).await {
-        log::error!("panel init: {e}");
-    }
-    backlight.set_high();
+    let strip_a = STRIP_A.take();
+    let panel = display::bring_up(spi_dev, dc, &mut backlight, strip_a).await;
 
     // WiFi and IP.
     let wifi_if = Interface::station();
@@ -254,10 +252,10 @@ async fn main(spawner: Spawner) -> ! {
     let _ = write!(
         link.panel,
         "{} {}x{} rot {}",
-        config::PANEL.controller.name(),
-        config::PANEL.width(),
-        config::PANEL.height(),
-        config::PANEL.rotation.degrees()
+        config::DISPLAY.name(),
+        config::DISPLAY.width(),
+        config::DISPLAY.height(),
+        config::DISPLAY.rotation().degrees()
     );
     let _ = write!(link.state, "waiting for WiFi");
 
@@ -271,7 +269,7 @@ async fn main(spawner: Spawner) -> ! {
     let bufs = Buffers {
         rx: RX_CHUNK.take(),
         staging: STAGING.take(),
-        strips: [STRIP_A.take(), STRIP_B.take()],
+        strips: [strip_a, STRIP_B.take()],
     };
     let mut runner = Runner::new(panel, bufs, runner_cfg);
     show(&mut runner, &link, false).await;
