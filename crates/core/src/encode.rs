@@ -161,7 +161,35 @@ pub struct UpdateEncoder {
     cost_model: Option<CostModel>,
     /// Device time of the band in `best`.
     best_device: DeviceTime,
+    /// Where DCT is offered: what each band's last full comparison chose (see [`BandChoice`]).
+    band_choices: std::collections::HashMap<BandKey, BandChoice>,
 }
+
+/// A band's place and the level it was encoded at: (x, y, width, rows, level).
+type BandKey = (u32, u32, u32, u32, u8);
+
+/// What the last full comparison of a band (every lossless codec, then DCT_HALF, then DCT) chose.
+/// Moving content keeps its character from one frame to the next, so for the next
+/// [`REUSE_CHOICE_FRAMES`] frames the band tries only that winner: a DCT winner is encoded alone
+/// (it must still beat the lossless cost measured then, pass the fidelity test and fit the frame,
+/// or the band is compared in full again), and a lossless winner skips the DCT candidates. This
+/// spares most of the encoding the comparison costs (the band's lossless encodings and a full
+/// resolution DCT where DCT_HALF lost); the fidelity test keeps the picture's floor.
+#[derive(Debug, Clone, Copy)]
+struct BandChoice {
+    /// The DCT codec that won, or `None` where a lossless codec did.
+    dct: Option<Codec>,
+    /// Cost per pixel of the band's best lossless encoding then (what DCT had to beat).
+    lossless_cost: f64,
+    /// Frames that have reused this choice.
+    reused: u32,
+}
+
+/// Frames a band reuses its last full comparison's choice before it is compared in full again.
+const REUSE_CHOICE_FRAMES: u32 = 6;
+
+/// Bands remembered at most (rectangles that change shape each frame leave stale entries).
+const MAX_BAND_CHOICES: usize = 1024;
 
 impl UpdateEncoder {
     /// A new encoder.
@@ -302,26 +330,61 @@ impl UpdateEncoder {
                     width: pw as usize,
                     height: band_rows as usize,
                 };
-                let (mut rows, mut msg_len) =
-                    self.encode_band(format, px, cap, rect.x + x, rect.y + y);
-                let mut messages = 1;
-                let mut dct_band = None;
-                if let Some(src) = &dct_source {
-                    let band = Pixels {
-                        data: &src.px[y as usize * src.stride + x as usize..],
-                        stride: src.stride,
-                        width: pw as usize,
-                        height: band_rows as usize,
+                let room = match format {
+                    WireFormat::Pixelwire { .. } => {
+                        update.payload_limit.saturating_sub(update.payload)
+                    }
+                    WireFormat::Legacy { .. } => usize::MAX,
+                };
+                let key = (
+                    rect.x + x,
+                    rect.y + y,
+                    pw,
+                    band_rows,
+                    rect_level(&dct_source),
+                );
+                let reused = dct_source.as_ref().and_then(|src| {
+                    let choice = self
+                        .band_choices
+                        .get(&key)
+                        .copied()
+                        .filter(|c| c.reused < REUSE_CHOICE_FRAMES)?;
+                    let won = match choice.dct {
+                        // the lossless winner is encoded below, without the DCT candidates
+                        None => None,
+                        Some(codec) => Some((
+                            codec,
+                            self.dct_band(
+                                codec,
+                                src.band(y, x, pw, band_rows),
+                                src.level,
+                                cap,
+                                (rect.x + x, rect.y + y),
+                                choice.lossless_cost,
+                                room,
+                            )?,
+                        )),
                     };
+                    if let Some(c) = self.band_choices.get_mut(&key) {
+                        c.reused += 1;
+                    }
+                    Some(won)
+                });
+                let (mut rows, mut msg_len, mut messages, mut dct_band) = match reused {
+                    Some(Some((codec, won))) => {
+                        self.best_device = won.device;
+                        (won.rows, self.dct.len(), won.messages, Some(codec))
+                    }
+                    _ => {
+                        let (rows, len) = self.encode_band(format, px, cap, rect.x + x, rect.y + y);
+                        (rows, len, 1, None)
+                    }
+                };
+                if let (Some(src), None) = (&dct_source, reused) {
+                    let band = src.band(y, x, pw, band_rows);
                     let lossless_pixels = rows as usize * band.width;
-                    // A DCT band of several RECTs must fit what the frame may still stage; the
-                    // lossless band always does (its one RECT was cut to fit).
-                    let room = match format {
-                        WireFormat::Pixelwire { .. } => {
-                            update.payload_limit.saturating_sub(update.payload)
-                        }
-                        WireFormat::Legacy { .. } => usize::MAX,
-                    };
+                    // A DCT band of several RECTs must fit what the frame may still stage (`room`);
+                    // the lossless band always does (its one RECT was cut to fit).
                     let to_beat = self.per_pixel(msg_len, lossless_pixels, self.best_device);
                     // The first that wins is kept: DCT_HALF is tried first, and full resolution
                     // (four times its decoding for the same rows) only where it did not win.
@@ -343,6 +406,17 @@ impl UpdateEncoder {
                             break;
                         }
                     }
+                    if self.band_choices.len() >= MAX_BAND_CHOICES {
+                        self.band_choices.clear();
+                    }
+                    self.band_choices.insert(
+                        key,
+                        BandChoice {
+                            dct: dct_band,
+                            lossless_cost: to_beat,
+                            reused: 0,
+                        },
+                    );
                 }
                 let payload = match format {
                     WireFormat::Pixelwire { .. } => msg_len,
@@ -555,6 +629,40 @@ impl UpdateEncoder {
 /// From level 2 on, where content moves too much for the link, DCT pays.
 const DCT_FROM_LEVEL: QualityLevel = QualityLevel::new(2);
 
+/// Per level, per channel (red, green, blue) and channel value: the squared error (channels
+/// widened to 8 bits) of the level's colour quantisation, which treats each channel on its own:
+/// `squared_error(p, level.apply(p))` is the sum of the three entries of `p`'s channels.
+const LEVEL_CHANNEL_ERROR: [[[u32; 64]; 3]; 4] = {
+    let mut t = [[[0u32; 64]; 3]; 4];
+    let mut l = 0;
+    while l < 4 {
+        let level = QualityLevel::new(l as u8);
+        let mut v = 0;
+        while v < 64 {
+            // the channel alone in an RGB565 value, for red (5 bits), green (6) and blue (5)
+            let channels = [
+                ((v & 0x1F) << 11) as u16,
+                (v << 5) as u16,
+                (v & 0x1F) as u16,
+            ];
+            let mut c = 0;
+            while c < 3 {
+                let p = channels[c];
+                let (a, b) = (
+                    crate::psnr::widen565(p)[c],
+                    crate::psnr::widen565(level.apply(p))[c],
+                );
+                let d = a.abs_diff(b) as u32;
+                t[l][c][v] = d * d;
+                c += 1;
+            }
+            v += 1;
+        }
+        l += 1;
+    }
+    t
+};
+
 /// Squared error between two RGB565 values, their channels widened to 8 bits.
 #[inline]
 fn squared_error(a: u16, b: u16) -> u64 {
@@ -577,7 +685,22 @@ struct DctSource<'a> {
     codecs: Vec<Codec>,
 }
 
+/// The level a rectangle is encoded at, for [`BandKey`] (0 where DCT is not offered).
+fn rect_level(src: &Option<DctSource<'_>>) -> u8 {
+    src.as_ref().map_or(0, |s| s.level.get())
+}
+
 impl DctSource<'_> {
+    /// The unquantised pixels of the band `rows` high and `width` wide at (`x`, `y`) of the rect.
+    fn band(&self, y: u32, x: u32, width: u32, rows: u32) -> Pixels<'_> {
+        Pixels {
+            data: &self.px[y as usize * self.stride + x as usize..],
+            stride: self.stride,
+            width: width as usize,
+            height: rows as usize,
+        }
+    }
+
     /// Rows of the bands each decided on its own: one DCT_HALF RECT's height if offered, else
     /// one DCT RECT's.
     fn band_rows(&self) -> u32 {
@@ -686,9 +809,14 @@ impl UpdateEncoder {
             for r in 0..h {
                 let src = band.row(r);
                 let shown = &self.dct_shown[r * band.width..(r + 1) * band.width];
+                let channel_error = &LEVEL_CHANNEL_ERROR[usize::from(level.get().min(3))];
                 for (&p, &q) in src.iter().zip(shown) {
                     dct_error += squared_error(p, q);
-                    level_error += squared_error(p, level.apply(p));
+                    level_error += u64::from(
+                        channel_error[0][usize::from(p >> 11)]
+                            + channel_error[1][usize::from((p >> 5) & 0x3F)]
+                            + channel_error[2][usize::from(p & 0x1F)],
+                    );
                 }
             }
             if dct_error > level_error {
@@ -955,24 +1083,70 @@ mod tests {
     /// Frame buffer sizes, bytes, from a few RECTs to plenty.
     const LIMITS: [usize; 8] = [300, 500, 700, 900, 1200, 1600, 2400, 100_000];
 
+    /// Smooth waves: posterised badly by level 3, cheap for DCT.
+    fn smooth_waves(w: u32, h: u32) -> Rgb565Image {
+        let mut img = Rgb565Image::filled(w, h, 0);
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32, y as f32);
+                let r = 16.0 + 15.0 * (fx / 23.0 + fy / 31.0).sin();
+                let g = 32.0 + 31.0 * (fx / 37.0 - fy / 19.0).cos();
+                let b = 16.0 + 15.0 * (fx / 29.0).sin();
+                img.px[(y * w + x) as usize] =
+                    ((r as u32) << 11 | (g as u32) << 5 | b as u32) as u16;
+            }
+        }
+        img
+    }
+
+    /// A band that chose DCT on one frame tries DCT first on the next, but only keeps it if it
+    /// still passes the fidelity test: a band turning into black-and-white text (which level 3
+    /// shows exactly, so no lossy codec may stand in) goes back to the lossless codecs at once,
+    /// exact on the panel, as a fresh encoder would send it.
+    #[test]
+    fn a_reused_dct_choice_still_meets_the_fidelity_test() {
+        let model = esp32c3_on(300_000.0);
+        let level = QualityLevel::new(3);
+        let mut enc = UpdateEncoder::new();
+        enc.set_cost_model(model);
+        let waves = smooth_waves(256, 64);
+        for _ in 0..2 {
+            let mut u = UpdateBytes::with_budget(usize::MAX);
+            enc.encode_rect(&pw(8192), &waves, waves.bounds(), level, &mut u);
+            assert!(u.stats.codec_messages[4] > 0, "{:?}", u.stats);
+        }
+        let mut text = Rgb565Image::filled(256, 64, 0);
+        for (i, p) in text.px.iter_mut().enumerate() {
+            // one-pixel strokes
+            if (i % 256 + i / 256 * 3) % 5 == 0 {
+                *p = 0xFFFF;
+            }
+        }
+        let mut u = UpdateBytes::with_budget(usize::MAX);
+        let out = enc.encode_rect(&pw(8192), &text, text.bounds(), level, &mut u);
+        assert!(out.complete && out.shown.is_empty());
+        assert_eq!(u.stats.codec_messages[3] + u.stats.codec_messages[4], 0);
+        // the level's quantisation of the text, which is all a lossless band shows
+        let want: Vec<u8> = text
+            .px
+            .iter()
+            .flat_map(|&p| level.apply(p).to_be_bytes())
+            .collect();
+        assert!(apply(&u.bytes, 256, 64) == want, "not the quantised text");
+        let mut fresh = UpdateEncoder::new();
+        fresh.set_cost_model(model);
+        let mut v = UpdateBytes::with_budget(usize::MAX);
+        fresh.encode_rect(&pw(8192), &text, text.bounds(), level, &mut v);
+        assert!(u.bytes == v.bytes, "not what a fresh encoder sends");
+    }
+
     /// Smooth moving content below exact quality to a DCT device with frame buffers from tiny to
     /// plenty: every frame stays within the device's `frame_buffer_bytes` and makes progress,
     /// whichever codec wins (a band of several DCT RECTs only goes if it fits what is left), and
     /// DCT is used where there is room.
     #[test]
     fn dct_frames_fit_small_frame_buffers_and_progress() {
-        let mut img = Rgb565Image::filled(320, 64, 0);
-        for y in 0..64u32 {
-            for x in 0..320u32 {
-                // smooth waves: posterised badly by level 3, cheap for DCT
-                let (fx, fy) = (x as f32, y as f32);
-                let r = 16.0 + 15.0 * (fx / 23.0 + fy / 31.0).sin();
-                let g = 32.0 + 31.0 * (fx / 37.0 - fy / 19.0).cos();
-                let b = 16.0 + 15.0 * (fx / 29.0).sin();
-                img.px[(y * 320 + x) as usize] =
-                    ((r as u32) << 11 | (g as u32) << 5 | b as u32) as u16;
-            }
-        }
+        let img = smooth_waves(320, 64);
         let mut enc = UpdateEncoder::new();
         let mut dct_messages = 0;
         for limit in LIMITS {

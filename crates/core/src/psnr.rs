@@ -40,7 +40,7 @@ pub fn psnr_db(sse: u64, samples: u64) -> f64 {
 
 /// RGB565 widened to 8 bits per channel by bit replication.
 #[inline]
-pub fn widen565(p: u16) -> [u8; 3] {
+pub const fn widen565(p: u16) -> [u8; 3] {
     let r = (p >> 11) & 0x1F;
     let g = (p >> 5) & 0x3F;
     let b = p & 0x1F;

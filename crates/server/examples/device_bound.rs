@@ -4,17 +4,17 @@
 //! esp32c3` uses). No socket, no sleep, no wall clock in the loop: the figures (fps, mean PSNR of
 //! what the panel shows, capture-to-panel latency) are the same on every run and every machine, so
 //! a change to pacing or codec choice can be judged on a busy machine. Only the server CPU column
-//! is wall time: the median time of the session calls that built a frame, times the frames built
-//! per second.
+//! is measured: this thread's CPU time in the server session's calls per second of virtual time.
 //!
 //! The source is the built-in `pattern` screen itself (the server's renderer), rendered at 30 fps
 //! in virtual time: its background, circle and square move every frame; `--still` keeps its
-//! first frame.
+//! first frame; `--detail` runs the displays under `prefer = "detail"`.
 //!
-//! Run: `cargo run --release -p pixelwire-server --example device_bound [-- --seconds 12]`
+//! Run: `cargo run --release -p pixelwire-server --example device_bound [-- --seconds 12] [--still] [--detail] [--dct-only]`
 
 use pixelwire_core::{
-    DecodeCost, DeviceCpu, DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
+    DecodeCost, DeviceCpu, DisplaySession, Frame, NoClock, Prefer, SessionConfig, SessionEvent,
+    Timestamp,
 };
 use pixelwire_proto::{
     CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr, Stats,
@@ -23,7 +23,12 @@ use pixelwire_server::source::generator::{ClockTime, Generator, RenderInput};
 use pixelwire_server::source::render::pattern::PatternScreen;
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+
+/// This thread's CPU time so far.
+fn thread_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -125,14 +130,12 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn run(seconds: u64, moving: bool, codecs: CodecSet) -> Figures {
+fn run(seconds: u64, moving: bool, codecs: CodecSet, prefer: Prefer) -> Figures {
     let mut screen = PatternScreen::new(W, H);
     let start = 1_700_000_000_000_000u64;
-    let mut server = DisplaySession::new(
-        Timestamp::from_micros(start),
-        SessionConfig::default(),
-        Box::new(NoClock),
-    );
+    let mut cfg = SessionConfig::default();
+    cfg.sink.rate.prefer = prefer;
+    let mut server = DisplaySession::new(Timestamp::from_micros(start), cfg, Box::new(NoClock));
     let hello = Hello {
         version: 1,
         width: W as u16,
@@ -162,11 +165,11 @@ fn run(seconds: u64, moving: bool, codecs: CodecSet) -> Figures {
     let (mut now, mut next_frame, mut frame_no) = (start, start, 0u64);
     let (mut presented, mut bytes, mut latencies, mut psnr) = (0u32, 0u64, Vec::new(), Vec::new());
     let mut levels = [0u32; 4];
-    // wall time of each loop turn in which the server built a frame (the median of these times
-    // the frames built is the CPU figure: robust to the turns another process preempted)
-    let mut build_times = Vec::new();
+    // this thread's CPU time in the server's session calls (not wall time: another process
+    // preempting this one does not count)
+    let mut server_cpu = std::time::Duration::ZERO;
     while now < end {
-        let t0 = Instant::now();
+        let t0 = thread_cpu();
         if now >= next_frame {
             server.handle_frame(
                 Timestamp::from_micros(now),
@@ -181,14 +184,15 @@ fn run(seconds: u64, moving: bool, codecs: CodecSet) -> Figures {
         for seg in up.take_due(now) {
             server.handle_input(Timestamp::from_micros(now), &seg);
         }
-        let spent = t0.elapsed();
+        if now >= measure_from {
+            server_cpu += thread_cpu().saturating_sub(t0);
+        }
         while let Some(b) = server.poll_transmit() {
             down.send(now, &b);
         }
         while let Some(ev) = server.poll_event() {
             match ev {
                 SessionEvent::Sent(f) if now >= measure_from => {
-                    build_times.push(spent.as_secs_f64());
                     bytes += f.bytes;
                     levels[usize::from(f.level.min(3))] += 1;
                     psnr.extend(f.psnr_db);
@@ -244,9 +248,7 @@ fn run(seconds: u64, moving: bool, codecs: CodecSet) -> Figures {
         latency_p50_ms: percentile(&mut latencies, 0.5),
         latency_p95_ms: percentile(&mut latencies, 0.95),
         kbytes_per_s: bytes as f64 / secs / 1e3,
-        server_cpu_pct: percentile(&mut build_times, 0.5) * levels.iter().sum::<u32>() as f64
-            / secs
-            * 100.0,
+        server_cpu_pct: server_cpu.as_secs_f64() / secs * 100.0,
         levels,
     }
 }
@@ -261,15 +263,20 @@ fn main() {
         .unwrap_or(12u64)
         .max(WARMUP_S + 1);
     let moving = !args.iter().any(|a| a == "--still");
+    let prefer = if args.iter().any(|a| a == "--detail") {
+        Prefer::Detail
+    } else {
+        Prefer::Motion
+    };
     println!(
-        "| codecs | fps | mean PSNR dB | latency p50 ms | p95 ms | kB/s | frames at level 0/1/2/3 | server CPU % (median build) |"
+        "| codecs | fps | mean PSNR dB | latency p50 ms | p95 ms | kB/s | frames at level 0/1/2/3 | server CPU % |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
     for (name, codecs) in [
         ("lossless", CodecSet::lossless()),
         ("with DCT", CodecSet::all()),
     ] {
-        let f = run(seconds, moving, codecs);
+        let f = run(seconds, moving, codecs, prefer);
         println!(
             "| {name} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {}/{}/{}/{} | {:.1} |",
             f.fps,
