@@ -3,15 +3,15 @@
 //! into a band buffer, and once the row of MCUs is complete emits the band row-major in
 //! [`PixelChunk`]s (by value: they come from the decoder's own buffer, not the input).
 
-use super::color::{ChromaTerms, rgb565};
+use super::color::{BIG_ENDIAN, LITTLE_ENDIAN};
 use super::huffman::{AC_LOOKAHEAD, DECODE, DecodeTable, LOOKAHEAD_BITS, Symbol};
 use super::idct::{COEF_LIMIT, dc_only, idct_block};
 use super::{MAX_WIDTH, MCU, ZIGZAG, quant_tables_zigzag};
 use crate::ProtoError;
 use crate::codec::{PixelChunk, PixelRun};
 
-/// Bytes of one band row (RGB565).
-const BAND_STRIDE: usize = MAX_WIDTH as usize * 2;
+/// Pixels of one band row.
+const BAND_STRIDE: usize = MAX_WIDTH as usize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
@@ -69,10 +69,11 @@ impl BitReader {
     }
 }
 
-/// Dequantised coefficients of one block, natural order.
+/// Dequantised coefficients of one block, natural order (within ±[`COEF_LIMIT`], so `i16`: half
+/// the bytes to clear).
 #[derive(Debug, Clone)]
 #[repr(align(8))]
-struct Coefs([i32; 64]);
+struct Coefs([i16; 64]);
 
 /// Incremental decoder for one DCT RECT; see the module docs.
 #[derive(Debug, Clone)]
@@ -117,8 +118,9 @@ pub struct Scratch {
     y: [u8; MCU * MCU],
     cb: [u8; 64],
     cr: [u8; 64],
-    /// The row of MCUs in RGB565, device order, row `r` at `r * BAND_STRIDE`.
-    band: [u8; BAND_STRIDE * MCU],
+    /// The row of MCUs in RGB565, each `u16`'s bytes in memory in the device's order, row `r`
+    /// at `r * BAND_STRIDE`.
+    band: [u16; BAND_STRIDE * MCU],
 }
 
 impl Default for Scratch {
@@ -334,7 +336,7 @@ impl Decoder {
                     if !CHECK {
                         let q = i32::from(quant[k]);
                         self.coef.0[usize::from(ZIGZAG[k])] =
-                            (value * q).clamp(-COEF_LIMIT, COEF_LIMIT);
+                            (value * q).clamp(-COEF_LIMIT, COEF_LIMIT) as i16;
                         last = k;
                     }
                     k += 1;
@@ -395,7 +397,7 @@ impl Decoder {
             return Err(ProtoError::BadField("dct dc out of range"));
         }
         if !CHECK {
-            self.coef.0[0] = (self.pred[comp] * i32::from(q)).clamp(-COEF_LIMIT, COEF_LIMIT);
+            self.coef.0[0] = (self.pred[comp] * i32::from(q)).clamp(-COEF_LIMIT, COEF_LIMIT) as i16;
         }
         self.k = 1;
         Ok(())
@@ -437,11 +439,18 @@ impl Decoder {
                 _ => (&mut scratch.cr, 8),
             };
             if last > 0 {
-                // zigzag indices up to 9 all lie in the top-left 4x4
-                idct_block(&self.coef.0, out, stride, last <= 9);
-                self.coef.0 = [0; 64];
+                idct_block(&self.coef.0, out, stride, last);
+                // clear what the block can have written: the top-left 2x2, 4x4 or all
+                let n = match last {
+                    0..=2 => 2,
+                    3..=9 => 4,
+                    _ => 8,
+                };
+                for row in self.coef.0.chunks_exact_mut(8).take(n) {
+                    row[..n].fill(0);
+                }
             } else {
-                let v = dc_only(self.coef.0[0]);
+                let v = dc_only(i32::from(self.coef.0[0]));
                 for r in 0..8 {
                     if let Some(row) = out.get_mut(r * stride..r * stride + 8) {
                         row.fill(v);
@@ -464,26 +473,40 @@ impl Decoder {
     }
 
     /// Converts the completed MCU's samples into its 16 columns of the band (4:2:0: the chroma
-    /// terms of each sample are worked out once for its four pixels).
+    /// of each sample is worked out once for its four pixels).
     fn convert_mcu(&self, s: &mut Scratch) {
-        let x0 = usize::from(self.mcu) * MCU * 2;
-        for cy in 0..8 {
-            for cx in 0..8 {
-                let t = ChromaTerms::new(s.cb[cy * 8 + cx], s.cr[cy * 8 + cx]);
-                for dy in 0..2 {
-                    let (row, col) = (cy * 2 + dy, cx * 2);
-                    let at = row * BAND_STRIDE + x0 + col * 2;
-                    let ys = &s.y[row * MCU + col..row * MCU + col + 2];
-                    let (a, b) = (rgb565(ys[0], t), rgb565(ys[1], t));
-                    let (a, b) = if self.big_endian {
-                        (a.to_be_bytes(), b.to_be_bytes())
-                    } else {
-                        (a.to_le_bytes(), b.to_le_bytes())
-                    };
-                    if let Some(d) = s.band.get_mut(at..at + 4) {
-                        d.copy_from_slice(&[a[0], a[1], b[0], b[1]]);
-                    }
-                }
+        let fields = if self.big_endian {
+            &BIG_ENDIAN
+        } else {
+            &LITTLE_ENDIAN
+        };
+        let x0 = usize::from(self.mcu) * MCU;
+        let rows = s.band.chunks_exact_mut(2 * BAND_STRIDE);
+        let samples = s.y.chunks_exact(2 * MCU).zip(s.cb.chunks_exact(8));
+        for ((out, (y, cb)), cr) in rows.zip(samples).zip(s.cr.chunks_exact(8)) {
+            // two rows of pixels from two rows of luma and one of chroma
+            let (top, bottom) = out.split_at_mut(BAND_STRIDE);
+            let (Some(top), Some(bottom)) = (
+                top.get_mut(x0..).and_then(|r| r.first_chunk_mut::<MCU>()),
+                bottom
+                    .get_mut(x0..)
+                    .and_then(|r| r.first_chunk_mut::<MCU>()),
+            ) else {
+                return;
+            };
+            let (Some(y0), Some(y1)) = (
+                y.first_chunk::<MCU>(),
+                y.get(MCU..).and_then(|r| r.first_chunk::<MCU>()),
+            ) else {
+                return;
+            };
+            for (cx, (&cb, &cr)) in cb.iter().zip(cr).enumerate() {
+                let c = fields.for_chroma(cb, cr);
+                let x = 2 * cx;
+                top[x] = c.pixel(y0[x]);
+                top[x + 1] = c.pixel(y0[x + 1]);
+                bottom[x] = c.pixel(y1[x]);
+                bottom[x + 1] = c.pixel(y1[x + 1]);
             }
         }
     }
@@ -505,36 +528,33 @@ impl Decoder {
         let mut chunk = PixelChunk::EMPTY;
         if self.half {
             // Each coded pixel twice across, each coded row twice down.
-            let at = (row / 2) * BAND_STRIDE + (col / 2) * 2;
+            let at = (row / 2) * BAND_STRIDE + col / 2;
             let src = scratch.band.get(at..).unwrap_or(&[]);
             let dst = &mut chunk.bytes[..2 * n];
             // An odd start takes the second copy of its coded pixel first.
-            let (first, src) = match (col % 2, src) {
-                (1, [a, b, rest @ ..]) => (Some([*a, *b]), rest),
-                _ => (None, src),
-            };
-            let dst = match (first, dst) {
-                (Some(p), [a, b, rest @ ..]) => {
-                    (*a, *b) = (p[0], p[1]);
-                    rest
+            let (src, dst) = match (col % 2, src, dst) {
+                (1, [p, src @ ..], [a, b, dst @ ..]) => {
+                    [*a, *b] = p.to_ne_bytes();
+                    (src, dst)
                 }
-                (_, dst) => dst,
+                (_, src, dst) => (src, dst),
             };
-            let done = dst.len() / 4;
+            let done = (dst.len() / 4).min(src.len());
             let mut pairs = dst.chunks_exact_mut(4);
-            for (d, p) in (&mut pairs).zip(src.chunks_exact(2)) {
+            for (d, &p) in (&mut pairs).zip(src) {
                 // one 16-bit load, one 32-bit store
-                let px = u32::from(u16::from_ne_bytes([p[0], p[1]]));
-                d.copy_from_slice(&(px | px << 16).to_ne_bytes());
+                let [a, b] = p.to_ne_bytes();
+                d.copy_from_slice(&[a, b, a, b]);
             }
-            let tail = pairs.into_remainder();
-            if let (2, Some(p)) = (tail.len(), src.get(2 * done..2 * done + 2)) {
-                tail.copy_from_slice(p);
+            if let ([a, b], Some(p)) = (pairs.into_remainder(), src.get(done)) {
+                [*a, *b] = p.to_ne_bytes();
             }
         } else {
-            let at = row * BAND_STRIDE + col * 2;
-            if let Some(src) = scratch.band.get(at..at + 2 * n) {
-                chunk.bytes[..2 * n].copy_from_slice(src);
+            let at = row * BAND_STRIDE + col;
+            if let Some(src) = scratch.band.get(at..at + n) {
+                for (d, p) in chunk.bytes.chunks_exact_mut(2).zip(src) {
+                    d.copy_from_slice(&p.to_ne_bytes());
+                }
             }
         }
         let n = n as u32;
@@ -580,7 +600,7 @@ fn ac<const CHECK: bool>(
     }
     if !CHECK {
         let q = i32::from(quant[*k]);
-        coef.0[usize::from(ZIGZAG[*k])] = (value * q).clamp(-COEF_LIMIT, COEF_LIMIT);
+        coef.0[usize::from(ZIGZAG[*k])] = (value * q).clamp(-COEF_LIMIT, COEF_LIMIT) as i16;
         *last = *k;
     }
     *k += 1;
