@@ -5,7 +5,7 @@
 
 use super::color::{BIG_ENDIAN, LITTLE_ENDIAN};
 use super::huffman::{AC_LOOKAHEAD, DECODE, DecodeTable, LOOKAHEAD_BITS, Symbol};
-use super::idct::{COEF_LIMIT, dc_only, idct_block};
+use super::idct::{COEF_LIMIT, dc_only, idct_block, square};
 use super::{MAX_WIDTH, MCU, ZIGZAG, quant_tables_zigzag};
 use crate::ProtoError;
 use crate::codec::{PixelChunk, PixelRun};
@@ -440,12 +440,8 @@ impl Decoder {
             };
             if last > 0 {
                 idct_block(&self.coef.0, out, stride, last);
-                // clear what the block can have written: the top-left 2x2, 4x4 or all
-                let n = match last {
-                    0..=2 => 2,
-                    3..=9 => 4,
-                    _ => 8,
-                };
+                // clear what the block can have written
+                let n = square(last);
                 for row in self.coef.0.chunks_exact_mut(8).take(n) {
                     row[..n].fill(0);
                 }
