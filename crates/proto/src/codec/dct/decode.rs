@@ -526,30 +526,33 @@ impl Decoder {
             // Each coded pixel twice across, each coded row twice down.
             let at = (row / 2) * BAND_STRIDE + col / 2;
             let src = scratch.band.get(at..).unwrap_or(&[]);
-            let dst = &mut chunk.bytes[..2 * n];
-            // An odd start takes the second copy of its coded pixel first.
-            let (src, dst) = match (col % 2, src, dst) {
-                (1, [p, src @ ..], [a, b, dst @ ..]) => {
-                    [*a, *b] = p.to_ne_bytes();
-                    (src, dst)
+            if col % 2 == 0 {
+                // one 16-bit load, one 32-bit store per coded pixel
+                let (pairs, _) = chunk.bytes.as_chunks_mut::<4>();
+                for (d, &p) in pairs.iter_mut().zip(src).take(n / 2) {
+                    let [a, b] = p.to_ne_bytes();
+                    *d = [a, b, a, b];
                 }
-                (_, src, dst) => (src, dst),
-            };
-            let done = (dst.len() / 4).min(src.len());
-            let mut pairs = dst.chunks_exact_mut(4);
-            for (d, &p) in (&mut pairs).zip(src) {
-                // one 16-bit load, one 32-bit store
-                let [a, b] = p.to_ne_bytes();
-                d.copy_from_slice(&[a, b, a, b]);
-            }
-            if let ([a, b], Some(p)) = (pairs.into_remainder(), src.get(done)) {
-                [*a, *b] = p.to_ne_bytes();
+                if let (1, Some(p), Some(d)) =
+                    (n % 2, src.get(n / 2), chunk.bytes.get_mut(2 * n - 2..2 * n))
+                {
+                    d.copy_from_slice(&p.to_ne_bytes());
+                }
+            } else {
+                // an odd start (chunks are an even number of pixels, so none yet)
+                let (px, _) = chunk.bytes.as_chunks_mut::<2>();
+                for (i, d) in px.iter_mut().enumerate().take(n) {
+                    if let Some(p) = src.get((col + i) / 2 - col / 2) {
+                        *d = p.to_ne_bytes();
+                    }
+                }
             }
         } else {
             let at = row * BAND_STRIDE + col;
             if let Some(src) = scratch.band.get(at..at + n) {
-                for (d, p) in chunk.bytes.chunks_exact_mut(2).zip(src) {
-                    d.copy_from_slice(&p.to_ne_bytes());
+                let (px, _) = chunk.bytes.as_chunks_mut::<2>();
+                for (d, p) in px.iter_mut().zip(src) {
+                    *d = p.to_ne_bytes();
                 }
             }
         }
