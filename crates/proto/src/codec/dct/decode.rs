@@ -308,11 +308,12 @@ impl Decoder {
                 };
                 self.dc::<CHECK>(scratch.quant[class][0], value)?;
             }
-            // AC: the lookahead decodes most coefficients in one step; a code of up to 8 bits
-            // with its value bits takes a second; the rest, and a coefficient cut off by the end
-            // of the input, take the general path.
+            // AC: the lookahead decodes most coefficients in one step; a code with its value bits
+            // already read takes a second (an 8-bit lookup, or the lengths for a longer code);
+            // a coefficient cut off by the end of the input, or no code, takes the general path.
             let lookahead = &AC_LOOKAHEAD[class].0;
-            let lut = &DECODE[class].ac.lut;
+            let ac_table = &DECODE[class].ac;
+            let lut = &ac_table.lut;
             let quant = &scratch.quant[class];
             let mut k = usize::from(self.k);
             let mut last = usize::from(self.last);
@@ -349,11 +350,17 @@ impl Decoder {
                 {
                     br.refill(input, &mut at);
                     let e = lut[(br.bits >> 24) as usize];
-                    let len = u32::from(e >> 8);
-                    let size = u32::from(e & 0x0F);
+                    let (s, len) = if e != 0 {
+                        (e as u8, u32::from(e >> 8))
+                    } else if br.n >= 16 {
+                        ac_table.long_code(br.bits).unwrap_or((0, 0))
+                    } else {
+                        (0, 0)
+                    };
+                    let size = u32::from(s & 0x0F);
                     if len != 0 && len + size <= br.n {
                         br.skip(len);
-                        (sym, value) = (e as u8, if size == 0 { 0 } else { br.value(size) });
+                        (sym, value) = (s, if size == 0 { 0 } else { br.value(size) });
                     } else {
                         let Some(found) = symbol(
                             &mut self.pending,

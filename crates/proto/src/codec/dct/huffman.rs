@@ -74,6 +74,22 @@ impl DecodeTable {
         }
     }
 
+    /// The symbol and length of the code longer than 8 bits at the top of `bits` (all 32 of them
+    /// input, or at least 16), if there is one.
+    #[inline(always)]
+    pub(crate) fn long_code(&self, bits: u32) -> Option<(u8, u32)> {
+        let code = bits >> 16;
+        let mut len = 9;
+        while len <= 16 {
+            if code < self.limit[len] {
+                let i = self.offset[len] + (code >> (16 - len)) as i32;
+                return self.vals.get(i as usize).map(|&v| (v, len as u32));
+            }
+            len += 1;
+        }
+        None
+    }
+
     /// Decodes the symbol at the top of `bits` (left-aligned, MSB first), of which `nbits` are
     /// input.
     #[inline]
