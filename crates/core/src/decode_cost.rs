@@ -91,11 +91,11 @@ impl DecodeCost {
     /// choice"; receive : present = 0.57 : 1). DCT: BENCHMARKS.md, "Motion codec" (callgrind of
     /// `crates/panel/examples/decode_cost.rs` `unit`/`check` on `pattern` at qualities 30 and 90,
     /// a line through the two, × 1.7 cycles per instruction): present 32.0 instructions per pixel
-    /// + 174 per payload byte, receive 2.8 + 42.7, DCT_HALF present 19.3 per panel pixel (what
-    /// the coded quarter's share of `dct_present` leaves, 19 cycles, is the doubling and the four
-    /// times as many pixels handed to the strips). Before the decoder's speed-up (lookahead
-    /// Huffman decoding, inverse DCT sized by the last coefficient, colour from table slices)
-    /// these were 80 + 408, 8.3 + 204 and 25 cycles.
+    /// and 174 per payload byte, receive 2.8 and 42.7, DCT_HALF present 19.3 per panel pixel
+    /// (what the coded quarter's share of `dct_present` leaves, 19 cycles, is the doubling and
+    /// the four times as many pixels handed to the strips). Before the decoder's speed-up
+    /// (lookahead Huffman decoding, inverse DCT sized by the last coefficient, colour from table
+    /// slices) these were 80 and 408, 8.3 and 204, and 25 cycles.
     pub const ESP32C3: Self = Self {
         clock_hz: 160e6,
         raw_pixel_cycles: 13.0,
