@@ -90,7 +90,12 @@ impl DecodeCost {
     /// The ESP32-C3 firmware at 160 MHz (BENCHMARKS.md, "Device cost figures for the server's codec
     /// choice"; receive : present = 0.57 : 1). DCT: BENCHMARKS.md, "Motion codec" (callgrind of
     /// `crates/panel/examples/decode_cost.rs` `unit`/`check` on `pattern` at qualities 30 and 90,
-    /// a line through the two, × 1.7 cycles per instruction).
+    /// a line through the two, × 1.7 cycles per instruction): present 32.0 instructions per pixel
+    /// and 174 per payload byte, receive 2.8 and 42.7, DCT_HALF present 19.3 per panel pixel
+    /// (what the coded quarter's share of `dct_present` leaves, 19 cycles, is the doubling and
+    /// the four times as many pixels handed to the strips). Before the decoder's speed-up
+    /// (lookahead Huffman decoding, inverse DCT sized by the last coefficient, colour from table
+    /// slices) these were 80 and 408, 8.3 and 204, and 25 cycles.
     pub const ESP32C3: Self = Self {
         clock_hz: 160e6,
         raw_pixel_cycles: 13.0,
@@ -98,14 +103,14 @@ impl DecodeCost {
         palette_token_cycles: 950.0,
         receive_share: 0.36,
         dct_present: LinearCost {
-            per_pixel: 80.0,
-            per_byte: 408.0,
+            per_pixel: 54.0,
+            per_byte: 296.0,
         },
         dct_receive: LinearCost {
-            per_pixel: 8.3,
-            per_byte: 204.0,
+            per_pixel: 4.8,
+            per_byte: 73.0,
         },
-        dct_half_output_pixel_cycles: 25.0,
+        dct_half_output_pixel_cycles: 19.0,
     };
 
     /// The cost model of the firmware that announces itself as `firmware` in HELLO, if known.

@@ -20,6 +20,9 @@
 //! * `check CONTENT CODEC [DCT_QUALITY]`: the same stream as `unit`, through the receive pass only
 //!   (the session's checking-only decoder).
 //! * `info CONTENT`: prints the pixel and byte counts of each case (no measurement).
+//! * `digest`: hashes of what the DCT decoders output (both byte orders, checking only too) for
+//!   the golden frames at qualities 1 to 100 and for corrupted copies of those streams: equal
+//!   digests before and after a decoder change mean bit-identical pixels and the same verdicts.
 //!
 //! Each measured case runs [`REPEAT`] times; divide by it.
 
@@ -325,6 +328,74 @@ fn runs(stream: &[u8]) -> usize {
         .count()
 }
 
+/// FNV-1a over `bytes`, continuing from `h`.
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Decodes every RECT of `stream` (whole, in both byte orders, and checking only) and hashes the
+/// pixels and any error: equal digests before and after a decoder change mean the same output.
+fn stream_digest(stream: &[u8]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325;
+    for order in [PixelOrder::BigEndian, PixelOrder::LittleEndian] {
+        for check in [false, true] {
+            let mut d = pixelwire_proto::Decoder::default().with_format(PixelFormat::Rgb565(order));
+            if check {
+                d = d.checking_only();
+            }
+            for ev in d.feed(stream) {
+                match ev {
+                    Ok(pixelwire_proto::Event::Chunk(c)) => h = fnv(h, c.as_bytes()),
+                    Ok(pixelwire_proto::Event::Fill { pixel, count }) => {
+                        h = fnv(fnv(h, &pixel), &count.to_le_bytes());
+                    }
+                    Ok(pixelwire_proto::Event::RectEnd) => h = fnv(h, b"end"),
+                    Ok(_) => {}
+                    Err(e) => h = fnv(h, e.to_string().as_bytes()),
+                }
+            }
+        }
+    }
+    h
+}
+
+/// Digests of the decoder's output over the golden frames at many qualities, and over corrupted
+/// copies of those streams (bits flipped, bytes cut), for checking that a decoder change keeps
+/// every output bit (and every verdict on a bad payload) the same.
+fn digest() {
+    let mut all = 0xcbf2_9ce4_8422_2325;
+    for content in ["bios", "cpu", "pattern"] {
+        let img = load(content);
+        for codec in [Codec::Dct, Codec::DctHalf] {
+            for q in [1u8, 10, 30, 50, 75, 90, 100] {
+                let (stream, _) = unit_stream(&img, codec, q);
+                let mut h = stream_digest(&stream);
+                // corrupted copies: a deterministic pseudo-random walk of flips and cuts
+                let mut seed = u32::from(q) * 7919 + stream.len() as u32;
+                for _ in 0..40 {
+                    let mut bad = stream.clone();
+                    for _ in 0..3 {
+                        seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                        let at = (seed >> 8) as usize % bad.len();
+                        bad[at] ^= 1 << (seed >> 4 & 7);
+                    }
+                    seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    if seed & 1 == 0 {
+                        bad.truncate((seed >> 8) as usize % bad.len());
+                    }
+                    h = fnv(h, &stream_digest(&bad).to_le_bytes());
+                }
+                println!("{content} {} q{q}: {h:016x}", codec.name());
+                all = fnv(all, &h.to_le_bytes());
+            }
+        }
+    }
+    println!("all: {all:016x}");
+}
+
 fn codec_by_name(s: &str) -> Codec {
     Codec::from_name(s).unwrap_or_else(|| panic!("codec raw, rle or palette_rle, not {s}"))
 }
@@ -399,9 +470,10 @@ fn main() {
                 );
             }
         }
+        "digest" => digest(),
         _ => {
             eprintln!(
-                "usage: decode_cost unit CONTENT CODEC [DCT_QUALITY] | frame CONTENT raw|all|motion | info CONTENT"
+                "usage: decode_cost unit CONTENT CODEC [DCT_QUALITY] | check CONTENT CODEC [DCT_QUALITY] | frame CONTENT raw|all|motion | info CONTENT | digest"
             );
             std::process::exit(2);
         }

@@ -8,8 +8,9 @@ const OFFSET: i32 = 232;
 const SPAN: usize = 256 + 2 * OFFSET as usize;
 
 /// A channel's field in RGB565 for every `value + OFFSET`: clamped to 0..=255, rounded to the
-/// nearest of `levels` (31 or 63) and shifted into place.
-const fn field_table(levels: u32, shift: u32) -> [u16; SPAN] {
+/// nearest of `levels` (31 or 63), shifted into place and stored so that the `u16`'s bytes in
+/// memory are in the panel's order (`big_endian` or not).
+const fn field_table(levels: u32, shift: u32, big_endian: bool) -> [u16; SPAN] {
     let mut t = [0u16; SPAN];
     let mut i = 0;
     while i < SPAN {
@@ -21,44 +22,75 @@ const fn field_table(levels: u32, shift: u32) -> [u16; SPAN] {
         } else {
             v as u32
         };
-        t[i] = (((v * levels + 127) / 255) << shift) as u16;
+        let f = (((v * levels + 127) / 255) << shift) as u16;
+        t[i] = if big_endian { f.to_be() } else { f.to_le() };
         i += 1;
     }
     t
 }
 
-static RED: [u16; SPAN] = field_table(31, 11);
-static GREEN: [u16; SPAN] = field_table(63, 5);
-static BLUE: [u16; SPAN] = field_table(31, 0);
-
-/// What one chroma sample adds to each channel (plus [`OFFSET`]).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ChromaTerms {
-    r: i32,
-    g: i32,
-    b: i32,
+/// The three channels' field tables for one byte order.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    red: [u16; SPAN],
+    green: [u16; SPAN],
+    blue: [u16; SPAN],
 }
 
-impl ChromaTerms {
-    #[inline]
-    pub(crate) fn new(cb: u8, cr: u8) -> Self {
+impl Fields {
+    const fn new(big_endian: bool) -> Self {
+        Self {
+            red: field_table(31, 11, big_endian),
+            green: field_table(63, 5, big_endian),
+            blue: field_table(31, 0, big_endian),
+        }
+    }
+
+    /// The fields for one chroma sample: per channel a table indexed by luma (what the sample
+    /// adds is folded into where the table starts), for the four pixels that share it.
+    #[inline(always)]
+    pub(crate) fn for_chroma(&self, cb: u8, cr: u8) -> Chroma<'_> {
         let cb = i32::from(cb) - 128;
         let cr = i32::from(cr) - 128;
-        Self {
-            r: ((91_881 * cr + 32_768) >> 16) + OFFSET,
-            g: OFFSET - ((22_554 * cb + 46_802 * cr + 32_768) >> 16),
-            b: ((116_130 * cb + 32_768) >> 16) + OFFSET,
+        let r = ((91_881 * cr + 32_768) >> 16) + OFFSET;
+        let g = OFFSET - ((22_554 * cb + 46_802 * cr + 32_768) >> 16);
+        let b = ((116_130 * cb + 32_768) >> 16) + OFFSET;
+        Chroma {
+            red: from(&self.red, r),
+            green: from(&self.green, g),
+            blue: from(&self.blue, b),
         }
     }
 }
 
-/// The RGB565 value of luma `y` with chroma terms `t`.
-#[inline]
-pub(crate) fn rgb565(y: u8, t: ChromaTerms) -> u16 {
-    let y = i32::from(y);
-    // terms are within ±OFFSET of OFFSET, so every index is in 0..SPAN
-    let at = |v: i32| (v as usize).min(SPAN - 1);
-    RED[at(y + t.r)] | GREEN[at(y + t.g)] | BLUE[at(y + t.b)]
+/// The 256 entries of `t` from `at` (the terms stay within ±OFFSET, so every start leaves 256).
+#[inline(always)]
+fn from(t: &[u16; SPAN], at: i32) -> &[u16; 256] {
+    t.get(at as usize..)
+        .and_then(|t| t.first_chunk())
+        .unwrap_or(&[0; 256])
+}
+
+/// Little-endian panels' fields.
+pub(crate) static LITTLE_ENDIAN: Fields = Fields::new(false);
+/// Big-endian panels' fields.
+pub(crate) static BIG_ENDIAN: Fields = Fields::new(true);
+
+/// One chroma sample's field tables (see [`Fields::for_chroma`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Chroma<'a> {
+    red: &'a [u16; 256],
+    green: &'a [u16; 256],
+    blue: &'a [u16; 256],
+}
+
+impl Chroma<'_> {
+    /// The pixel of luma `y`: RGB565 whose bytes in memory are in the panel's order.
+    #[inline(always)]
+    pub(crate) fn pixel(&self, y: u8) -> u16 {
+        let y = usize::from(y);
+        self.red[y] | self.green[y] | self.blue[y]
+    }
 }
 
 #[cfg(test)]
@@ -77,7 +109,9 @@ mod tests {
                         (yf - 0.344_136 * cbf - 0.714_136 * crf, 63.0),
                         (yf + 1.772 * cbf, 31.0),
                     ];
-                    let got = rgb565(y, ChromaTerms::new(cb, cr));
+                    let got = u16::from_le(LITTLE_ENDIAN.for_chroma(cb, cr).pixel(y));
+                    let be = u16::from_be(BIG_ENDIAN.for_chroma(cb, cr).pixel(y));
+                    assert_eq!(got, be);
                     let fields = [got >> 11, (got >> 5) & 0x3F, got & 0x1F];
                     for ((v, levels), f) in want.into_iter().zip(fields) {
                         let exact = v.clamp(0.0, 255.0) * levels / 255.0;

@@ -56,13 +56,33 @@ pub(crate) const ZIGZAG: [u8; 64] = [
 
 /// The quantisation tables (luma, chroma) at `quality` (1..=100), in natural order.
 pub(crate) fn quant_tables(quality: u8) -> [[u16; 64]; 2] {
+    scaled_quant(quality, [&tables::LUMA_QUANT, &tables::CHROMA_QUANT])
+}
+
+/// [`quant_tables`] in zigzag order (what the decoder indexes).
+pub(crate) fn quant_tables_zigzag(quality: u8) -> [[u16; 64]; 2] {
+    scaled_quant(quality, [&LUMA_QUANT_ZIGZAG, &CHROMA_QUANT_ZIGZAG])
+}
+
+const LUMA_QUANT_ZIGZAG: [u16; 64] = zigzag_order(&tables::LUMA_QUANT);
+const CHROMA_QUANT_ZIGZAG: [u16; 64] = zigzag_order(&tables::CHROMA_QUANT);
+
+const fn zigzag_order(natural: &[u16; 64]) -> [u16; 64] {
+    let mut out = [0; 64];
+    let mut k = 0;
+    while k < 64 {
+        out[k] = natural[ZIGZAG[k] as usize];
+        k += 1;
+    }
+    out
+}
+
+/// `bases` scaled as the IJG scales the Annex K tables for `quality`.
+fn scaled_quant(quality: u8, bases: [&[u16; 64]; 2]) -> [[u16; 64]; 2] {
     let q = u32::from(quality.clamp(1, 100));
     let scale = if q < 50 { 5000 / q } else { 200 - 2 * q };
     let mut out = [[0u16; 64]; 2];
-    for (t, base) in out
-        .iter_mut()
-        .zip([&tables::LUMA_QUANT, &tables::CHROMA_QUANT])
-    {
+    for (t, base) in out.iter_mut().zip(bases) {
         for (d, &b) in t.iter_mut().zip(base.iter()) {
             *d = ((u32::from(b) * scale + 50) / 100).clamp(1, 255) as u16;
         }

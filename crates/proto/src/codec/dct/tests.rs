@@ -163,6 +163,55 @@ fn splitting_the_payload_anywhere_changes_nothing() {
     }
 }
 
+/// Feeds `payload` in pieces of `size` bytes and collects the pixels.
+fn decode_pieces(payload: &[u8], w: u16, h: u16, size: usize) -> Vec<u8> {
+    let fmt = PixelFormat::Rgb565(PixelOrder::BigEndian);
+    let mut d = CodecDecoder::new(Codec::Dct, fmt, w, h).unwrap();
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    for part in payload.chunks(size) {
+        let mut rest = part;
+        loop {
+            let (used, run) = d.step(rest, &mut scratch).unwrap();
+            rest = &rest[used..];
+            match run {
+                Some(PixelRun::Chunk(c)) => out.extend_from_slice(c.as_bytes()),
+                Some(other) => panic!("DCT emitted {other:?}"),
+                None if used == 0 => break,
+                None => {}
+            }
+        }
+        assert!(rest.is_empty());
+    }
+    assert!(d.is_done());
+    out
+}
+
+/// Noisy content at high quality has long codes and large values, so pieces of one to three
+/// bytes cut codes and value bits at every position (the decoder's general path and the symbol
+/// it keeps waiting for its value bits).
+#[test]
+fn feeding_a_few_bytes_at_a_time_changes_nothing() {
+    let mut seed = 7u32;
+    let noise: Vec<u16> = (0..128 * 16)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 16) as u16
+        })
+        .collect();
+    for (src, q) in [(&noise, 100), (&noise, 60), (&picture(128, 16), 95)] {
+        let mut out = [0u8; 8192];
+        let n = encode(Pixels::packed(src, 128, 16), q, &mut out).unwrap();
+        let whole = decode_pieces(&out[..n], 128, 16, n);
+        for size in 1..=3 {
+            assert!(
+                decode_pieces(&out[..n], 128, 16, size) == whole,
+                "q{q} by {size}"
+            );
+        }
+    }
+}
+
 #[test]
 fn corrupt_payloads_are_errors_never_panics() {
     let src = picture(64, 16);
