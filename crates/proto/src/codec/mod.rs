@@ -291,7 +291,8 @@ impl core::fmt::Debug for PixelChunk {
 }
 
 /// Incremental decoder for one rectangle's codec payload.
-// DCT's state (its coefficient block and quantisation tables, about 0.6 KiB) is held by value:
+// DCT's state (its coefficient block and bit reader, about 0.2 KiB; its buffers and dequantisation
+// tables are in `dct::Scratch`) is held by value:
 // the firmware has no allocator to box it, and one rectangle is decoded at a time.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
