@@ -17,19 +17,7 @@ fn raw(c: embedded_graphics::pixelcolor::Rgb565) -> u16 {
 }
 
 fn info() -> StatusInfo<'static> {
-    StatusInfo {
-        device_id: "pxw-34851800abcd",
-        firmware: "pixelwire-esp32c3 0.1.0",
-        panel: "ili9341 320x240 rot 90",
-        ssid: "workshop",
-        wifi: "connected",
-        rssi_dbm: -61,
-        ip: Some([192, 168, 1, 23]),
-        server: "192.168.1.10:8888",
-        link: "retry 3 in 2.0 s",
-        retries: 3,
-        last_error: "network: ConnectionReset while reading a very long line of text that wraps",
-    }
+    common::status_info("ili9341 320x240 rot 90")
 }
 
 fn save(name: &str, w: u16, h: u16, px: &[u16]) {

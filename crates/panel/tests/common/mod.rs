@@ -1,5 +1,5 @@
 //! Shared by the panel tests: a delay that does not wait, a transaction log printer, test images,
-//! and one direction of a simulated link.
+//! the status screen's test fields, and one direction of a simulated link.
 #![allow(dead_code)]
 
 use pixelwire_panel::virtual_panel::Transaction;
@@ -13,6 +13,24 @@ pub struct NoDelay {
 impl embedded_hal_async::delay::DelayNs for NoDelay {
     async fn delay_ns(&mut self, ns: u32) {
         self.total_ns += u64::from(ns);
+    }
+}
+
+/// What the status screen tests draw: every field filled, the error long enough to wrap;
+/// `panel` names the panel line.
+pub fn status_info(panel: &'static str) -> pixelwire_panel::status::StatusInfo<'static> {
+    pixelwire_panel::status::StatusInfo {
+        device_id: "pxw-34851800abcd",
+        firmware: "pixelwire-esp32c3 0.1.0",
+        panel,
+        ssid: "workshop",
+        wifi: "connected",
+        rssi_dbm: -61,
+        ip: Some([192, 168, 1, 23]),
+        server: "192.168.1.10:8888",
+        link: "retry 3 in 2.0 s",
+        retries: 3,
+        last_error: "network: ConnectionReset while reading a very long line of text that wraps",
     }
 }
 
