@@ -1083,6 +1083,24 @@ mod tests {
     /// Frame buffer sizes, bytes, from a few RECTs to plenty.
     const LIMITS: [usize; 8] = [300, 500, 700, 900, 1200, 1600, 2400, 100_000];
 
+    #[test]
+    fn level_error_tables_match_the_quantisation() {
+        for l in 0..4 {
+            let level = QualityLevel::new(l);
+            let t = &LEVEL_CHANNEL_ERROR[usize::from(l)];
+            for p in 0..=u16::MAX {
+                let from_tables = t[0][usize::from(p >> 11)]
+                    + t[1][usize::from((p >> 5) & 0x3F)]
+                    + t[2][usize::from(p & 0x1F)];
+                assert_eq!(
+                    u64::from(from_tables),
+                    squared_error(p, level.apply(p)),
+                    "level {l} pixel {p:04x}"
+                );
+            }
+        }
+    }
+
     /// Smooth waves: posterised badly by level 3, cheap for DCT.
     fn smooth_waves(w: u32, h: u32) -> Rgb565Image {
         let mut img = Rgb565Image::filled(w, h, 0);
@@ -1100,9 +1118,9 @@ mod tests {
     }
 
     /// A band that chose DCT on one frame tries DCT first on the next, but only keeps it if it
-    /// still passes the fidelity test: a band turning into black-and-white text (which level 3
-    /// shows exactly, so no lossy codec may stand in) goes back to the lossless codecs at once,
-    /// exact on the panel, as a fresh encoder would send it.
+    /// still passes the fidelity test: a band turning into two-colour text that level 3 shows
+    /// exactly (so no lossy codec may stand in) goes back to the lossless codecs at once, exact on
+    /// the panel, as a fresh encoder would send it.
     #[test]
     fn a_reused_dct_choice_still_meets_the_fidelity_test() {
         let model = esp32c3_on(300_000.0);
@@ -1115,11 +1133,14 @@ mod tests {
             enc.encode_rect(&pw(8192), &waves, waves.bounds(), level, &mut u);
             assert!(u.stats.codec_messages[4] > 0, "{:?}", u.stats);
         }
-        let mut text = Rgb565Image::filled(256, 64, 0);
+        // one-pixel strokes in two colours level 3 shows exactly (its own black and white), so
+        // the level's quantisation has no error there for any lossy codec to match
+        let (black, white) = (level.apply(0), level.apply(0xFFFF));
+        assert_eq!((level.apply(black), level.apply(white)), (black, white));
+        let mut text = Rgb565Image::filled(256, 64, black);
         for (i, p) in text.px.iter_mut().enumerate() {
-            // one-pixel strokes
             if (i % 256 + i / 256 * 3) % 5 == 0 {
-                *p = 0xFFFF;
+                *p = white;
             }
         }
         let mut u = UpdateBytes::with_budget(usize::MAX);
