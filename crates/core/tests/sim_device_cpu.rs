@@ -1,8 +1,9 @@
 //! Simulation: the server's codec choice against a device whose CPU, not its link, limits it. The
 //! device is the protocol crate's device session behind a CPU that follows the ESP32-C3 cost model
-//! (`pixelwire_core::DecodeCost::ESP32C3`): it meters the bytes it is handed with its own protocol
-//! decoder, runs the receive pass as they arrive, and the present pass at FRAME_END beside a
-//! 2.5 Mpx/s SPI transfer; only then does the device session see the bytes (and ACK).
+//! (`pixelwire_core::DecodeCost::ESP32C3`, applied by `pixelwire_core::DeviceCpu` as in
+//! `display-emu --cpu`): it runs each RECT's receive pass as its bytes arrive, and the present pass
+//! at FRAME_END beside a 2.5 Mpx/s SPI transfer; only then does the device session see the bytes
+//! (and ACK).
 //!
 //! The same source (every pixel changes every frame, in runs of two: RLE saves a quarter of the
 //! bytes but costs a token per two pixels) runs twice per link: with a firmware string the server knows
@@ -14,11 +15,10 @@ mod common;
 
 use common::{Pipe, Timed};
 use pixelwire_core::{
-    DecodeCost, DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
+    DecodeCost, DeviceCpu, DisplaySession, Frame, NoClock, SessionConfig, SessionEvent, Timestamp,
 };
 use pixelwire_proto::{
-    Codec, CodecSet, Decoder, DeviceSession, DoubleBuffer, Event, Hello, PixelFormat, PixelOrder,
-    ShortStr, Stats,
+    CodecSet, DeviceSession, DoubleBuffer, Hello, PixelFormat, PixelOrder, ShortStr, Stats,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -51,68 +51,31 @@ fn busy_frame(n: u64, t_us: u64) -> Frame {
     }
 }
 
-/// The device's CPU; see the module docs.
+/// The device's CPU; see the module docs. The cost of each byte comes from the model the
+/// emulator uses ([`DeviceCpu`]): a RECT's receive pass as it completes, the frame's present pass
+/// beside the SPI transfer of its pixels at FRAME_END.
 struct Cpu {
-    cost: DecodeCost,
-    meter: Decoder,
-    codec: Codec,
+    model: DeviceCpu,
     free_at_us: f64,
-    frame_cycles: f64,
-    frame_pixels: f64,
     done: Timed,
 }
 
 impl Cpu {
     fn new() -> Self {
         Self {
-            cost: DecodeCost::ESP32C3,
-            meter: Decoder::default(),
-            codec: Codec::Raw,
+            model: DeviceCpu::new(DecodeCost::ESP32C3),
             free_at_us: 0.0,
-            frame_cycles: 0.0,
-            frame_pixels: 0.0,
             done: Timed::default(),
         }
     }
 
     fn push(&mut self, now_us: u64, bytes: Vec<u8>) {
-        let c = self.cost;
         let mut t = self.free_at_us.max(now_us as f64);
-        for ev in self.meter.feed(&bytes) {
-            let cycles = match ev.expect("server sent a valid stream") {
-                Event::RectBegin(r) => {
-                    self.codec = r.codec;
-                    let px = f64::from(r.w) * f64::from(r.h);
-                    self.frame_pixels += px;
-                    match r.codec {
-                        Codec::Raw => px * c.raw_pixel_cycles,
-                        // per pixel only: the per-byte part is not known from the header, so
-                        // DCT is undercounted here (by about a third on `pattern`)
-                        Codec::Dct => px * (c.dct_receive.per_pixel + c.dct_present.per_pixel),
-                        Codec::DctHalf => {
-                            px / 4.0 * (c.dct_receive.per_pixel + c.dct_present.per_pixel)
-                                + px * c.dct_half_output_pixel_cycles
-                        }
-                        _ => 0.0,
-                    }
-                }
-                Event::Pixels(_) | Event::Fill { .. } => match self.codec {
-                    Codec::Raw | Codec::Dct | Codec::DctHalf => 0.0,
-                    Codec::Rle => c.rle_token_cycles,
-                    Codec::PaletteRle => c.palette_token_cycles,
-                },
-                Event::FrameEnd(_) => {
-                    let present = self.frame_cycles * (1.0 - c.receive_share) / c.clock_hz;
-                    let spi = self.frame_pixels / PANEL_PX_PER_S;
-                    t += present.max(spi) * 1e6;
-                    self.frame_cycles = 0.0;
-                    self.frame_pixels = 0.0;
-                    0.0
-                }
-                _ => 0.0,
-            };
-            self.frame_cycles += cycles;
-            t += cycles * c.receive_share / c.clock_hz * 1e6;
+        let cost = self.model.feed(&bytes);
+        t += cost.receive.as_secs_f64() * 1e6;
+        if let Some(present) = cost.present {
+            let spi = cost.frame_pixels as f64 / PANEL_PX_PER_S;
+            t += present.as_secs_f64().max(spi) * 1e6;
         }
         self.free_at_us = t;
         self.done.push(t.ceil() as u64, bytes);
