@@ -8,7 +8,8 @@
 //!
 //! The source is the built-in `pattern` screen itself (the server's renderer), rendered at 30 fps
 //! in virtual time: its background, circle and square move every frame; `--still` keeps its
-//! first frame; `--detail` runs the displays under `prefer = "detail"`.
+//! first frame; `--detail` runs the displays under `prefer = "detail"`; `--dct-only` skips the
+//! lossless row.
 //!
 //! Run: `cargo run --release -p pixelwire-server --example device_bound [-- --seconds 12] [--still] [--detail] [--dct-only]`
 
@@ -272,10 +273,14 @@ fn main() {
         "| codecs | fps | mean PSNR dB | latency p50 ms | p95 ms | kB/s | frames at level 0/1/2/3 | server CPU % |"
     );
     println!("|---|---:|---:|---:|---:|---:|---|---:|");
+    let dct_only = args.iter().any(|a| a == "--dct-only");
     for (name, codecs) in [
         ("lossless", CodecSet::lossless()),
         ("with DCT", CodecSet::all()),
     ] {
+        if dct_only && name == "lossless" {
+            continue;
+        }
         let f = run(seconds, moving, codecs, prefer);
         println!(
             "| {name} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} | {}/{}/{}/{} | {:.1} |",
