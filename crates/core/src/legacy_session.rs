@@ -108,6 +108,11 @@ impl LegacySession {
         }
     }
 
+    /// Switches the rate-control policy from the next frame (the page or the API chose it).
+    pub fn set_prefer(&mut self, prefer: crate::rate::Prefer) {
+        self.sink.set_prefer(prefer);
+    }
+
     /// The sink core (shadow, rate controller).
     pub fn sink(&self) -> &DisplaySink {
         &self.sink

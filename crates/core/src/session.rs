@@ -378,6 +378,15 @@ impl DisplaySession {
         }
     }
 
+    /// Switches the display's rate-control policy from its next frame (the page or the API
+    /// chose it); before HELLO, the session's configuration takes it.
+    pub fn set_prefer(&mut self, prefer: crate::rate::Prefer) {
+        self.cfg.sink.rate.prefer = prefer;
+        if let State::Streaming { sink, .. } = &mut self.state {
+            sink.set_prefer(prefer);
+        }
+    }
+
     /// Ends the session from the server side (`Replaced`, `Shutdown`): queues an ERROR with `text`.
     pub fn close(&mut self, code: ErrorCode, text: &str) {
         if !self.is_closed() {

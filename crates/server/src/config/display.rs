@@ -67,13 +67,22 @@ pub struct DisplayTuning {
 }
 
 /// Rate-control policy names.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum PreferName {
     /// Keep the frame rate.
     Motion,
     /// Keep colour precision.
     Detail,
+}
+
+impl From<Prefer> for PreferName {
+    fn from(p: Prefer) -> Self {
+        match p {
+            Prefer::Motion => PreferName::Motion,
+            Prefer::Detail => PreferName::Detail,
+        }
+    }
 }
 
 impl From<PreferName> for Prefer {

@@ -44,7 +44,9 @@ fn tune_socket(sock: &TcpStream, send_buffer: u32) {
 async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: DisplayContext) {
     let lg = &ctx.cfg.legacy;
     tune_socket(&sock, lg.send_buffer_bytes);
-    let (_, width, height, tuning) = ctx.cfg.route_legacy(peer.ip(), port);
+    let (_, width, height, mut tuning) = ctx.cfg.route_legacy(peer.ip(), port);
+    // The policy chosen from the page or the API, if any, over the configured one.
+    tuning.sink.rate.prefer = ctx.routes.route(&id).prefer.into();
     // The stream: the configured one unless the page or the API chose another.
     let mut rx = ctx.routes.subscribe(&id);
     let stream_name = rx.borrow_and_update().clone();
@@ -168,6 +170,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, port: u16, id: String, ctx: Disp
                     });
                 }
                 Some(DisplayCommand::Close(_, text)) => break EndReason::Closed(text),
+                Some(DisplayCommand::SetPrefer(prefer)) => session.set_prefer(prefer),
                 None => {}
             },
             _ = shutdown.wait() => break EndReason::Shutdown,

@@ -34,7 +34,9 @@ pub async fn serve(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: Displ
 }
 
 fn session_config(ctx: &DisplayContext, id: &str) -> SessionConfig {
-    let (_, t) = ctx.cfg.route_display(id);
+    let (_, mut t) = ctx.cfg.route_display(id);
+    // The policy chosen from the page or the API, if any, over the configured one.
+    t.sink.rate.prefer = ctx.routes.route(id).prefer.into();
     SessionConfig {
         keepalive: t.keepalive,
         window: t.window,
@@ -193,6 +195,7 @@ async fn run(sock: TcpStream, peer: SocketAddr, first: Vec<u8>, ctx: DisplayCont
                     }
                 }
                 Some(DisplayCommand::Close(code, text)) => session.close(code, &text),
+                Some(DisplayCommand::SetPrefer(prefer)) => session.set_prefer(prefer),
                 None => {}
             },
             _ = shutdown.wait() => session.close(ErrorCode::Shutdown, "server shutting down"),

@@ -23,6 +23,8 @@ pub enum DisplayCommand {
     Preview(oneshot::Sender<PanelImage>),
     /// Close with this reason.
     Close(ErrorCode, String),
+    /// Switch the rate-control policy from the next frame.
+    SetPrefer(pixelwire_core::Prefer),
 }
 
 /// What a panel shows, as the server knows it, in the panel's pixel format.

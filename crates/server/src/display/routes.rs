@@ -7,8 +7,8 @@
 //! changes, without reconnecting.
 
 use super::legacy_conn::ID_PREFIX;
-use super::route_store::{RouteStore, StoredRoute};
-use crate::config::Config;
+use super::route_store::{RouteStore, StoredPrefer, StoredRoute};
+use crate::config::{Config, PreferName};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -34,6 +34,12 @@ pub struct Route {
     pub origin: RouteOrigin,
     /// The configuration's route for it.
     pub configured_stream: String,
+    /// Its rate-control policy (`prefer`).
+    pub prefer: PreferName,
+    /// Where that comes from.
+    pub prefer_origin: RouteOrigin,
+    /// The configuration's policy for it.
+    pub configured_prefer: PreferName,
 }
 
 /// True when a stored override still applies: the configuration routes the display as it did
@@ -53,6 +59,7 @@ pub fn parse_legacy_id(id: &str) -> Option<(IpAddr, u16)> {
 #[derive(Debug, Default)]
 struct Inner {
     overrides: BTreeMap<String, StoredRoute>,
+    prefers: BTreeMap<String, StoredPrefer>,
     watchers: HashMap<String, watch::Sender<String>>,
 }
 
@@ -84,8 +91,20 @@ impl RouteTable {
                 table.store.put(&id, None);
             }
         }
+        let mut prefers = BTreeMap::new();
+        for (id, stored) in table.store.load_prefers()? {
+            let configured = table.configured_prefer(&id);
+            if stored.configured == configured {
+                prefers.insert(id, stored);
+            } else {
+                tracing::info!(display = %id, chosen = ?stored.prefer, was = ?stored.configured, now = ?configured,
+                    "display prefer override dropped: the configuration's policy changed since");
+                table.store.put_prefer(&id, None);
+            }
+        }
         if let Ok(mut i) = table.inner.lock() {
             i.overrides = kept;
+            i.prefers = prefers;
         }
         Ok(table)
     }
@@ -107,6 +126,15 @@ impl RouteTable {
         }
     }
 
+    /// The configuration's rate-control policy for display `id`.
+    pub fn configured_prefer(&self, id: &str) -> PreferName {
+        let tuning = match parse_legacy_id(id) {
+            Some((ip, port)) => self.cfg.route_legacy(ip, port).3,
+            None => self.cfg.route_display(id).1,
+        };
+        tuning.sink.rate.prefer.into()
+    }
+
     /// True when the configuration names `id`: a `[[displays]]` id, or a sketch id that a
     /// `[[legacy_displays]]` entry matches.
     pub fn is_configured(&self, id: &str) -> bool {
@@ -125,18 +153,46 @@ impl RouteTable {
 
     fn route_in(&self, i: &Inner, id: &str) -> Route {
         let configured_stream = self.configured(id);
-        match i.overrides.get(id) {
-            Some(o) => Route {
-                stream: o.stream.clone(),
-                origin: RouteOrigin::Override,
-                configured_stream,
-            },
-            None => Route {
-                stream: configured_stream.clone(),
-                origin: RouteOrigin::Config,
-                configured_stream,
-            },
+        let configured_prefer = self.configured_prefer(id);
+        let (stream, origin) = match i.overrides.get(id) {
+            Some(o) => (o.stream.clone(), RouteOrigin::Override),
+            None => (configured_stream.clone(), RouteOrigin::Config),
+        };
+        let (prefer, prefer_origin) = match i.prefers.get(id) {
+            Some(p) => (p.prefer, RouteOrigin::Override),
+            None => (configured_prefer, RouteOrigin::Config),
+        };
+        Route {
+            stream,
+            origin,
+            configured_stream,
+            prefer,
+            prefer_origin,
+            configured_prefer,
         }
+    }
+
+    /// Sets display `id`'s rate-control policy (`None`: back to the configured one) and persists
+    /// the choice; a connected display is told by its caller (the command channel), and a display
+    /// that connects later starts with it.
+    pub fn set_prefer(&self, id: &str, prefer: Option<PreferName>) -> Route {
+        let stored = prefer.map(|prefer| StoredPrefer {
+            prefer,
+            configured: self.configured_prefer(id),
+        });
+        if let Ok(mut i) = self.inner.lock() {
+            match &stored {
+                Some(p) => i.prefers.insert(id.to_string(), p.clone()),
+                None => i.prefers.remove(id),
+            };
+        }
+        self.store.put_prefer(id, stored.as_ref());
+        self.route(id)
+    }
+
+    /// True when a `prefer` override is held for `id`.
+    pub fn has_prefer_override(&self, id: &str) -> bool {
+        self.inner.lock().is_ok_and(|i| i.prefers.contains_key(id))
     }
 
     /// Fills in where `s`'s stream comes from and the configured one.
@@ -266,6 +322,29 @@ stream = "pattern"
     }
 
     #[test]
+    fn prefer_is_chosen_apart_from_the_stream_and_null_returns_to_the_config() {
+        let t = RouteTable::in_memory(cfg(BASE));
+        let r = t.set_prefer("desk-1", Some(PreferName::Detail));
+        assert_eq!(
+            (r.prefer, r.prefer_origin, r.configured_prefer),
+            (
+                PreferName::Detail,
+                RouteOrigin::Override,
+                PreferName::Motion
+            )
+        );
+        // the stream is untouched
+        assert_eq!((r.stream.as_str(), r.origin), ("cpu", RouteOrigin::Config));
+        assert!(t.has_prefer_override("desk-1") && !t.has_override("desk-1"));
+        let r = t.set_prefer("desk-1", None);
+        assert_eq!(
+            (r.prefer, r.prefer_origin),
+            (PreferName::Motion, RouteOrigin::Config)
+        );
+        assert!(!t.has_prefer_override("desk-1"));
+    }
+
+    #[test]
     fn a_switch_reaches_the_subscriber_and_null_returns_to_the_config() {
         let t = RouteTable::in_memory(cfg(BASE));
         let mut rx = t.subscribe("desk-1");
@@ -276,7 +355,10 @@ stream = "pattern"
             Route {
                 stream: "pattern".into(),
                 origin: RouteOrigin::Override,
-                configured_stream: "cpu".into()
+                configured_stream: "cpu".into(),
+                prefer: PreferName::Motion,
+                prefer_origin: RouteOrigin::Config,
+                configured_prefer: PreferName::Motion,
             }
         );
         assert!(rx.has_changed().unwrap());
@@ -328,6 +410,49 @@ stream = "pattern"
             assert_eq!(t.route("desk-1").origin, RouteOrigin::Config);
             assert_eq!(t.route("desk-1").stream, "bios");
             assert_eq!(t.route("legacy-192.168.1.50-8888").stream, "cpu");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn prefer_overrides_survive_a_restart_until_the_config_changes() {
+        let dir = std::env::temp_dir().join(format!("pixelwire-prefer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("devices.redb");
+        {
+            let db = Arc::new(redb::Database::create(&path).unwrap());
+            let t = RouteTable::open(cfg(BASE), RouteStore::new(Some(db))).unwrap();
+            t.set_prefer("desk-1", Some(PreferName::Detail));
+            t.set_prefer("legacy-192.168.1.50-8888", Some(PreferName::Detail));
+        }
+        {
+            let db = Arc::new(redb::Database::create(&path).unwrap());
+            let t = RouteTable::open(cfg(BASE), RouteStore::new(Some(db))).unwrap();
+            let r = t.route("desk-1");
+            assert_eq!(
+                (r.prefer, r.prefer_origin),
+                (PreferName::Detail, RouteOrigin::Override)
+            );
+            assert_eq!(
+                t.route("legacy-192.168.1.50-8888").prefer,
+                PreferName::Detail
+            );
+            // the stream was never chosen
+            assert_eq!(r.origin, RouteOrigin::Config);
+        }
+        // desk-1's configured policy changed: its override is gone, and stays gone.
+        let edited = BASE.replace("stream = \"cpu\"", "stream = \"cpu\"\nprefer = \"detail\"");
+        for _ in 0..2 {
+            let db = Arc::new(redb::Database::create(&path).unwrap());
+            let t = RouteTable::open(cfg(&edited), RouteStore::new(Some(db))).unwrap();
+            let r = t.route("desk-1");
+            assert_eq!(
+                (r.prefer, r.prefer_origin),
+                (PreferName::Detail, RouteOrigin::Config)
+            );
+            assert!(!t.has_prefer_override("desk-1"));
+            assert!(t.has_prefer_override("legacy-192.168.1.50-8888"));
         }
         let _ = std::fs::remove_dir_all(&dir);
     }

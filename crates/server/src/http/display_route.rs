@@ -1,5 +1,5 @@
-//! `GET`, `PUT` and `PATCH /api/displays/{id}`: which stream a display shows, and switching it
-//! live (issue 15, part 4; `docs/api.md`). A switch is stored with the device registry and reaches
+//! `GET`, `PUT` and `PATCH /api/displays/{id}`: which stream a display shows and its rate-control
+//! policy (`prefer`), and switching either live (issue 15, parts 3 and 4; `docs/api.md`). A switch is stored with the device registry and reaches
 //! a connected display through its route ([`crate::display::routes`]) on its next frame. The body
 //! must be JSON (`Content-Type: application/json`), so an HTML form on another site cannot send
 //! it, and a browser asks before sending it cross-origin (CORS preflight; none is granted).
@@ -7,6 +7,8 @@
 
 use super::AppState;
 use crate::api_error::ApiError;
+use crate::config::PreferName;
+use crate::display::registry::DisplayCommand;
 use crate::display::routes::Route;
 use crate::display::status::DisplayStatus;
 use axum::Json;
@@ -32,15 +34,21 @@ pub struct DisplayRouteStatus {
     pub status: Option<DisplayStatus>,
 }
 
-/// What a `PUT`/`PATCH` asks for: a stream, or `None` to return to the configured route.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a `PUT`/`PATCH` asks for: each key present is changed, each absent one left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RouteRequest {
-    /// The stream to show.
-    pub stream: Option<String>,
+    /// The stream to show (`Some(None)`: back to the configured route).
+    pub stream: Option<Option<String>>,
+    /// The rate-control policy (`Some(None)`: back to the configured one).
+    pub prefer: Option<Option<PreferName>>,
 }
 
+/// The shape every refusal of a body names.
+const BODY_SHAPE: &str = "the body must be an object with \"stream\" (a stream name or null) and/or \"prefer\" (\"motion\", \"detail\" or null)";
+
 impl RouteRequest {
-    /// Parses `{"stream": "name"}` or `{"stream": null}`; nothing else is accepted.
+    /// Parses `{"stream": "name" | null, "prefer": "motion" | "detail" | null}` (either key or
+    /// both); nothing else is accepted.
     pub fn parse(headers: &HeaderMap, body: &[u8]) -> Result<Self, ApiError> {
         let json = headers
             .get(header::CONTENT_TYPE)
@@ -55,22 +63,28 @@ impl RouteRequest {
         }
         let value: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-        let shape = || {
-            ApiError::BadRequest(
-                "the body must be {\"stream\": \"name\"} or {\"stream\": null}".into(),
-            )
-        };
+        let shape = || ApiError::BadRequest(BODY_SHAPE.into());
         let obj = value.as_object().ok_or_else(shape)?;
-        if obj.len() != 1 {
+        if obj.is_empty() || obj.keys().any(|k| k != "stream" && k != "prefer") {
             return Err(shape());
         }
-        match obj.get("stream").ok_or_else(shape)? {
-            serde_json::Value::Null => Ok(Self { stream: None }),
-            serde_json::Value::String(s) => Ok(Self {
-                stream: Some(s.clone()),
-            }),
-            _ => Err(shape()),
+        let mut req = Self::default();
+        if let Some(v) = obj.get("stream") {
+            req.stream = Some(match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                _ => return Err(shape()),
+            });
         }
+        if let Some(v) = obj.get("prefer") {
+            req.prefer = Some(match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) if s == "motion" => Some(PreferName::Motion),
+                serde_json::Value::String(s) if s == "detail" => Some(PreferName::Detail),
+                _ => return Err(shape()),
+            });
+        }
+        Ok(req)
     }
 }
 
@@ -81,6 +95,7 @@ fn known(state: &AppState, id: &str) -> bool {
         || state.displays.was_seen(id)
         || state.routes.is_configured(id)
         || state.routes.has_override(id)
+        || state.routes.has_prefer_override(id)
 }
 
 fn route_status(state: &AppState, id: &str) -> DisplayRouteStatus {
@@ -119,7 +134,9 @@ pub async fn get_display(
     Ok(Json(route_status(&state, &id)))
 }
 
-/// `PUT` or `PATCH /api/displays/{id}` with `{"stream": "name"}` (or `null`): switches the stream.
+/// `PUT` or `PATCH /api/displays/{id}` with `{"stream": "name"}` (or `null`) and/or
+/// `{"prefer": "motion" | "detail"}` (or `null`): switches the stream and/or the rate-control
+/// policy. Everything is checked before anything changes.
 pub async fn put_display(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -130,7 +147,7 @@ pub async fn put_display(
     if !known(&state, &id) {
         return Err(unknown_display(&id));
     }
-    if let Some(name) = &req.stream
+    if let Some(Some(name)) = &req.stream
         && state.bus.get(name).is_none()
     {
         let names: Vec<String> = state
@@ -144,8 +161,21 @@ pub async fn put_display(
             names.join(", ")
         )));
     }
-    let route = state.routes.set(&id, req.stream.as_deref());
-    tracing::info!(display = %id, stream = %route.stream, origin = ?route.origin, "display route set through the API");
+    if let Some(stream) = &req.stream {
+        let route = state.routes.set(&id, stream.as_deref());
+        tracing::info!(display = %id, stream = %route.stream, origin = ?route.origin, "display route set through the API");
+    }
+    if let Some(prefer) = req.prefer {
+        let route = state.routes.set_prefer(&id, prefer);
+        if let Some(h) = state.displays.get(&id) {
+            // A connected display switches on its next frame; a full queue means the task is
+            // busy closing, and the stored choice applies when it reconnects.
+            let _ = h
+                .commands
+                .try_send(DisplayCommand::SetPrefer(route.prefer.into()));
+        }
+        tracing::info!(display = %id, prefer = ?route.prefer, origin = ?route.prefer_origin, "display prefer set through the API");
+    }
     Ok(Json(route_status(&state, &id)))
 }
 
@@ -168,12 +198,30 @@ mod tests {
         assert_eq!(
             RouteRequest::parse(&h, br#"{"stream":"cpu"}"#).unwrap(),
             RouteRequest {
-                stream: Some("cpu".into())
+                stream: Some(Some("cpu".into())),
+                prefer: None
             }
         );
         assert_eq!(
             RouteRequest::parse(&h, br#" {"stream": null} "#).unwrap(),
-            RouteRequest { stream: None }
+            RouteRequest {
+                stream: Some(None),
+                prefer: None
+            }
+        );
+        assert_eq!(
+            RouteRequest::parse(&h, br#"{"prefer": "detail"}"#).unwrap(),
+            RouteRequest {
+                stream: None,
+                prefer: Some(Some(PreferName::Detail))
+            }
+        );
+        assert_eq!(
+            RouteRequest::parse(&h, br#"{"stream": "cpu", "prefer": null}"#).unwrap(),
+            RouteRequest {
+                stream: Some(Some("cpu".into())),
+                prefer: Some(None)
+            }
         );
         for bad in [
             &b""[..],
@@ -184,6 +232,8 @@ mod tests {
             br#"{"stream": 3}"#,
             br#"{"stream": "cpu", "other": 1}"#,
             br#"{"name": "cpu"}"#,
+            br#"{"prefer": "fast"}"#,
+            br#"{"prefer": 1}"#,
             b"\xff\xfe",
         ] {
             assert!(

@@ -40,6 +40,34 @@ struct Fixture {
 }
 
 impl Fixture {
+    /// Registers display `id` as connected, with `commands` as its connection task's channel.
+    fn connect_display(
+        &self,
+        id: &str,
+        commands: tokio::sync::mpsc::Sender<crate::display::registry::DisplayCommand>,
+    ) {
+        let identity = crate::display::live::Identity {
+            id: id.to_string(),
+            protocol: crate::metrics::Protocol::Pixelwire,
+            address: "192.168.1.77:5000".parse().expect("address"),
+            stream: "cpu".into(),
+            size: (32, 24),
+            firmware: None,
+            pixel_format: pixelwire_proto::PixelFormat::default(),
+        };
+        let live =
+            crate::display::live::LiveDisplay::new(identity, 0, self.state.metrics.display(id));
+        let handle = crate::display::registry::DisplayHandle {
+            conn: self.state.displays.next_conn(),
+            live: Arc::new(live),
+            commands,
+        };
+        self.state
+            .displays
+            .register(id, handle)
+            .expect("the id is free");
+    }
+
     /// The state for built-in defaults plus `extra` TOML, and its router. The device API reads the
     /// peer's address, which a socket would give; here it is fixed.
     fn new(extra: &str) -> Fixture {
@@ -854,6 +882,63 @@ address = "192.168.1.50"
 stream = "pattern"
 "#;
 
+/// A display's rate-control policy is switched through `PATCH /api/displays/{id}` apart from its
+/// stream, a connected display's session is told through its command channel, and `null` returns
+/// to the configured policy.
+#[tokio::test]
+async fn display_prefer_switches_through_patch_and_reaches_a_connected_display() {
+    let f = Fixture::new(ROUTED);
+    f.stream("cpu", StreamKind::Generated, 32, 24);
+    // a connected display's command channel, as its connection task holds it
+    let (tx, mut commands) = tokio::sync::mpsc::channel(4);
+    f.connect_display("desk-1", tx);
+    let r = f
+        .send(route_request(
+            "PATCH",
+            "/api/displays/desk-1",
+            "application/json",
+            r#"{"prefer":"detail"}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    assert_eq!(
+        (&v["prefer"], &v["prefer_origin"], &v["configured_prefer"]),
+        (&json!("detail"), &json!("override"), &json!("motion"))
+    );
+    assert_eq!(
+        (&v["stream"], &v["origin"]),
+        (&json!("cpu"), &json!("config"))
+    );
+    match commands.try_recv() {
+        Ok(crate::display::registry::DisplayCommand::SetPrefer(p)) => {
+            assert_eq!(p, pixelwire_core::Prefer::Detail)
+        }
+        other => panic!("the display was not told: {:?}", other.is_ok()),
+    }
+    let v = f.get("/api/displays/desk-1").await.json();
+    assert_eq!(v["prefer"], "detail");
+    let r = f
+        .send(route_request(
+            "PATCH",
+            "/api/displays/desk-1",
+            "application/json",
+            r#"{"prefer":null}"#,
+        ))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (&r.json()["prefer"], &r.json()["prefer_origin"]),
+        (&json!("motion"), &json!("config"))
+    );
+    assert!(matches!(
+        commands.try_recv(),
+        Ok(crate::display::registry::DisplayCommand::SetPrefer(
+            pixelwire_core::Prefer::Motion
+        ))
+    ));
+}
+
 /// Issue 15, part 4: a display's stream is switched through `PUT`/`PATCH /api/displays/{id}`,
 /// and a connected display's route (what its connection task watches) follows.
 #[tokio::test]
@@ -869,7 +954,8 @@ async fn display_streams_switch_through_put_and_patch_and_null_returns_to_the_co
     assert_eq!(
         r.json(),
         json!({"id": "desk-1", "stream": "cpu", "origin": "config",
-               "configured_stream": "cpu", "connected": false, "status": null})
+               "configured_stream": "cpu", "prefer": "motion", "prefer_origin": "config",
+               "configured_prefer": "motion", "connected": false, "status": null})
     );
     let json_type = "application/json";
     let r = f
@@ -991,7 +1077,7 @@ async fn display_route_errors_change_nothing() {
                 r#"{"stream":["cpu"]}"#,
             ),
             StatusCode::BAD_REQUEST,
-            "must be {\"stream\": \"name\"}",
+            "must be an object with \"stream\"",
         ),
         (
             put(
@@ -1000,7 +1086,16 @@ async fn display_route_errors_change_nothing() {
                 r#"{"sream":"cpu"}"#,
             ),
             StatusCode::BAD_REQUEST,
-            "must be {\"stream\": \"name\"}",
+            "must be an object with \"stream\"",
+        ),
+        (
+            put(
+                "/api/displays/desk-1",
+                "application/json",
+                r#"{"prefer":"fast"}"#,
+            ),
+            StatusCode::BAD_REQUEST,
+            "\"prefer\" (\"motion\", \"detail\" or null)",
         ),
         // What an HTML form on another site could send.
         (
