@@ -277,6 +277,10 @@
     const pick = body.appendChild(el('label', 'pick'));
     pick.appendChild(el('span', '', 'stream '));
     const select = pick.appendChild(el('select'));
+    // What the rate controller gives up first on a slow link: PUT {"prefer": …} (docs/api.md).
+    pick.appendChild(el('span', '', ' prefer '));
+    const preferSelect = pick.appendChild(el('select'));
+    preferSelect.title = 'motion keeps the frame rate (colour coarsens); detail keeps colour (the frame rate falls)';
     const pickError = body.appendChild(el('div', 'pick-error'));
     pickError.hidden = true;
     const f = kvList(body, [
@@ -293,8 +297,9 @@
     devBox.appendChild(el('div', 'label', 'Device reports'));
     const dev = kvList(devBox, [['fps', 'fps'], ['rssi', 'RSSI'], ['heap', 'free heap'], ['decode', 'decode']], 'wide');
     const c = { root, image, title, proto, address, stream, f, firmware, sentBytes, devBox, dev,
-      select, pickError, id: null, busy: false, options: '' };
+      select, preferSelect, pickError, id: null, busy: false, options: '', preferOptions: '' };
     select.addEventListener('change', () => switchStream(c));
+    preferSelect.addEventListener('change', () => switchPrefer(c));
     return c;
   }
   // The select's options: the configured route (value '' sends null), then every stream.
@@ -314,17 +319,41 @@
       if (c.select.value !== want) c.select.value = want;
     }
   }
-  async function switchStream(c) {
-    if (!c.id) return;
+  // The policy select: the configured policy (value '' sends null), then both policies.
+  function syncPreferOptions(c, d) {
+    const configured = d.prefer_origin === 'override' ? null : str(d.prefer);
+    const key = String(configured);
+    if (key !== c.preferOptions && document.activeElement !== c.preferSelect) {
+      c.preferOptions = key;
+      const opts = [el('option', '', configured ? `configured (${configured})` : 'configured')];
+      opts[0].value = '';
+      for (const n of ['motion', 'detail']) { const o = el('option', '', n); o.value = n; opts.push(o); }
+      c.preferSelect.replaceChildren(...opts);
+    }
+    if (!c.busy && document.activeElement !== c.preferSelect) {
+      const want = d.prefer_origin === 'override' ? String(d.prefer) : '';
+      if (c.preferSelect.value !== want) c.preferSelect.value = want;
+    }
+  }
+  function switchStream(c) {
     const v = c.select.value;
+    return putDisplay(c, { stream: v === '' ? null : v });
+  }
+  function switchPrefer(c) {
+    const v = c.preferSelect.value;
+    return putDisplay(c, { prefer: v === '' ? null : v });
+  }
+  async function putDisplay(c, change) {
+    if (!c.id) return;
     c.busy = true;
     c.select.disabled = true;
+    c.preferSelect.disabled = true;
     let error = '';
     try {
       const res = await fetch(`/api/displays/${encodeURIComponent(c.id)}`, {
         method: 'PUT', cache: 'no-store',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ stream: v === '' ? null : v }),
+        body: JSON.stringify(change),
       });
       const body = await res.json().catch(() => null);
       if (!res.ok) error = (body && typeof body.error === 'string') ? body.error : `HTTP ${res.status}`;
@@ -334,6 +363,7 @@
     }
     c.busy = false;
     c.select.disabled = false;
+    c.preferSelect.disabled = false;
     c.pickError.hidden = !error;
     setText(c.pickError, error ? `could not switch: ${error}` : '');
   }
@@ -356,6 +386,7 @@
     c.stream.title = d.stream_origin === 'override'
       ? `chosen on this page or through the API; the configuration says ${str(d.configured_stream)}` : 'from the configuration';
     syncStreamOptions(c, d);
+    syncPreferOptions(c, d);
     setText(c.f.fps, num(d.fps, 1));
     setText(c.f.kbps, num(d.kbytes_per_s, 1));
     setText(c.f.lat, (isNum(d.latency_ms_p50) || isNum(d.latency_ms_p95))

@@ -334,8 +334,9 @@ async fn a_switch_survives_a_restart_until_the_config_route_changes() {
 }
 
 /// The status page's stream selector: headless Chromium picks the camera stream on the display's
-/// card while the device streams, and the panel shows it; a stream the server does not have gets
-/// its error shown on the card, and nothing changes.
+/// card while the device streams, and the panel shows it; the policy selector beside it switches
+/// `prefer`; a stream the server does not have gets its error shown on the card, and nothing
+/// changes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_status_page_switches_a_display_and_shows_errors() {
     use crate::common::chromium;
@@ -376,6 +377,34 @@ async fn the_status_page_switches_a_display_and_shows_errors() {
         assert!(
             tokio::time::Instant::now() < end,
             "the page did not switch the display"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The policy selector next to it: `detail` reaches the display's route and its status.
+    let prefer = "document.querySelectorAll('#displays .pick select')[1]";
+    page.wait_for(
+        &format!("{prefer}?.querySelector('option[value=\"detail\"]') !== null"),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("no policy selector: {e}"));
+    page.eval(&format!(
+        "(() => {{ const s = {prefer}; s.value = 'detail'; s.dispatchEvent(new Event('change')); return true; }})()"
+    ))
+    .await
+    .expect("pick detail");
+    let end = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = displays(running.http_addr).await;
+        if d[0]["prefer"] == "detail" && d[0]["prefer_origin"] == "override" {
+            // the stream chosen before is kept
+            assert_eq!(d[0]["stream"], "cam");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < end,
+            "the page did not switch the policy: {}",
+            d[0]
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -116,6 +116,8 @@ impl LiveDisplay {
             stream: i.stream.clone(),
             stream_origin: None,
             configured_stream: None,
+            prefer: None,
+            prefer_origin: None,
             width: i.size.0,
             height: i.size.1,
             firmware: i.firmware.clone(),
@@ -173,7 +175,8 @@ mod tests {
             serde_json::to_value(&s).unwrap(),
             serde_json::json!({
                 "id": "desk-1", "protocol": "pixelwire", "address": "192.168.1.20:51234",
-                "stream": "bios", "stream_origin": null, "configured_stream": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
+                "stream": "bios", "stream_origin": null, "configured_stream": null,
+                "prefer": null, "prefer_origin": null, "width": 320, "height": 240, "firmware": "display-emu 0.1.0",
                 "pixel_format": "rgb565",
                 "connected_s": 2.5, "fps": 0.0, "kbytes_per_s": 0.0, "latency_ms_p50": null,
                 "latency_ms_p95": null, "frames_in_flight": 0, "quality_level": 0,

@@ -200,6 +200,8 @@ impl RouteTable {
         let route = self.route(&s.id);
         s.stream_origin = Some(route.origin);
         s.configured_stream = Some(route.configured_stream);
+        s.prefer = Some(route.prefer);
+        s.prefer_origin = Some(route.prefer_origin);
     }
 
     /// Display `id`'s route now.

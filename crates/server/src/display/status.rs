@@ -23,6 +23,10 @@ pub struct DisplayStatus {
     pub stream_origin: Option<super::routes::RouteOrigin>,
     /// The configuration's stream for this display; filled by the API.
     pub configured_stream: Option<String>,
+    /// Its rate-control policy (`prefer`) and where that comes from; set by the route table.
+    pub prefer: Option<crate::config::PreferName>,
+    /// `config` or `override` (chosen on the page or through the API).
+    pub prefer_origin: Option<super::routes::RouteOrigin>,
     /// Panel width.
     pub width: u32,
     /// Panel height.

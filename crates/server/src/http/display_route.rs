@@ -107,6 +107,8 @@ fn route_status(state: &AppState, id: &str) -> DisplayRouteStatus {
         s.stream.clone_from(&route.stream);
         s.stream_origin = Some(route.origin);
         s.configured_stream = Some(route.configured_stream.clone());
+        s.prefer = Some(route.prefer);
+        s.prefer_origin = Some(route.prefer_origin);
         s
     });
     DisplayRouteStatus {
