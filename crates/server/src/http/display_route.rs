@@ -16,6 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use serde::Serialize;
+use std::time::Duration;
 
 /// Largest body accepted: `{"stream": "<32 characters>"}` with room for whitespace.
 pub const MAX_BODY_BYTES: usize = 4096;
@@ -170,11 +171,17 @@ pub async fn put_display(
     if let Some(prefer) = req.prefer {
         let route = state.routes.set_prefer(&id, prefer);
         if let Some(h) = state.displays.get(&id) {
-            // A connected display switches on its next frame; a full queue means the task is
-            // busy closing, and the stored choice applies when it reconnects.
-            let _ = h
-                .commands
-                .try_send(DisplayCommand::SetPrefer(route.prefer.into()));
+            // A connected display switches on its next frame. Its task reads commands between
+            // frames, so the queue (shared with preview requests) drains quickly; one that stays
+            // full for a second is a task that is ending, and the stored choice applies when the
+            // display reconnects.
+            let cmd = DisplayCommand::SetPrefer(route.prefer.into());
+            if tokio::time::timeout(Duration::from_secs(1), h.commands.send(cmd))
+                .await
+                .is_err()
+            {
+                tracing::warn!(display = %id, "display busy: its new prefer applies when it reconnects");
+            }
         }
         tracing::info!(display = %id, prefer = ?route.prefer, origin = ?route.prefer_origin, "display prefer set through the API");
     }
